@@ -1,0 +1,116 @@
+import { randomBytes } from 'node:crypto';
+import type { Duplex } from 'node:stream';
+import type { Logger } from '../log.js';
+import { McpHttpEndpoint } from '../mcp/http-endpoint.js';
+import { ShareServer } from '../mcp/share-server.js';
+import { DEFAULT_STOP_GRACE_MS, StdioUpstream, probeStdioServer, type StdioServerSpec } from '../mcp/stdio-upstream.js';
+import type { ShareListener, ShareProvider } from '../share/provider.js';
+
+/** Options for {@link Bridge.start}. */
+export interface BridgeOptions {
+  server: StdioServerSpec;
+  provider: ShareProvider;
+  /** Serve under this token instead of a random one. */
+  token?: string;
+  logger: Logger;
+  /** How long the start-up check waits for `initialize`. */
+  probeTimeoutMs?: number;
+  /** Grace between the stop steps of a session's process. */
+  stopGraceMs?: number;
+}
+
+/**
+ * mcp-bridge: one stdio MCP server exposed as a share. Every client connection gets its own
+ * server process, relayed byte for byte, and stopped when the client goes.
+ */
+export class Bridge {
+  readonly token: string;
+  /** Settles if the share fails underneath us. */
+  readonly failed: Promise<Error>;
+  readonly #listener: ShareListener;
+  readonly #endpoint: McpHttpEndpoint;
+  readonly #shareServer: ShareServer;
+  readonly #sessions: Map<string, StdioUpstream>;
+  readonly #grace: number;
+  #stopping: Promise<void> | undefined;
+
+  private constructor(parts: { listener: ShareListener; endpoint: McpHttpEndpoint; shareServer: ShareServer; sessions: Map<string, StdioUpstream>; grace: number }) {
+    this.#listener = parts.listener;
+    this.token = parts.listener.token;
+    this.failed = parts.listener.failed;
+    this.#endpoint = parts.endpoint;
+    this.#shareServer = parts.shareServer;
+    this.#sessions = parts.sessions;
+    this.#grace = parts.grace;
+  }
+
+  /** Checks the server starts and answers `initialize`, then serves it on a share. */
+  static async start(options: BridgeOptions): Promise<Bridge> {
+    const { logger, server } = options;
+    const grace = options.stopGraceMs ?? DEFAULT_STOP_GRACE_MS;
+    const info = await probeStdioServer(server, { logger, timeoutMs: options.probeTimeoutMs ?? 30_000 });
+    logger.info({ server: (info['serverInfo'] as { name?: string } | undefined)?.name }, 'server answered initialize');
+
+    const sessions = new Map<string, StdioUpstream>();
+    const spawnSession = (label: string): StdioUpstream => {
+      const upstream = new StdioUpstream(server, { logger, label });
+      sessions.set(label, upstream);
+      logger.info({ session: label, pid: upstream.child.pid }, 'session started');
+      void upstream.exited.then((exit) => {
+        sessions.delete(label);
+        logger.info({ session: label, code: exit.code, signal: exit.signal, error: exit.error?.message }, 'session ended');
+      });
+      return upstream;
+    };
+
+    const endpoint = new McpHttpEndpoint({
+      logger,
+      openSession: (label) => Promise.resolve(spawnSession(label).transport()),
+    });
+    const shareServer = new ShareServer({
+      endpoint,
+      logger,
+      onSessionStream: (socket, head) => pipeSession(spawnSession(newLabel()), socket, head, grace),
+    });
+    const listener = await options.provider.listen(
+      options.token === undefined ? { onConnection: shareServer.onConnection } : { token: options.token, onConnection: shareServer.onConnection },
+    );
+    return new Bridge({ listener, endpoint, shareServer, sessions, grace });
+  }
+
+  /** Number of live server processes, one per client session. */
+  get sessionCount(): number {
+    return this.#sessions.size;
+  }
+
+  /** Stops accepting, ends every session's process and removes the share. */
+  stop(): Promise<void> {
+    this.#stopping ??= (async () => {
+      await this.#listener.close();
+      await this.#endpoint.close();
+      await Promise.allSettled([...this.#sessions.values()].map((upstream) => upstream.stop(this.#grace)));
+      this.#shareServer.close();
+    })();
+    return this.#stopping;
+  }
+}
+
+function newLabel(): string {
+  return randomBytes(4).toString('hex');
+}
+
+/** Our own clients' session streams need no parsing here: bytes go straight to the process. */
+function pipeSession(upstream: StdioUpstream, socket: Duplex, head: Buffer, grace: number): void {
+  const { stdin, stdout } = upstream.child;
+  socket.on('error', () => undefined);
+  if (stdin === null || stdout === null) {
+    socket.destroy();
+    return;
+  }
+  if (head.length > 0) stdin.write(head);
+  socket.pipe(stdin);
+  stdout.pipe(socket);
+  socket.once('close', () => void upstream.stop(grace));
+  // pipe() ends the socket when stdout ends; 'close' also covers a process that never started.
+  stdout.once('close', () => socket.end());
+}

@@ -1,0 +1,63 @@
+import { Command, CommanderError, Option } from 'commander';
+import { describeError, isGatewayError } from '../errors.js';
+import { LOG_LEVELS } from '../log.js';
+import { PROVIDER_CHOICES } from '../share/index.js';
+
+/**
+ * Runs a CLI's main function: the only place that exits. Errors become one line on stderr
+ * (`<name>: <message>`) and a non-zero exit; stack traces only at `--log-level debug`.
+ */
+export function runCli(name: string, main: () => Promise<number | undefined>): void {
+  main().then(
+    (code) => {
+      if (code !== undefined) exit(code);
+    },
+    (error: unknown) => {
+      if (error instanceof CommanderError) exit(error.exitCode);
+      process.stderr.write(`${name}: ${describeError(error)}\n`);
+      if (!isGatewayError(error) && process.argv.includes('debug')) process.stderr.write(`${String((error as Error).stack)}\n`);
+      exit(isGatewayError(error, 'USAGE') ? 2 : 1);
+    },
+  );
+}
+
+/** Exits once stdout and stderr have been flushed, so the last line is never lost. */
+export function exit(code: number): void {
+  process.stdout.write('', () => process.stderr.write('', () => process.exit(code)));
+}
+
+/** A commander program with our conventions: one-line errors prefixed by the program name. */
+export function newProgram(name: string, description: string, version: string): Command {
+  return new Command(name)
+    .description(description)
+    .version(version, '-V, --version')
+    .exitOverride()
+    .configureOutput({
+      outputError: (text, write) => write(`${name}: ${text.replace(/^error: /, '')}`),
+    });
+}
+
+/** `--log-level` for every binary. */
+export function logLevelOption(defaultLevel = 'info'): Option {
+  return new Option('--log-level <level>', 'log verbosity on stderr').choices(LOG_LEVELS).default(defaultLevel);
+}
+
+/** `--provider` for every share command. */
+export function providerOption(): Option {
+  return new Option('--provider <provider>', 'share provider (env MCP_SHARE_PROVIDER, default auto)').choices(PROVIDER_CHOICES);
+}
+
+/** Calls `onSignal` once on SIGINT/SIGTERM; a second signal exits at once. */
+export function onShutdownSignal(onSignal: (signal: NodeJS.Signals) => void): void {
+  let received = false;
+  const handler = (signal: NodeJS.Signals): void => {
+    if (received) exit(130);
+    received = true;
+    onSignal(signal);
+  };
+  process.on('SIGINT', handler);
+  process.on('SIGTERM', handler);
+}
+
+/** The package version, for `--version` and client info. */
+export const VERSION = '0.1.0';

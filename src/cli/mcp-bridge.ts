@@ -1,0 +1,75 @@
+#!/usr/bin/env node
+import { Bridge } from '../bridge/bridge.js';
+import { GatewayError, describeError } from '../errors.js';
+import { createLogger, type LoggerOptions } from '../log.js';
+import { createShareProvider, resolveProviderChoice } from '../share/index.js';
+import { VERSION, exit, logLevelOption, newProgram, onShutdownSignal, providerOption, runCli } from './main.js';
+
+interface BridgeFlags {
+  env: string[];
+  workingDir?: string;
+  shareToken?: string;
+  provider?: string;
+  logLevel: NonNullable<LoggerOptions['level']>;
+}
+
+runCli('mcp-bridge', async () => {
+  const program = newProgram('mcp-bridge', 'Expose one stdio MCP server as a share; every client gets its own server process.', VERSION)
+    .usage('[options] <command> [args...]')
+    .argument('<command>', 'the stdio MCP server to run')
+    .argument('[args...]', "the server's own arguments (options after <command> are passed through)")
+    .option('--env <KEY=VALUE>', 'set a variable for the server (repeatable; merged over the inherited environment)', collect, [])
+    .option('--working-dir <dir>', "the server's working directory")
+    .option('--share-token <name>', 'serve under this token (3–32 of [a-z0-9-]) instead of a random one')
+    .addOption(providerOption())
+    .addOption(logLevelOption())
+    .passThroughOptions()
+    .addHelpText('after', '\nExamples:\n  mcp-bridge mcp-filesystem ~/Documents\n  mcp-bridge --env API_KEY=xyz mcp-server-custom --config /etc/custom.yml\n  mcp-bridge --share-token my-tools -- npx -y @modelcontextprotocol/server-everything');
+  program.parse();
+  const flags = program.opts<BridgeFlags>();
+  const [command, args] = program.processedArgs as [string, string[]];
+  const logger = createLogger({ name: 'mcp-bridge', level: flags.logLevel });
+  const provider = createShareProvider(resolveProviderChoice(flags.provider));
+
+  const bridge = await Bridge.start({
+    server: { command, args, env: parseEnv(flags.env), ...(flags.workingDir === undefined ? {} : { cwd: flags.workingDir }) },
+    provider,
+    logger,
+    ...(flags.shareToken === undefined ? {} : { token: flags.shareToken }),
+  });
+  process.stdout.write(`${JSON.stringify({ share_token: bridge.token })}\n`);
+  logger.info({ provider: provider.name, token: bridge.token }, `serving '${command}'; connect with: mcp-tools run ${bridge.token}`);
+
+  const stop = (exitCode: number): void => {
+    bridge.stop().then(
+      () => exit(exitCode),
+      (error: unknown) => {
+        logger.error({ err: describeError(error) }, 'error while stopping');
+        exit(1);
+      },
+    );
+  };
+  onShutdownSignal((signal) => {
+    logger.info({ signal }, 'stopping');
+    stop(0);
+  });
+  void bridge.failed.then((error) => {
+    logger.error({ err: describeError(error) }, 'share failed');
+    stop(1);
+  });
+  return undefined;
+});
+
+function collect(value: string, previous: string[]): string[] {
+  return [...previous, value];
+}
+
+function parseEnv(pairs: readonly string[]): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const pair of pairs) {
+    const eq = pair.indexOf('=');
+    if (eq <= 0) throw new GatewayError('USAGE', `invalid --env '${pair}': expected KEY=VALUE`);
+    env[pair.slice(0, eq)] = pair.slice(eq + 1);
+  }
+  return env;
+}

@@ -1,0 +1,37 @@
+import { pino, type Logger, type Level } from 'pino';
+import { PinoPretty } from 'pino-pretty';
+
+export type { Logger } from 'pino';
+
+/** Log levels accepted by every CLI's `--log-level`. */
+export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
+
+/** Options for {@link createLogger}. */
+export interface LoggerOptions {
+  level?: Level | 'silent';
+  name: string;
+  /** Force human-readable output; defaults to whether stderr is a TTY. */
+  pretty?: boolean;
+}
+
+/**
+ * A pino logger that writes to stderr only: stdout belongs to the protocol.
+ * Human-readable on a TTY, one JSON object a line otherwise.
+ */
+export function createLogger(options: LoggerOptions): Logger {
+  const level = options.level ?? 'info';
+  const pretty = options.pretty ?? process.stderr.isTTY;
+  if (pretty) {
+    return pino(
+      { name: options.name, level },
+      // In-thread pretty stream (not a transport worker) so nothing is lost on a fast exit.
+      PinoPretty({ destination: 2, colorize: true, sync: true }),
+    );
+  }
+  return pino({ name: options.name, level }, pino.destination({ dest: 2, sync: true }));
+}
+
+/** A logger that drops everything, for library use and tests. */
+export function silentLogger(): Logger {
+  return pino({ level: 'silent' });
+}

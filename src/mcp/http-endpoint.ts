@@ -1,0 +1,211 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { SSEServerTransport } from '@modelcontextprotocol/sdk/server/sse.js';
+import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
+import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
+import { isInitializeRequest } from '@modelcontextprotocol/sdk/types.js';
+import { randomUUID } from 'node:crypto';
+import { describeError } from '../errors.js';
+import type { Logger } from '../log.js';
+import { JsonRpcErrorCode } from './jsonrpc.js';
+import { relay, type Relay } from './relay.js';
+
+/** Opens the server side of a new client session (a child process, a share stream, …). */
+export type SessionOpener = (sessionLabel: string) => Promise<Transport>;
+
+/** Options for {@link McpHttpEndpoint}. */
+export interface HttpEndpointOptions {
+  openSession: SessionOpener;
+  logger: Logger;
+  /** Answer POSTs with one JSON body instead of an SSE stream. */
+  jsonResponse?: boolean;
+  /** Stateless streamable HTTP: no session ids; all requests share one server side. */
+  stateless?: boolean;
+  /** `Host` values accepted (e.g. `127.0.0.1:8080`); no check when undefined. */
+  allowedHosts?: readonly string[];
+  /** `Origin` values accepted when a request carries one; defaults to http(s)://<allowed host>. */
+  allowedOrigins?: readonly string[];
+  /** Largest request body accepted, in bytes. */
+  maxBodyBytes?: number;
+}
+
+/** Default request body limit: generous for tool arguments, bounded against memory abuse. */
+export const DEFAULT_MAX_BODY_BYTES = 16 * 1024 * 1024;
+
+interface Session {
+  transport: StreamableHTTPServerTransport | SSEServerTransport;
+  relay: Relay;
+}
+
+/**
+ * Standard MCP over HTTP in front of any session opener: streamable HTTP on `/mcp`
+ * (POST/GET/DELETE, stateful) and the legacy SSE pair `GET /sse` + `POST /message`.
+ * Each client session gets its own server side, relayed message for message.
+ */
+export class McpHttpEndpoint {
+  readonly #options: HttpEndpointOptions;
+  readonly #sessions = new Map<string, Session>();
+  readonly #allowedOrigins: Set<string> | undefined;
+  #closing = false;
+
+  constructor(options: HttpEndpointOptions) {
+    this.#options = options;
+    if (options.allowedHosts !== undefined) {
+      this.#allowedOrigins = new Set(
+        options.allowedOrigins ?? options.allowedHosts.flatMap((host) => [`http://${host}`, `https://${host}`]),
+      );
+    }
+  }
+
+  /** Number of live client sessions. */
+  get sessionCount(): number {
+    return this.#sessions.size;
+  }
+
+  /** Routes one HTTP request; anything not MCP gets 404. */
+  handle(req: IncomingMessage, res: ServerResponse): void {
+    this.#route(req, res).catch((error: unknown) => {
+      this.#options.logger.warn({ err: error }, 'http: request failed');
+      if (!res.headersSent) sendJsonRpcError(res, 500, JsonRpcErrorCode.InternalError, 'Internal error');
+      else res.end();
+    });
+  }
+
+  /** Ends every session (and so their server sides). */
+  async close(): Promise<void> {
+    this.#closing = true;
+    await Promise.allSettled([...this.#sessions.values()].map((session) => session.relay.close()));
+    this.#sessions.clear();
+  }
+
+  async #route(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    if (!this.#hostAllowed(req)) {
+      sendJsonRpcError(res, 403, JsonRpcErrorCode.InvalidRequest, 'Forbidden: Host or Origin not allowed');
+      return;
+    }
+    const path = (req.url ?? '/').split('?')[0];
+    if (this.#closing) {
+      sendJsonRpcError(res, 503, JsonRpcErrorCode.InternalError, 'Server is shutting down');
+      return;
+    }
+    if (path === '/mcp') return this.#streamable(req, res);
+    if (path === '/sse' && req.method === 'GET') return this.#sseOpen(res);
+    if (path === '/message' && req.method === 'POST') return this.#ssePost(req, res);
+    res.writeHead(404, { 'content-type': 'text/plain' }).end('Not found\n');
+  }
+
+  #hostAllowed(req: IncomingMessage): boolean {
+    const hosts = this.#options.allowedHosts;
+    if (hosts === undefined) return true;
+    const host = req.headers.host;
+    if (host === undefined || !hosts.includes(host.toLowerCase())) return false;
+    const origin = req.headers.origin;
+    return origin === undefined || (this.#allowedOrigins?.has(origin.toLowerCase()) ?? true);
+  }
+
+  async #streamable(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const sessionId = req.headers['mcp-session-id'];
+    if (typeof sessionId === 'string') {
+      const session = this.#sessions.get(sessionId);
+      if (session === undefined || !(session.transport instanceof StreamableHTTPServerTransport)) {
+        sendJsonRpcError(res, 404, JsonRpcErrorCode.InvalidRequest, 'Session not found');
+        return;
+      }
+      const body = req.method === 'POST' ? await this.#readJson(req, res) : undefined;
+      if (body === INVALID) return;
+      await session.transport.handleRequest(req, res, body);
+      return;
+    }
+    if (req.method !== 'POST') {
+      sendJsonRpcError(res, 400, JsonRpcErrorCode.InvalidRequest, 'Bad Request: Mcp-Session-Id header is required');
+      return;
+    }
+    const body = await this.#readJson(req, res);
+    if (body === INVALID) return;
+    const messages = Array.isArray(body) ? body : [body];
+    if (!messages.some((message) => isInitializeRequest(message))) {
+      sendJsonRpcError(res, 400, JsonRpcErrorCode.InvalidRequest, 'Bad Request: Mcp-Session-Id header is required');
+      return;
+    }
+    const label = randomUUID();
+    const transport = new StreamableHTTPServerTransport({
+      sessionIdGenerator: () => label,
+      enableJsonResponse: this.#options.jsonResponse ?? false,
+    });
+    const opened = await this.#open(label, transport, res);
+    if (!opened) return;
+    await transport.handleRequest(req, res, body);
+  }
+
+  async #sseOpen(res: ServerResponse): Promise<void> {
+    const transport = new SSEServerTransport('/message', res);
+    // The stream must not be buffered by proxies (zrok, nginx) or events arrive late.
+    res.setHeader('X-Accel-Buffering', 'no');
+    await this.#open(transport.sessionId, transport, res);
+  }
+
+  async #ssePost(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? '/', 'http://localhost');
+    const session = this.#sessions.get(url.searchParams.get('sessionId') ?? '');
+    if (session === undefined || !(session.transport instanceof SSEServerTransport)) {
+      sendJsonRpcError(res, 404, JsonRpcErrorCode.InvalidRequest, 'Session not found');
+      return;
+    }
+    const body = await this.#readJson(req, res);
+    if (body === INVALID) return;
+    await session.transport.handlePostMessage(req, res, body);
+  }
+
+  /** Opens the server side and starts relaying; answers 502 itself when that fails. */
+  async #open(label: string, transport: StreamableHTTPServerTransport | SSEServerTransport, res: ServerResponse): Promise<boolean> {
+    let serverSide: Transport;
+    try {
+      serverSide = await this.#options.openSession(label);
+    } catch (error) {
+      this.#options.logger.warn({ session: label, err: describeError(error) }, 'http: could not open session');
+      sendJsonRpcError(res, 502, JsonRpcErrorCode.InternalError, `Could not open session: ${describeError(error)}`);
+      return false;
+    }
+    const pipe = relay(transport, serverSide, this.#options.logger.child({ session: label }));
+    this.#sessions.set(label, { transport, relay: pipe });
+    void pipe.closed.then(() => {
+      this.#sessions.delete(label);
+      this.#options.logger.debug({ session: label }, 'http: session closed');
+    });
+    await serverSide.start();
+    await transport.start().catch(() => undefined);
+    this.#options.logger.debug({ session: label }, 'http: session opened');
+    return true;
+  }
+
+  /** Reads and parses a JSON body, answering the error itself when it cannot. */
+  async #readJson(req: IncomingMessage, res: ServerResponse): Promise<unknown> {
+    const limit = this.#options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
+    const chunks: Buffer[] = [];
+    let size = 0;
+    for await (const chunk of req as AsyncIterable<Buffer>) {
+      size += chunk.length;
+      if (size > limit) {
+        sendJsonRpcError(res, 413, JsonRpcErrorCode.InvalidRequest, `Request body exceeds ${limit} bytes`);
+        req.destroy();
+        return INVALID;
+      }
+      chunks.push(chunk);
+    }
+    try {
+      return JSON.parse(Buffer.concat(chunks, size).toString('utf8')) as unknown;
+    } catch {
+      sendJsonRpcError(res, 400, JsonRpcErrorCode.ParseError, 'Parse error: Invalid JSON');
+      return INVALID;
+    }
+  }
+}
+
+const INVALID = Symbol('invalid body');
+
+function sendJsonRpcError(res: ServerResponse, status: number, code: number, message: string): void {
+  if (res.headersSent) {
+    res.end();
+    return;
+  }
+  res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify({ jsonrpc: '2.0', id: null, error: { code, message } }));
+}

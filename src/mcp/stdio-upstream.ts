@@ -1,0 +1,159 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { GatewayError, describeError } from '../errors.js';
+import type { Logger } from '../log.js';
+import { LineSplitter } from './line-splitter.js';
+import { StreamTransport } from './stream-transport.js';
+
+/** How to start a stdio MCP server. */
+export interface StdioServerSpec {
+  command: string;
+  args: readonly string[];
+  /** Merged over the inherited environment. */
+  env?: Readonly<Record<string, string>>;
+  cwd?: string;
+}
+
+/** How a child ended: an exit code, a signal, or a spawn error (e.g. ENOENT). */
+export interface ChildExit {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  error?: Error;
+}
+
+/** Grace periods of the stop sequence: stdin closed → SIGTERM → SIGKILL. */
+export const DEFAULT_STOP_GRACE_MS = 2_000;
+
+/** A running stdio MCP server process. */
+export class StdioUpstream {
+  readonly child: ChildProcess;
+  /** Settles once the process has exited (or failed to spawn). */
+  readonly exited: Promise<ChildExit>;
+  #exit: ChildExit | undefined;
+
+  constructor(spec: StdioServerSpec, options: { logger: Logger; label: string }) {
+    const { logger, label } = options;
+    this.child = spawn(spec.command, [...spec.args], {
+      cwd: spec.cwd,
+      env: spec.env === undefined ? process.env : { ...process.env, ...spec.env },
+      stdio: ['pipe', 'pipe', 'pipe'],
+      // Its own process group, so stop() reaches grandchildren (npx, shells) and a terminal's
+      // Ctrl-C reaches only us: we stop children in order instead of racing them.
+      detached: true,
+    });
+    this.exited = new Promise<ChildExit>((resolve) => {
+      this.child.once('error', (error) => {
+        this.#exit = { code: null, signal: null, error };
+        resolve(this.#exit);
+      });
+      this.child.once('exit', (code, signal) => {
+        this.#exit = { code, signal };
+        resolve(this.#exit);
+      });
+    });
+    // A dead reader must not crash us with EPIPE; the exit is reported through `exited`.
+    this.child.stdin?.on('error', () => undefined);
+    const splitter = new LineSplitter();
+    this.child.stderr?.on('data', (chunk: Buffer) => {
+      splitter.push(chunk, (line) => logger.info({ session: label, stderr: line.toString('utf8') }, 'server stderr'));
+    });
+  }
+
+  /** True once the process has exited. */
+  get hasExited(): boolean {
+    return this.#exit !== undefined;
+  }
+
+  /** A Transport over the child's stdio; closing it stops the process. */
+  transport(): StreamTransport {
+    const { stdin, stdout } = this.child;
+    if (stdin === null || stdout === null) throw new GatewayError('UPSTREAM_START_FAILED', 'child has no stdio');
+    return new StreamTransport({ input: stdout, output: stdin, onEnd: () => void this.stop() });
+  }
+
+  /** Ends the process: close stdin, then SIGTERM, then SIGKILL, each after `graceMs`. */
+  async stop(graceMs = DEFAULT_STOP_GRACE_MS): Promise<ChildExit> {
+    if (this.#exit !== undefined) return this.#exit;
+    this.child.stdin?.end();
+    if (await this.#waitExit(graceMs)) return this.exited;
+    this.#signal('SIGTERM');
+    if (await this.#waitExit(graceMs)) return this.exited;
+    this.#signal('SIGKILL');
+    return this.exited;
+  }
+
+  #signal(signal: NodeJS.Signals): void {
+    const pid = this.child.pid;
+    if (pid === undefined) return;
+    try {
+      process.kill(-pid, signal);
+    } catch {
+      this.child.kill(signal);
+    }
+  }
+
+  async #waitExit(ms: number): Promise<boolean> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<false>((resolve) => {
+      timer = setTimeout(() => resolve(false), ms);
+    });
+    const result = await Promise.race([this.exited.then(() => true as const), timeout]);
+    clearTimeout(timer);
+    return result;
+  }
+}
+
+/** Why a server failed the start-up check, in one line. */
+export function describeExit(spec: StdioServerSpec, exit: ChildExit): string {
+  if (exit.error !== undefined) {
+    const code = (exit.error as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') return `'${spec.command}' was not found (is it installed and on PATH?)`;
+    if (code === 'EACCES') return `'${spec.command}' is not executable`;
+    return `'${spec.command}' could not start: ${describeError(exit.error)}`;
+  }
+  if (exit.signal !== null) return `'${spec.command}' was killed by ${exit.signal}`;
+  return `'${spec.command}' exited with code ${exit.code ?? '?'}`;
+}
+
+/** Protocol version our start-up probe offers. */
+const PROBE_PROTOCOL_VERSION = '2025-06-18';
+
+/**
+ * Starts the server once and checks that it answers `initialize`, so a typo or a program that is
+ * not an MCP server fails at start-up with a clear reason instead of on the first client.
+ * Resolves with the server's initialize result.
+ */
+export async function probeStdioServer(spec: StdioServerSpec, options: { logger: Logger; timeoutMs: number }): Promise<Record<string, unknown>> {
+  const upstream = new StdioUpstream(spec, { logger: options.logger, label: 'probe' });
+  const transport = upstream.transport();
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    const answer = new Promise<Record<string, unknown>>((resolve, reject) => {
+      transport.onmessage = (message) => {
+        const m = message as { id?: unknown; result?: Record<string, unknown>; error?: { message?: string } };
+        if (m.id !== 'probe') return;
+        if (m.result !== undefined) resolve(m.result);
+        else reject(new GatewayError('UPSTREAM_START_FAILED', `'${spec.command}' refused initialize: ${m.error?.message ?? 'unknown error'}`));
+      };
+      transport.onerror = () => undefined;
+      void upstream.exited.then((exit) => {
+        reject(new GatewayError('UPSTREAM_START_FAILED', `${describeExit(spec, exit)} before answering initialize`));
+      });
+      timer = setTimeout(() => {
+        reject(new GatewayError('UPSTREAM_TIMEOUT', `'${spec.command}' did not answer initialize within ${options.timeoutMs} ms (is it an MCP stdio server?)`));
+      }, options.timeoutMs);
+    });
+    await transport.start();
+    if (!upstream.hasExited) {
+      await transport.send({
+        jsonrpc: '2.0',
+        id: 'probe',
+        method: 'initialize',
+        params: { protocolVersion: PROBE_PROTOCOL_VERSION, capabilities: {}, clientInfo: { name: 'mcp-gateway-probe', version: '0' } },
+      }).catch(() => undefined);
+    }
+    return await answer;
+  } finally {
+    clearTimeout(timer);
+    await upstream.stop(500);
+  }
+}

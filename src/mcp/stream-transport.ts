@@ -1,0 +1,102 @@
+import type { Duplex } from 'node:stream';
+import type { Transport, TransportSendOptions } from '@modelcontextprotocol/sdk/shared/transport.js';
+import type { JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
+import { LineSplitter } from './line-splitter.js';
+
+/**
+ * An SDK Transport over any byte stream carrying newline-delimited JSON-RPC: a share session
+ * stream, or a child's stdio. A line that is not JSON is reported through `onerror` and skipped.
+ */
+export class StreamTransport implements Transport {
+  onmessage?: (message: JSONRPCMessage) => void;
+  onclose?: () => void;
+  onerror?: (error: Error) => void;
+  sessionId?: string;
+
+  readonly #input: NodeJS.ReadableStream & { destroyed?: boolean };
+  readonly #output: NodeJS.WritableStream & { destroyed?: boolean; writableEnded?: boolean };
+  readonly #splitter = new LineSplitter();
+  readonly #head: Buffer | undefined;
+  readonly #onEnd: (() => void) | undefined;
+  #closed = false;
+
+  /**
+   * @param input where messages arrive; `output` where they are written (the same Duplex for a socket).
+   * @param head bytes already read past an HTTP upgrade, processed first.
+   * @param onEnd called by close() instead of ending `output` (e.g. to stop a child process).
+   */
+  constructor(options: { input: NodeJS.ReadableStream; output: NodeJS.WritableStream; head?: Buffer; onEnd?: () => void }) {
+    this.#input = options.input;
+    this.#output = options.output;
+    this.#head = options.head;
+    this.#onEnd = options.onEnd;
+  }
+
+  /** A transport over one duplex socket. */
+  static overSocket(socket: Duplex, head?: Buffer): StreamTransport {
+    return new StreamTransport(head === undefined ? { input: socket, output: socket } : { input: socket, output: socket, head });
+  }
+
+  start(): Promise<void> {
+    this.#input.on('data', this.#onData);
+    this.#input.once('end', this.#finish);
+    this.#input.once('close', this.#finish);
+    this.#input.on('error', (error: Error) => this.onerror?.(error));
+    this.#output.on('error', (error: Error) => {
+      this.onerror?.(error);
+      this.#finish();
+    });
+    if (this.#head !== undefined && this.#head.length > 0) this.#onData(this.#head);
+    return Promise.resolve();
+  }
+
+  send(message: JSONRPCMessage, _options?: TransportSendOptions): Promise<void> {
+    if (this.#closed || this.#output.destroyed === true || this.#output.writableEnded === true) {
+      return Promise.reject(new Error('transport closed'));
+    }
+    // Resolving without waiting for the write callback keeps the hot path free of a round trip
+    // through the event loop; ordering is preserved by the stream itself.
+    this.#output.write(`${JSON.stringify(message)}\n`);
+    return Promise.resolve();
+  }
+
+  /** Writes an already-serialised message line (no trailing newline) without re-encoding it. */
+  sendRaw(line: Buffer | string): void {
+    if (this.#closed) return;
+    this.#output.write(line);
+    this.#output.write('\n');
+  }
+
+  close(): Promise<void> {
+    if (!this.#closed) {
+      if (this.#onEnd !== undefined) this.#onEnd();
+      else this.#output.end();
+      this.#finish();
+    }
+    return Promise.resolve();
+  }
+
+  readonly #onData = (chunk: Buffer | string): void => {
+    const buffer = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
+    this.#splitter.push(buffer, this.#onLine);
+  };
+
+  readonly #onLine = (line: Buffer): void => {
+    if (line.length === 0) return;
+    let message: JSONRPCMessage;
+    try {
+      message = JSON.parse(line.toString('utf8')) as JSONRPCMessage;
+    } catch (error) {
+      this.onerror?.(new Error(`malformed JSON-RPC line: ${(error as Error).message}`));
+      return;
+    }
+    this.onmessage?.(message);
+  };
+
+  readonly #finish = (): void => {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#input.removeListener('data', this.#onData);
+    this.onclose?.();
+  };
+}

@@ -1,0 +1,138 @@
+import { unlinkSync } from 'node:fs';
+import { chmod, mkdir, stat, unlink } from 'node:fs/promises';
+import { createServer, connect, type Server, type Socket } from 'node:net';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import { GatewayError } from '../../errors.js';
+import type { ListenOptions, ShareConnector, ShareListener, ShareProvider } from '../provider.js';
+import { generateToken, validateToken } from '../token.js';
+
+/** Where local state lives: `$MCP_GATEWAY_HOME`, else `~/.mcp-gateway`. */
+export function defaultGatewayHome(env: NodeJS.ProcessEnv = process.env): string {
+  return env['MCP_GATEWAY_HOME'] || join(homedir(), '.mcp-gateway');
+}
+
+/**
+ * The embedded share for one machine: each token is a unix socket `shares/<token>.sock`
+ * in a 0700 directory, the socket itself 0600, so only its owner can reach it.
+ */
+export class LocalShareProvider implements ShareProvider {
+  readonly name = 'local' as const;
+  readonly #dir: string;
+
+  constructor(home: string = defaultGatewayHome()) {
+    this.#dir = join(home, 'shares');
+  }
+
+  /** The socket path a token maps to. */
+  socketPath(token: string): string {
+    return join(this.#dir, `${token}.sock`);
+  }
+
+  async listen(options: ListenOptions): Promise<ShareListener> {
+    const token = options.token === undefined ? generateToken() : validateToken(options.token);
+    await mkdir(this.#dir, { recursive: true, mode: 0o700 });
+    // mkdir leaves an existing directory's mode alone: tighten it every time.
+    await chmod(this.#dir, 0o700);
+    const path = this.socketPath(token);
+    await reclaimStale(path, token);
+
+    const server = createServer((socket) => {
+      socket.setNoDelay(true);
+      options.onConnection(socket);
+    });
+    await listenOn(server, path);
+    await chmod(path, 0o600);
+    return new LocalShareListener(token, path, server);
+  }
+
+  async dial(token: string): Promise<ShareConnector> {
+    validateToken(token);
+    const path = this.socketPath(token);
+    // One probe connection tells "no such share" apart from a live one before anyone relies on it.
+    const probe = await openSocket(path, token);
+    probe.destroy();
+    return {
+      token,
+      connect: () => openSocket(path, token),
+      close: () => Promise.resolve(),
+    };
+  }
+}
+
+class LocalShareListener implements ShareListener {
+  readonly token: string;
+  readonly failed: Promise<Error>;
+  readonly #path: string;
+  readonly #server: Server;
+  #closing: Promise<void> | undefined;
+
+  constructor(token: string, path: string, server: Server) {
+    this.token = token;
+    this.#path = path;
+    this.#server = server;
+    this.failed = new Promise<Error>((resolve) => server.once('error', resolve));
+    // Unlinking on close() is not enough: a crash between listen and close would leave a stale
+    // socket, which the next listen reclaims. On a normal exit we still clean up synchronously.
+    process.once('exit', this.#unlinkSync);
+  }
+
+  readonly #unlinkSync = (): void => {
+    try {
+      unlinkSync(this.#path);
+    } catch {
+      // already gone
+    }
+  };
+
+  close(): Promise<void> {
+    this.#closing ??= (async () => {
+      process.removeListener('exit', this.#unlinkSync);
+      await new Promise<void>((resolve) => this.#server.close(() => resolve()));
+      await unlink(this.#path).catch(() => undefined);
+    })();
+    return this.#closing;
+  }
+}
+
+function listenOn(server: Server, path: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(path, () => {
+      server.removeListener('error', reject);
+      resolve();
+    });
+  });
+}
+
+function openSocket(path: string, token: string): Promise<Socket> {
+  return new Promise((resolve, reject) => {
+    const socket = connect(path);
+    socket.once('connect', () => {
+      socket.removeAllListeners('error');
+      socket.setNoDelay(true);
+      resolve(socket);
+    });
+    socket.once('error', (err: NodeJS.ErrnoException) => {
+      if (err.code === 'ENOENT' || err.code === 'ECONNREFUSED') {
+        reject(new GatewayError('SHARE_NOT_FOUND', `share '${token}' not found on the local share (is its bridge or gateway running?)`, { cause: err }));
+      } else {
+        reject(new GatewayError('SHARE_UNREACHABLE', `share '${token}' is unreachable: ${err.code ?? err.message}`, { cause: err }));
+      }
+    });
+  });
+}
+
+/** A socket file whose owner is alive refuses the token; one nobody answers on is removed. */
+async function reclaimStale(path: string, token: string): Promise<void> {
+  const exists = await stat(path).then(() => true, () => false);
+  if (!exists) return;
+  try {
+    const socket = await openSocket(path, token);
+    socket.destroy();
+  } catch {
+    await unlink(path).catch(() => undefined);
+    return;
+  }
+  throw new GatewayError('SHARE_TOKEN_IN_USE', `share token '${token}' is already served by a running process`);
+}
