@@ -88,7 +88,8 @@ class LocalShareListener implements ShareListener {
   close(): Promise<void> {
     this.#closing ??= (async () => {
       process.removeListener('exit', this.#unlinkSync);
-      await new Promise<void>((resolve) => this.#server.close(() => resolve()));
+      // Stop accepting at once; connections already open are their owners' to end.
+      this.#server.close();
       await unlink(this.#path).catch(() => undefined);
     })();
     return this.#closing;

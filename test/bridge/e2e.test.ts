@@ -1,0 +1,163 @@
+import assert from 'node:assert/strict';
+import { mkdtemp, rm, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
+import {
+  CreateMessageRequestSchema,
+  ElicitRequestSchema,
+  ListRootsRequestSchema,
+  LoggingMessageNotificationSchema,
+  type Progress,
+} from '@modelcontextprotocol/sdk/types.js';
+import { EVERYTHING_BIN, connectThroughTools, descendants, isAlive, startBridge, waitFor, type RunningShare } from '../helpers/cli.js';
+
+function text(result: unknown): string {
+  const content = (result as { content?: { type: string; text?: string }[] }).content ?? [];
+  return content.map((c) => c.text ?? '').join('\n');
+}
+
+/** Server-everything children of the bridge process. */
+function serverProcesses(bridge: RunningShare): number[] {
+  return descendants(bridge.proc.pid as number);
+}
+
+describe('mcp-bridge + mcp-tools run, end to end with server-everything', () => {
+  let home: string;
+  let env: NodeJS.ProcessEnv;
+  let bridge: RunningShare;
+  let client: Client;
+  let transport: Transport;
+  const clients: Client[] = [];
+
+  before(async () => {
+    home = await mkdtemp(join(tmpdir(), 'mcpgw-e2e-'));
+    env = { MCP_GATEWAY_HOME: home, MCP_SHARE_PROVIDER: 'local' };
+    bridge = await startBridge([process.execPath, EVERYTHING_BIN, 'stdio'], env);
+    ({ client, transport } = await connectThroughTools(bridge.token, env, { capabilities: { sampling: {}, elicitation: {}, roots: { listChanged: true } } }));
+    clients.push(client);
+    client.setRequestHandler(CreateMessageRequestSchema, (request) => ({
+      model: 'test-model',
+      role: 'assistant',
+      content: { type: 'text', text: `sampled: ${JSON.stringify(request.params.messages[0]?.content)}` },
+    }));
+    client.setRequestHandler(ElicitRequestSchema, () => ({ action: 'accept', content: { name: 'Ada Lovelace' } }));
+    client.setRequestHandler(ListRootsRequestSchema, () => ({ roots: [{ uri: 'file:///tmp/e2e-root', name: 'e2e root' }] }));
+  });
+
+  after(async () => {
+    await Promise.allSettled(clients.map((c) => c.close()));
+    await bridge.stop();
+    await rm(home, { recursive: true, force: true });
+  });
+
+  it('prints exactly one share_token line on stdout', () => {
+    assert.equal(bridge.stdoutLines.length, 1);
+    assert.match(bridge.token, /^[a-z0-9]{12}$/);
+  });
+
+  it('passes server info and instructions through initialize', () => {
+    assert.equal(client.getServerVersion()?.name, 'mcp-servers/everything');
+    assert.match(client.getInstructions() ?? '', /Everything Server/);
+  });
+
+  it('lists and calls tools', async () => {
+    const { tools } = await client.listTools();
+    assert.ok(tools.some((t) => t.name === 'echo'));
+    assert.equal(text(await client.callTool({ name: 'echo', arguments: { message: 'through the share' } })), 'Echo: through the share');
+    assert.match(text(await client.callTool({ name: 'get-sum', arguments: { a: 2, b: 40 } })), /42/);
+  });
+
+  it('lists, reads and templates resources', async () => {
+    const { resources } = await client.listResources();
+    const first = resources[0];
+    assert.ok(first !== undefined);
+    const read = await client.readResource({ uri: first.uri });
+    assert.equal(read.contents[0]?.uri, first.uri);
+    const { resourceTemplates } = await client.listResourceTemplates();
+    assert.ok(resourceTemplates.some((t) => t.uriTemplate === 'demo://resource/dynamic/text/{resourceId}'));
+    const dynamic = await client.readResource({ uri: 'demo://resource/dynamic/text/7' });
+    assert.match(JSON.stringify(dynamic.contents), /7/);
+  });
+
+  it('lists and gets prompts, and completes prompt arguments', async () => {
+    const { prompts } = await client.listPrompts();
+    assert.ok(prompts.some((p) => p.name === 'args-prompt'));
+    const prompt = await client.getPrompt({ name: 'args-prompt', arguments: { city: 'Lisbon' } });
+    assert.match(JSON.stringify(prompt.messages), /Lisbon/);
+    const completion = await client.complete({ ref: { type: 'ref/prompt', name: 'completable-prompt' }, argument: { name: 'department', value: 'Eng' } });
+    assert.ok(completion.completion.values.includes('Engineering'));
+  });
+
+  it('sets the log level and forwards log messages', async () => {
+    await client.setLoggingLevel('debug');
+    const received = new Promise<string>((resolve) => {
+      client.setNotificationHandler(LoggingMessageNotificationSchema, (n) => resolve(String(n.params.data)));
+    });
+    await client.callTool({ name: 'toggle-simulated-logging', arguments: {} });
+    assert.match(await received, /message/i);
+    await client.callTool({ name: 'toggle-simulated-logging', arguments: {} });
+  });
+
+  it('answers ping', async () => {
+    assert.deepEqual(await client.ping(), {});
+  });
+
+  it('delivers every progress notification, including the last', async () => {
+    // Observed on the wire: the SDK Client itself drops a progress notification that arrives in
+    // the same read as its result (SDK issue #2580, also seen with a direct stdio connection).
+    const seen: Progress[] = [];
+    const original = transport.onmessage;
+    transport.onmessage = (message, extra) => {
+      const m = message as { method?: string; params?: Progress };
+      if (m.method === 'notifications/progress' && m.params !== undefined) seen.push(m.params);
+      original?.(message, extra);
+    };
+    try {
+      const result = await client.callTool({ name: 'trigger-long-running-operation', arguments: { duration: 0.5, steps: 5 } }, undefined, {
+        onprogress: () => undefined,
+      });
+      assert.match(text(result), /completed/i);
+    } finally {
+      transport.onmessage = original;
+    }
+    assert.deepEqual(seen.map((p) => p.progress), [1, 2, 3, 4, 5]);
+    assert.equal(seen.at(-1)?.total, 5);
+  });
+
+  it('cancels a call and keeps the session usable', async () => {
+    const controller = new AbortController();
+    const call = client.callTool({ name: 'trigger-long-running-operation', arguments: { duration: 20, steps: 4 } }, undefined, { signal: controller.signal });
+    setTimeout(() => controller.abort('user cancelled'), 200);
+    await assert.rejects(call, /cancel/i);
+    assert.equal(text(await client.callTool({ name: 'echo', arguments: { message: 'still here' } })), 'Echo: still here');
+  });
+
+  it('relays sampling, elicitation and roots requests to the client that caused them', async () => {
+    assert.match(text(await client.callTool({ name: 'trigger-sampling-request', arguments: { prompt: 'hello model' } })), /sampled:.*hello model/);
+    assert.match(text(await client.callTool({ name: 'trigger-elicitation-request', arguments: {} })), /Ada Lovelace/);
+    assert.match(text(await client.callTool({ name: 'get-roots-list', arguments: {} })), /e2e-root/);
+  });
+
+  it('gives each client its own server process and ends it when the client leaves', async () => {
+    await waitFor(() => serverProcesses(bridge).length === 1, 5_000, 'one server process');
+    const second = await connectThroughTools(bridge.token, env);
+    assert.equal(text(await second.client.callTool({ name: 'echo', arguments: { message: 'two' } })), 'Echo: two');
+    const both = serverProcesses(bridge);
+    assert.equal(both.length, 2, `expected two server processes, saw ${both.join(',')}`);
+    await second.client.close();
+    await waitFor(() => serverProcesses(bridge).length === 1, 10_000, 'second server process to end');
+    assert.equal(text(await client.callTool({ name: 'echo', arguments: { message: 'one' } })), 'Echo: one');
+  });
+
+  it('leaves no process and no socket behind after SIGTERM', async () => {
+    const children = serverProcesses(bridge);
+    assert.ok(children.length > 0);
+    const { code } = await bridge.stop();
+    assert.equal(code, 0);
+    await waitFor(() => children.every((pid) => !isAlive(pid)), 10_000, 'children to exit');
+    await assert.rejects(stat(join(home, 'shares', `${bridge.token}.sock`)), { code: 'ENOENT' });
+  });
+});

@@ -1,0 +1,134 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync, readdirSync } from 'node:fs';
+import { once } from 'node:events';
+import { fileURLToPath } from 'node:url';
+import { Client, type ClientOptions } from '@modelcontextprotocol/sdk/client/index.js';
+import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
+import { LineSplitter } from '../../src/mcp/line-splitter.js';
+
+/** Absolute path of a compiled CLI entry point. */
+export function binPath(name: 'mcp-bridge' | 'mcp-tools' | 'mcp-filesystem'): string {
+  return fileURLToPath(new URL(`../../src/cli/${name}.js`, import.meta.url));
+}
+
+/** The server-everything binary installed from npm. */
+export const EVERYTHING_BIN = fileURLToPath(new URL('../../../node_modules/@modelcontextprotocol/server-everything/dist/index.js', import.meta.url));
+
+/** A CLI process started by a test, with its output captured. */
+export interface RunningCli {
+  proc: ChildProcess;
+  stdoutLines: string[];
+  stderr: () => string;
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+}
+
+/** Spawns a compiled CLI with node, capturing stdout lines and stderr. */
+export function startCli(name: Parameters<typeof binPath>[0], args: string[], env: NodeJS.ProcessEnv = {}): RunningCli {
+  const proc = spawn(process.execPath, [binPath(name), ...args], { env: { ...process.env, ...env }, stdio: ['pipe', 'pipe', 'pipe'] });
+  const stdoutLines: string[] = [];
+  let stderr = '';
+  const splitter = new LineSplitter();
+  proc.stdout.on('data', (chunk: Buffer) => splitter.push(chunk, (line) => stdoutLines.push(line.toString('utf8'))));
+  proc.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    proc.once('exit', (code, signal) => resolve({ code, signal })),
+  );
+  return { proc, stdoutLines, stderr: () => stderr, exited };
+}
+
+/** Runs a CLI to completion. */
+export async function runCli(name: Parameters<typeof binPath>[0], args: string[], env: NodeJS.ProcessEnv = {}, stdin = ''): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const cli = startCli(name, args, env);
+  cli.proc.stdin?.end(stdin);
+  const { code } = await cli.exited;
+  return { code, stdout: cli.stdoutLines.join('\n'), stderr: cli.stderr() };
+}
+
+/** Polls `check` until it returns true or `timeoutMs` passes. */
+export async function waitFor(check: () => boolean | Promise<boolean>, timeoutMs = 10_000, what = 'condition'): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+/** A bridge or gateway that printed its share token. */
+export interface RunningShare extends RunningCli {
+  token: string;
+  stop(): Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+}
+
+/** Starts mcp-bridge and waits for its `{"share_token"}` line. */
+export async function startBridge(args: string[], env: NodeJS.ProcessEnv): Promise<RunningShare> {
+  const cli = startCli('mcp-bridge', args, env);
+  const exitedEarly = cli.exited.then(({ code }) => {
+    throw new Error(`mcp-bridge exited with ${code}: ${cli.stderr()}`);
+  });
+  await Promise.race([waitFor(() => cli.stdoutLines.length > 0, 30_000, 'share token'), exitedEarly]);
+  exitedEarly.catch(() => undefined);
+  const token = (JSON.parse(cli.stdoutLines[0] as string) as { share_token: string }).share_token;
+  return {
+    ...cli,
+    token,
+    stop: async () => {
+      if (cli.proc.exitCode === null && cli.proc.signalCode === null) cli.proc.kill('SIGTERM');
+      return cli.exited;
+    },
+  };
+}
+
+/** An SDK client speaking to a share through `mcp-tools run`. */
+export async function connectThroughTools(token: string, env: NodeJS.ProcessEnv, options: ClientOptions = {}): Promise<{ client: Client; transport: StdioClientTransport }> {
+  const transport = new StdioClientTransport({
+    command: process.execPath,
+    args: [binPath('mcp-tools'), 'run', token],
+    env: { ...(process.env as Record<string, string>), ...(env as Record<string, string>) },
+    stderr: 'pipe',
+  });
+  const client = new Client({ name: 'e2e-test', version: '1.0.0' }, options);
+  await client.connect(transport);
+  return { client, transport };
+}
+
+/** Every live descendant pid of `pid`, read from /proc. */
+export function descendants(pid: number): number[] {
+  const result: number[] = [];
+  const visit = (parent: number): void => {
+    let tasks: string[];
+    try {
+      tasks = readdirSync(`/proc/${parent}/task`);
+    } catch {
+      return;
+    }
+    for (const tid of tasks) {
+      let children = '';
+      try {
+        children = readFileSync(`/proc/${parent}/task/${tid}/children`, 'utf8');
+      } catch {
+        continue;
+      }
+      for (const child of children.split(' ').filter(Boolean).map(Number)) {
+        result.push(child);
+        visit(child);
+      }
+    }
+  };
+  visit(pid);
+  return result;
+}
+
+/** True while a process with this pid exists (and is not a zombie). */
+export function isAlive(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return !/^\d+ \(.*\) Z/.test(stat);
+  } catch {
+    return false;
+  }
+}
+
+/** Waits for an event with a timeout. */
+export async function onceWithin(emitter: NodeJS.EventEmitter, event: string, ms: number): Promise<unknown[]> {
+  return Promise.race([once(emitter, event), new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`no '${event}' within ${ms} ms`)), ms))]);
+}
