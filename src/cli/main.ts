@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { Command, CommanderError, Option } from 'commander';
 import { describeError, isGatewayError } from '../errors.js';
 import { LOG_LEVELS } from '../log.js';
@@ -13,10 +14,11 @@ export function runCli(name: string, main: () => Promise<number | undefined>): v
       if (code !== undefined) exit(code);
     },
     (error: unknown) => {
-      if (error instanceof CommanderError) exit(error.exitCode);
+      // Commander has already printed its one line (or --help / --version output).
+      if (error instanceof CommanderError) return exit(error.exitCode);
       process.stderr.write(`${name}: ${describeError(error)}\n`);
       if (!isGatewayError(error) && process.argv.includes('debug')) process.stderr.write(`${String((error as Error).stack)}\n`);
-      exit(isGatewayError(error, 'USAGE') ? 2 : 1);
+      exit(1);
     },
   );
 }
@@ -59,5 +61,5 @@ export function onShutdownSignal(onSignal: (signal: NodeJS.Signals) => void): vo
   process.on('SIGTERM', handler);
 }
 
-/** The package version, for `--version` and client info. */
-export const VERSION = '0.1.0';
+/** The package version, for `--version` and client info (compiled to dist/src/cli/, three levels down). */
+export const VERSION = (JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string }).version;

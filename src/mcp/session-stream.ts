@@ -23,7 +23,7 @@ export async function openSessionStream(connector: ShareConnector, timeoutMs = 3
   const socket = await connector.connect();
   return new Promise<SessionStream>((resolve, reject) => {
     const req = request({
-      createConnection: () => socket as never,
+      createConnection: () => socket,
       path: SESSION_STREAM_PATH,
       method: 'GET',
       headers: { Host: 'localhost', Connection: 'Upgrade', Upgrade: SESSION_STREAM_PROTOCOL },

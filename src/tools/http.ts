@@ -54,9 +54,9 @@ export async function serveHttp(options: ServeHttpOptions): Promise<HttpService>
     throw new GatewayError('USAGE', `refusing to bind ${host}: it is reachable from other machines; pass --allow-remote to do it anyway`);
   }
   // The endpoint needs the bound port for its Host check, so it is made once we listen.
-  let endpoint: McpHttpEndpoint | undefined;
+  const holder: { endpoint?: McpHttpEndpoint } = {};
   const server = createServer({ noDelay: true }, (req, res) => {
-    if (endpoint !== undefined) endpoint.handle(req, res);
+    if (holder.endpoint !== undefined) holder.endpoint.handle(req, res);
     else res.writeHead(503).end();
   });
   server.requestTimeout = 0;
@@ -80,7 +80,7 @@ export async function serveHttp(options: ServeHttpOptions): Promise<HttpService>
     },
     ...(allowedHosts === undefined ? {} : { allowedHosts }),
   });
-  endpoint = bound;
+  holder.endpoint = bound;
   const url = `http://${formatHost(host, port)}/mcp`;
   return { url, close: () => closeServer(server, bound) };
 }

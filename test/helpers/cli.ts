@@ -102,7 +102,7 @@ export function descendants(pid: number): number[] {
       return;
     }
     for (const tid of tasks) {
-      let children = '';
+      let children: string;
       try {
         children = readFileSync(`/proc/${parent}/task/${tid}/children`, 'utf8');
       } catch {

@@ -1,0 +1,41 @@
+#!/usr/bin/env node
+import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js';
+import { Sandbox } from '../filesystem/sandbox.js';
+import { createFilesystemServer } from '../filesystem/server.js';
+import { createLogger, type LoggerOptions } from '../log.js';
+import { VERSION, logLevelOption, newProgram, runCli } from './main.js';
+
+/** Resolves with the reason once the session should end; registered early so a signal never kills us mid-setup. */
+function untilStopped(): Promise<string> {
+  return new Promise((resolve) => {
+    // StdioServerTransport never closes on stdin EOF, so without this the process would outlive its client.
+    process.stdin.once('end', () => resolve('stdin closed'));
+    process.stdout.once('error', () => resolve('stdout closed'));
+    process.once('SIGINT', () => resolve('SIGINT'));
+    process.once('SIGTERM', () => resolve('SIGTERM'));
+  });
+}
+
+runCli('mcp-filesystem', async () => {
+  const program = newProgram('mcp-filesystem', 'MCP server over stdio that reads, writes and lists files inside the given directories only', VERSION)
+    .argument('<dir>', 'allowed root directory; relative tool paths resolve against the first one')
+    .argument('[dirs...]', 'further allowed root directories')
+    .addOption(logLevelOption());
+  program.parse();
+
+  const stopped = untilStopped();
+  const [dir, dirs] = program.processedArgs as [string, string[]];
+  const { logLevel } = program.opts<{ logLevel: NonNullable<LoggerOptions['level']> }>();
+  const logger = createLogger({ name: 'mcp-filesystem', level: logLevel });
+
+  const sandbox = await Sandbox.create([dir, ...dirs]);
+  const server = createFilesystemServer(sandbox, { version: VERSION, logger });
+  server.server.onerror = (err) => logger.warn({ err }, 'protocol error');
+  await server.connect(new StdioServerTransport());
+  logger.info({ roots: sandbox.roots }, 'ready');
+
+  const reason = await stopped;
+  logger.info({ reason }, 'shutting down');
+  await server.close();
+  return 0;
+});
