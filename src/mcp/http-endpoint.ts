@@ -8,6 +8,7 @@ import { describeError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { JsonRpcErrorCode } from './jsonrpc.js';
 import { relay, type Relay } from './relay.js';
+import { StatelessMultiplexer } from './stateless.js';
 
 /** Opens the server side of a new client session (a child process, a share stream, …). */
 export type SessionOpener = (sessionLabel: string) => Promise<Transport>;
@@ -45,10 +46,14 @@ export class McpHttpEndpoint {
   readonly #options: HttpEndpointOptions;
   readonly #sessions = new Map<string, Session>();
   readonly #allowedOrigins: Set<string> | undefined;
+  readonly #stateless: StatelessMultiplexer | undefined;
   #closing = false;
 
   constructor(options: HttpEndpointOptions) {
     this.#options = options;
+    if (options.stateless === true) {
+      this.#stateless = new StatelessMultiplexer(() => options.openSession(randomUUID()), options.logger);
+    }
     if (options.allowedHosts !== undefined) {
       this.#allowedOrigins = new Set(
         options.allowedOrigins ?? options.allowedHosts.flatMap((host) => [`http://${host}`, `https://${host}`]),
@@ -74,6 +79,7 @@ export class McpHttpEndpoint {
   async close(): Promise<void> {
     this.#closing = true;
     await Promise.allSettled([...this.#sessions.values()].map((session) => session.relay.close()));
+    await this.#stateless?.close();
     this.#sessions.clear();
   }
 
@@ -87,7 +93,7 @@ export class McpHttpEndpoint {
       sendJsonRpcError(res, 503, JsonRpcErrorCode.InternalError, 'Server is shutting down');
       return;
     }
-    if (path === '/mcp') return this.#streamable(req, res);
+    if (path === '/mcp') return this.#stateless === undefined ? this.#streamable(req, res) : this.#statelessPost(req, res, this.#stateless);
     if (path === '/sse' && req.method === 'GET') return this.#sseOpen(res);
     if (path === '/message' && req.method === 'POST') return this.#ssePost(req, res);
     res.writeHead(404, { 'content-type': 'text/plain' }).end('Not found\n');
@@ -133,6 +139,19 @@ export class McpHttpEndpoint {
     });
     const opened = await this.#open(label, transport, res);
     if (!opened) return;
+    await transport.handleRequest(req, res, body);
+  }
+
+  async #statelessPost(req: IncomingMessage, res: ServerResponse, mux: StatelessMultiplexer): Promise<void> {
+    if (req.method !== 'POST') {
+      res.writeHead(405, { allow: 'POST' }).end();
+      return;
+    }
+    const body = await this.#readJson(req, res);
+    if (body === INVALID) return;
+    const transport = new StreamableHTTPServerTransport({ enableJsonResponse: this.#options.jsonResponse ?? false });
+    mux.attach(transport);
+    res.once('close', () => void transport.close());
     await transport.handleRequest(req, res, body);
   }
 

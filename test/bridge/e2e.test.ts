@@ -10,14 +10,10 @@ import {
   ElicitRequestSchema,
   ListRootsRequestSchema,
   LoggingMessageNotificationSchema,
-  type Progress,
 } from '@modelcontextprotocol/sdk/types.js';
+import { tapProgress, text } from '../helpers/mcp.js';
 import { EVERYTHING_BIN, connectThroughTools, descendants, isAlive, startBridge, waitFor, type RunningShare } from '../helpers/cli.js';
 
-function text(result: unknown): string {
-  const content = (result as { content?: { type: string; text?: string }[] }).content ?? [];
-  return content.map((c) => c.text ?? '').join('\n');
-}
 
 /** Server-everything children of the bridge process. */
 function serverProcesses(bridge: RunningShare): number[] {
@@ -106,22 +102,14 @@ describe('mcp-bridge + mcp-tools run, end to end with server-everything', () => 
   });
 
   it('delivers every progress notification, including the last', async () => {
-    // Observed on the wire: the SDK Client itself drops a progress notification that arrives in
-    // the same read as its result (SDK issue #2580, also seen with a direct stdio connection).
-    const seen: Progress[] = [];
-    const original = transport.onmessage;
-    transport.onmessage = (message, extra) => {
-      const m = message as { method?: string; params?: Progress };
-      if (m.method === 'notifications/progress' && m.params !== undefined) seen.push(m.params);
-      original?.(message, extra);
-    };
+    const { seen, restore } = tapProgress(transport);
     try {
       const result = await client.callTool({ name: 'trigger-long-running-operation', arguments: { duration: 0.5, steps: 5 } }, undefined, {
         onprogress: () => undefined,
       });
       assert.match(text(result), /completed/i);
     } finally {
-      transport.onmessage = original;
+      restore();
     }
     assert.deepEqual(seen.map((p) => p.progress), [1, 2, 3, 4, 5]);
     assert.equal(seen.at(-1)?.total, 5);
