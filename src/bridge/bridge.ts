@@ -48,9 +48,6 @@ export class Bridge {
   static async start(options: BridgeOptions): Promise<Bridge> {
     const { logger, server } = options;
     const grace = options.stopGraceMs ?? DEFAULT_STOP_GRACE_MS;
-    const info = await probeStdioServer(server, { logger, timeoutMs: options.probeTimeoutMs ?? 30_000 });
-    logger.info({ server: (info['serverInfo'] as { name?: string } | undefined)?.name }, 'server answered initialize');
-
     const sessions = new Map<string, StdioUpstream>();
     const spawnSession = (label: string): StdioUpstream => {
       const upstream = new StdioUpstream(server, { logger, label });
@@ -75,6 +72,14 @@ export class Bridge {
     const listener = await options.provider.listen(
       options.token === undefined ? { onConnection: shareServer.onConnection } : { token: options.token, onConnection: shareServer.onConnection },
     );
+    // Listening first claims the token (or fails fast on a taken one) before the slower check.
+    try {
+      const info = await probeStdioServer(server, { logger: logger.child({ phase: 'startup check' }), timeoutMs: options.probeTimeoutMs ?? 30_000 });
+      logger.info({ server: (info['serverInfo'] as { name?: string } | undefined)?.name }, 'server answered initialize');
+    } catch (error) {
+      await listener.close();
+      throw error;
+    }
     return new Bridge({ listener, endpoint, shareServer, sessions, grace });
   }
 

@@ -11,6 +11,7 @@ interface BridgeFlags {
   shareToken?: string;
   provider?: string;
   logLevel: NonNullable<LoggerOptions['level']>;
+  startupTimeout: string;
 }
 
 runCli('mcp-bridge', async () => {
@@ -21,6 +22,7 @@ runCli('mcp-bridge', async () => {
     .option('--env <KEY=VALUE>', 'set a variable for the server (repeatable; merged over the inherited environment)', collect, [])
     .option('--working-dir <dir>', "the server's working directory")
     .option('--share-token <name>', 'serve under this token (3–32 of [a-z0-9-]) instead of a random one')
+    .option('--startup-timeout <ms>', 'how long the server may take to answer initialize at start-up', '30000')
     .addOption(providerOption())
     .addOption(logLevelOption())
     .passThroughOptions()
@@ -30,11 +32,14 @@ runCli('mcp-bridge', async () => {
   const [command, args] = program.processedArgs as [string, string[]];
   const logger = createLogger({ name: 'mcp-bridge', level: flags.logLevel });
   const provider = createShareProvider(resolveProviderChoice(flags.provider));
+  const probeTimeoutMs = Number(flags.startupTimeout);
+  if (!Number.isInteger(probeTimeoutMs) || probeTimeoutMs <= 0) throw new GatewayError('USAGE', `invalid --startup-timeout '${flags.startupTimeout}': expected milliseconds`);
 
   const bridge = await Bridge.start({
     server: { command, args, env: parseEnv(flags.env), ...(flags.workingDir === undefined ? {} : { cwd: flags.workingDir }) },
     provider,
     logger,
+    probeTimeoutMs,
     ...(flags.shareToken === undefined ? {} : { token: flags.shareToken }),
   });
   process.stdout.write(`${JSON.stringify({ share_token: bridge.token })}\n`);

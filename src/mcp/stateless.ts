@@ -68,14 +68,14 @@ export class StatelessMultiplexer {
       const token = (view.params?.['_meta'] as { progressToken?: JsonRpcId } | undefined)?.progressToken;
       if (token !== undefined) this.#progress.set(token, route);
       front.onclose = () => this.#routes.delete(wireId);
-      await upstream.send({ ...message, id: wireId } as JSONRPCMessage);
+      await upstream.send({ ...message, id: wireId });
       return;
     }
     if (view.method === 'notifications/cancelled') {
       const requestId = view.params?.['requestId'];
       for (const [wireId, route] of this.#routes) {
         if (route.front === front && route.id === requestId) {
-          await upstream.send({ ...message, params: { ...view.params, requestId: wireId } } as JSONRPCMessage);
+          await upstream.send({ ...message, params: { ...view.params, requestId: wireId } });
         }
       }
       return;
@@ -101,7 +101,7 @@ export class StatelessMultiplexer {
           },
         });
       });
-      await upstream.send({ jsonrpc: '2.0', id: 'sl-init', method: 'initialize', params } as JSONRPCMessage);
+      await upstream.send({ jsonrpc: '2.0', id: 'sl-init', method: 'initialize', params });
       const result = await answer;
       await upstream.send({ jsonrpc: '2.0', method: 'notifications/initialized' });
       return result;
@@ -139,7 +139,7 @@ export class StatelessMultiplexer {
       if (route === undefined) return;
       this.#routes.delete(wireId);
       for (const [token, owner] of this.#progress) if (owner === route) this.#progress.delete(token);
-      void route.front.send({ ...message, id: route.id } as JSONRPCMessage).catch(() => undefined);
+      void route.front.send({ ...message, id: route.id }).catch(() => undefined);
       return;
     }
     if (view.method === 'notifications/progress') {

@@ -1,0 +1,90 @@
+import assert from 'node:assert/strict';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { EVERYTHING_BIN, runCli, startBridge, type RunningShare } from '../helpers/cli.js';
+
+/** A failure is one line on stderr, nothing on stdout, a non-zero exit and no stack trace. */
+function assertOneLineError(result: { code: number | null; stdout: string; stderr: string }, pattern: RegExp): void {
+  assert.notEqual(result.code, 0, 'exit code');
+  assert.equal(result.stdout, '', 'stdout must stay empty');
+  const lines = result.stderr.split('\n').filter(Boolean);
+  assert.equal(lines.length, 1, `expected one stderr line, got:\n${result.stderr}`);
+  assert.match(lines[0] as string, pattern);
+  assert.doesNotMatch(result.stderr, /\n\s+at /, 'no stack trace');
+}
+
+describe('bad input on the command line', () => {
+  let home: string;
+  let env: NodeJS.ProcessEnv;
+  let bridge: RunningShare;
+
+  before(async () => {
+    home = await mkdtemp(join(tmpdir(), 'mcpgw-cli-'));
+    env = { MCP_GATEWAY_HOME: home, MCP_SHARE_PROVIDER: 'local' };
+    bridge = await startBridge(['--share-token', 'taken-token', process.execPath, EVERYTHING_BIN, 'stdio'], env);
+  });
+  after(async () => {
+    await bridge.stop();
+    await rm(home, { recursive: true, force: true });
+  });
+
+  it('mcp-tools run: unknown token', async () => {
+    assertOneLineError(await runCli('mcp-tools', ['run', 'no-such-share'], env), /^mcp-tools: share 'no-such-share' not found/);
+  });
+
+  it('mcp-tools run: malformed token', async () => {
+    assertOneLineError(await runCli('mcp-tools', ['run', 'Not/A/Token'], env), /^mcp-tools: invalid share token/);
+  });
+
+  it('mcp-tools http: malformed --bind', async () => {
+    assertOneLineError(await runCli('mcp-tools', ['http', 'taken-token', '--bind', 'nowhere'], env), /^mcp-tools: invalid --bind 'nowhere'/);
+  });
+
+  it('mcp-tools: unknown command and unknown option', async () => {
+    assertOneLineError(await runCli('mcp-tools', ['frobnicate'], env), /^mcp-tools: unknown command 'frobnicate'/);
+    assertOneLineError(await runCli('mcp-tools', ['run', '--bogus', 'x'], env), /^mcp-tools: unknown option '--bogus'/);
+  });
+
+  it('mcp-tools create/delete point to zrok2', async () => {
+    const created = await runCli('mcp-tools', ['create', 'my-share'], env);
+    assertOneLineError(created, /zrok2 create share --share-token NAME --open/);
+    const deleted = await runCli('mcp-tools', ['delete', 'my-share'], env);
+    assertOneLineError(deleted, /zrok2 delete share NAME/);
+  });
+
+  it('--provider zrok is refused clearly until the zrok provider lands', async () => {
+    assertOneLineError(await runCli('mcp-tools', ['run', 'taken-token', '--provider', 'zrok'], env), /zrok share provider is not available yet/);
+    assertOneLineError(await runCli('mcp-tools', ['run', 'taken-token'], { ...env, MCP_SHARE_PROVIDER: 'carrier-pigeon' }), /unknown share provider 'carrier-pigeon'/);
+  });
+
+  it('mcp-bridge: missing program', async () => {
+    assertOneLineError(await runCli('mcp-bridge', ['definitely-not-a-program-xyz'], env), /^mcp-bridge: 'definitely-not-a-program-xyz' was not found/);
+  });
+
+  it('mcp-bridge: a program that exits at once', async () => {
+    assertOneLineError(await runCli('mcp-bridge', ['false'], env), /^mcp-bridge: 'false' exited with code 1 before answering initialize/);
+  });
+
+  it('mcp-bridge: a program that is not an MCP server', async () => {
+    const result = await runCli('mcp-bridge', ['--startup-timeout', '800', 'sh', '-c', 'echo not json; sleep 30'], env);
+    assertOneLineError(result, /^mcp-bridge: 'sh' did not answer initialize within 800 ms/);
+  });
+
+  it('mcp-bridge: a token already in use', async () => {
+    const result = await runCli('mcp-bridge', ['--share-token', 'taken-token', process.execPath, EVERYTHING_BIN, 'stdio'], env);
+    assertOneLineError(result, /^mcp-bridge: share token 'taken-token' is already served/);
+  });
+
+  it('mcp-bridge: an invalid token name', async () => {
+    const result = await runCli('mcp-bridge', ['--share-token', 'NO', process.execPath, EVERYTHING_BIN, 'stdio'], env);
+    assertOneLineError(result, /^mcp-bridge: invalid share token "NO"/);
+  });
+
+  it('mcp-bridge: bad flags and bad --env', async () => {
+    assertOneLineError(await runCli('mcp-bridge', ['--bogus', 'cmd'], env), /^mcp-bridge: unknown option '--bogus'/);
+    assertOneLineError(await runCli('mcp-bridge', [], env), /^mcp-bridge: missing required argument 'command'/);
+    assertOneLineError(await runCli('mcp-bridge', ['--env', 'NOEQUALS', 'cmd'], env), /^mcp-bridge: invalid --env 'NOEQUALS'/);
+  });
+});
