@@ -1,0 +1,79 @@
+import assert from 'node:assert/strict';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { EVERYTHING_BIN, startBridge, startCli, waitFor, type RunningShare } from '../helpers/cli.js';
+
+const INITIALIZE = { jsonrpc: '2.0', id: 'init', method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'raw', version: '1' } } };
+const INITIALIZED = { jsonrpc: '2.0', method: 'notifications/initialized' };
+
+function lines(...messages: (object | string)[]): string {
+  return messages.map((m) => (typeof m === 'string' ? m : JSON.stringify(m))).join('\n') + '\n';
+}
+
+interface Reply {
+  id?: string | number | null;
+  result?: { content?: { text?: string }[] };
+  error?: { code: number; message: string };
+  method?: string;
+}
+
+function parsed(stdoutLines: string[]): Reply[] {
+  return stdoutLines.map((line) => JSON.parse(line) as Reply);
+}
+
+describe('mcp-tools run on raw stdio', () => {
+  let home: string;
+  let env: NodeJS.ProcessEnv;
+  let bridge: RunningShare;
+
+  before(async () => {
+    home = await mkdtemp(join(tmpdir(), 'mcpgw-run-'));
+    env = { MCP_GATEWAY_HOME: home, MCP_SHARE_PROVIDER: 'local' };
+    bridge = await startBridge([process.execPath, EVERYTHING_BIN, 'stdio'], env);
+  });
+  after(async () => {
+    await bridge.stop();
+    await rm(home, { recursive: true, force: true });
+  });
+
+  it('answers malformed JSON with -32700 and carries on; stdout holds JSON-RPC only', async () => {
+    const cli = startCli('mcp-tools', ['run', bridge.token], env);
+    cli.proc.stdin?.write(lines(INITIALIZE, '{"jsonrpc": "2.0", oops', INITIALIZED, { jsonrpc: '2.0', id: 7, method: 'tools/call', params: { name: 'echo', arguments: { message: 'after garbage' } } }));
+    await waitFor(() => parsed(cli.stdoutLines).some((r) => r.id === 7), 10_000, 'echo answer');
+    cli.proc.stdin?.end();
+    const { code } = await cli.exited;
+    assert.equal(code, 0);
+    const replies = parsed(cli.stdoutLines);
+    assert.equal(replies.find((r) => r.id === null)?.error?.code, -32700);
+    assert.equal(replies.find((r) => r.id === 7)?.result?.content?.[0]?.text, 'Echo: after garbage');
+    for (const line of cli.stdoutLines) assert.equal((JSON.parse(line) as { jsonrpc?: string }).jsonrpc, '2.0');
+  });
+
+  it('answers what was already asked when stdin closes, then exits 0', async () => {
+    const cli = startCli('mcp-tools', ['run', bridge.token], env);
+    cli.proc.stdin?.end(
+      lines(INITIALIZE, INITIALIZED, { jsonrpc: '2.0', id: 'slow', method: 'tools/call', params: { name: 'trigger-long-running-operation', arguments: { duration: 0.6, steps: 2 } } }),
+    );
+    const { code } = await cli.exited;
+    assert.equal(code, 0);
+    assert.match(parsed(cli.stdoutLines).find((r) => r.id === 'slow')?.result?.content?.[0]?.text ?? '', /completed/i);
+  });
+
+  it('fails pending requests with JSON-RPC errors and exits non-zero when the share goes away', async () => {
+    const doomed = await startBridge([process.execPath, EVERYTHING_BIN, 'stdio'], env);
+    const cli = startCli('mcp-tools', ['run', doomed.token], env);
+    cli.proc.stdin?.write(
+      lines(INITIALIZE, INITIALIZED, { jsonrpc: '2.0', id: 99, method: 'tools/call', params: { name: 'trigger-long-running-operation', arguments: { duration: 30, steps: 3 } } }),
+    );
+    await waitFor(() => parsed(cli.stdoutLines).some((r) => r.id === 'init'), 10_000, 'initialize answer');
+    await doomed.stop();
+    const { code } = await cli.exited;
+    assert.equal(code, 1);
+    const failure = parsed(cli.stdoutLines).find((r) => r.id === 99);
+    assert.equal(failure?.error?.code, -32000);
+    assert.match(failure?.error?.message ?? '', /closed the session/);
+    assert.match(cli.stderr(), /mcp-tools: share '[a-z0-9]+' closed the session/);
+  });
+});
