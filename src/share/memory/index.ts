@@ -16,9 +16,18 @@ export class MemoryShareProvider implements ShareProvider {
   }
 
   listen(options: ListenOptions): Promise<ShareListener> {
+    // Like a real provider, every failure is a rejection, never a synchronous throw.
+    return new Promise((resolve) => resolve(this.#listen(options)));
+  }
+
+  dial(token: string): Promise<ShareConnector> {
+    return new Promise((resolve) => resolve(this.#dial(token)));
+  }
+
+  #listen(options: ListenOptions): ShareListener {
     const token = options.token === undefined ? generateToken() : validateToken(options.token);
     if (this.#shares.has(token)) {
-      return Promise.reject(new GatewayError('SHARE_TOKEN_IN_USE', `share token '${token}' is already served by a running process`));
+      throw new GatewayError('SHARE_TOKEN_IN_USE', `share token '${token}' is already served by a running process`);
     }
     this.#shares.set(token, options.onConnection);
     const shares = this.#shares;
@@ -30,16 +39,14 @@ export class MemoryShareProvider implements ShareProvider {
         return Promise.resolve();
       },
     };
-    return Promise.resolve(listener);
+    return listener;
   }
 
-  dial(token: string): Promise<ShareConnector> {
+  #dial(token: string): ShareConnector {
     validateToken(token);
-    if (!this.#shares.has(token)) {
-      return Promise.reject(new GatewayError('SHARE_NOT_FOUND', `share '${token}' not found`));
-    }
+    if (!this.#shares.has(token)) throw new GatewayError('SHARE_NOT_FOUND', `share '${token}' not found`);
     const shares = this.#shares;
-    return Promise.resolve({
+    return {
       token,
       connect: () => {
         const handler = shares.get(token);
@@ -49,7 +56,7 @@ export class MemoryShareProvider implements ShareProvider {
         return Promise.resolve(client);
       },
       close: () => Promise.resolve(),
-    });
+    };
   }
 }
 
