@@ -1,0 +1,82 @@
+/** The validated, frozen gateway configuration. Durations are in milliseconds. */
+export interface GatewayConfig {
+  readonly aggregator: AggregatorConfig;
+  readonly backends: readonly BackendConfig[];
+  /** Serve an existing (persistent) share under this token. */
+  readonly shareToken?: string;
+  readonly orchestrator?: OrchestratorConfig;
+  /** JSON logs go to this file (managed mode). */
+  readonly logFile?: string;
+  /** Refuse client sessions beyond this many. */
+  readonly maxSessions?: number;
+  /** Log tool-call arguments (truncated); off by default because they carry secrets. */
+  readonly logArguments: boolean;
+}
+
+/** `aggregator:` — what clients see of the gateway itself. */
+export interface AggregatorConfig {
+  readonly name: string;
+  readonly version: string;
+  /** Between namespace and name; default "_". */
+  readonly separator: string;
+  readonly connectTimeoutMs: number;
+  readonly callTimeoutMs: number;
+}
+
+/** `orchestrator:` — managed mode. */
+export interface OrchestratorConfig {
+  readonly socketPath: string;
+  readonly heartbeatIntervalMs: number;
+}
+
+/** One glob filter: `mode` allow or deny over `list`. */
+export interface FilterConfig {
+  readonly mode: 'allow' | 'deny';
+  readonly list: readonly string[];
+}
+
+/** How to reach a backend. */
+export type TransportConfig = StdioTransportConfig | HttpTransportConfig | ZrokTransportConfig;
+
+/** `type: stdio` */
+export interface StdioTransportConfig {
+  readonly type: 'stdio';
+  readonly command: string;
+  readonly args: readonly string[];
+  readonly env: Readonly<Record<string, string>>;
+  readonly workingDir?: string;
+}
+
+/** `type: http` or `type: https` */
+export interface HttpTransportConfig {
+  readonly type: 'http' | 'https';
+  readonly endpoint: string;
+  /** Absent: try streamable HTTP, fall back to SSE. */
+  readonly protocol?: 'sse' | 'streamable';
+  readonly headers: Readonly<Record<string, string>>;
+  readonly allowInsecure: boolean;
+  readonly tls?: { readonly caCertFile?: string; readonly insecureSkipVerify: boolean };
+}
+
+/** `type: zrok` — another bridge or gateway, dialled through the share layer. */
+export interface ZrokTransportConfig {
+  readonly type: 'zrok';
+  readonly shareToken: string;
+}
+
+/** One `backends[]` entry. */
+export interface BackendConfig {
+  readonly id: string;
+  /** Human-readable; defaults to the id. */
+  readonly name: string;
+  /** Prefix of exposed names; defaults to the id; "" exposes names unchanged. */
+  readonly namespace: string;
+  readonly transport: TransportConfig;
+  readonly tools?: FilterConfig;
+  readonly resources?: FilterConfig;
+  readonly prompts?: FilterConfig;
+  /** `session`: one connection per client session (started lazily); `shared`: one for all. */
+  readonly isolation: 'session' | 'shared';
+  /** false: start without it and retry in the background. */
+  readonly required: boolean;
+}
