@@ -12,6 +12,8 @@ export interface LoggerOptions {
   name: string;
   /** Force human-readable output; defaults to whether stderr is a TTY. */
   pretty?: boolean;
+  /** Write JSON lines to this file instead of stderr (the gateway's `log_file`). */
+  file?: string;
 }
 
 /**
@@ -20,6 +22,9 @@ export interface LoggerOptions {
  */
 export function createLogger(options: LoggerOptions): Logger {
   const level = options.level ?? 'info';
+  if (options.file !== undefined) {
+    return pino({ name: options.name, level }, pino.destination({ dest: options.file, sync: true, mkdir: true }));
+  }
   const pretty = options.pretty ?? process.stderr.isTTY;
   if (pretty) {
     return pino(

@@ -2,6 +2,8 @@
 import { createLogger, type LoggerOptions } from '../log.js';
 import { createShareProvider, resolveProviderChoice } from '../share/index.js';
 import { parseBind, serveHttp } from '../tools/http.js';
+import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { callTool, connectClient, describeShare } from '../tools/inspect.js';
 import { runStdio } from '../tools/run.js';
 import { VERSION, exit, logLevelOption, newProgram, onShutdownSignal, providerOption, runCli } from './main.js';
 
@@ -46,6 +48,29 @@ runCli('mcp-tools', async () => {
       result = http(token, flags);
     });
 
+  program
+    .command('list')
+    .description('show the tools, resources and prompts a share offers')
+    .argument('<token>', 'share token')
+    .addOption(providerOption())
+    .addOption(logLevelOption('warn'))
+    .action((token: string, flags: CommonFlags) => {
+      result = list(token, flags);
+    });
+
+  program
+    .command('call')
+    .description('call one tool and print its result (exit 1 when the tool reports an error)')
+    .argument('<token>', 'share token')
+    .argument('<tool>', 'tool name as the share lists it, e.g. github:create_issue')
+    .argument('[arguments]', 'tool arguments as a JSON object')
+    .option('--json', 'print the whole result as JSON')
+    .addOption(providerOption())
+    .addOption(logLevelOption('warn'))
+    .action((token: string, tool: string, args: string | undefined, flags: CommonFlags & { json?: boolean }) => {
+      result = call(token, tool, args, flags);
+    });
+
   for (const [verb, text] of [
     ['create', 'zrok2 create share --share-token NAME --open'],
     ['delete', 'zrok2 delete share NAME'],
@@ -72,6 +97,30 @@ async function run(token: string, flags: CommonFlags): Promise<number> {
   await connector.close();
   if (outcome.exitCode !== 0) process.stderr.write(`mcp-tools: ${outcome.reason}\n`);
   return outcome.exitCode;
+}
+
+async function withClient<T>(token: string, flags: CommonFlags, use: (client: Client) => Promise<T>): Promise<T> {
+  const provider = createShareProvider(resolveProviderChoice(flags.provider));
+  const connector = await provider.dial(token);
+  const client = await connectClient(connector, VERSION);
+  try {
+    return await use(client);
+  } finally {
+    await client.close();
+    await connector.close();
+  }
+}
+
+async function list(token: string, flags: CommonFlags): Promise<number> {
+  const text = await withClient(token, flags, (client) => describeShare(client));
+  process.stdout.write(text);
+  return 0;
+}
+
+async function call(token: string, tool: string, args: string | undefined, flags: CommonFlags & { json?: boolean }): Promise<number> {
+  const outcome = await withClient(token, flags, (client) => callTool(client, tool, args));
+  process.stdout.write(flags.json === true ? `${JSON.stringify(outcome.raw, null, 2)}\n` : `${outcome.text}\n`);
+  return outcome.isError ? 1 : 0;
 }
 
 async function http(token: string, flags: HttpFlags): Promise<undefined> {

@@ -7,9 +7,12 @@ import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js'
 import { LineSplitter } from '../../src/mcp/line-splitter.js';
 
 /** Absolute path of a compiled CLI entry point. */
-export function binPath(name: 'mcp-bridge' | 'mcp-tools' | 'mcp-filesystem'): string {
+export function binPath(name: 'mcp-bridge' | 'mcp-tools' | 'mcp-filesystem' | 'mcp-gateway'): string {
   return fileURLToPath(new URL(`../../src/cli/${name}.js`, import.meta.url));
 }
+
+/** Our conformance fixture server (stdio with --stdio, streamable HTTP with --http 0). */
+export const CONFORMANCE_FIXTURE = fileURLToPath(new URL('../fixtures/conformance-server.js', import.meta.url));
 
 /** The server-everything binary installed from npm. */
 export const EVERYTHING_BIN = fileURLToPath(new URL('../../../node_modules/@modelcontextprotocol/server-everything/dist/index.js', import.meta.url));
@@ -60,10 +63,19 @@ export interface RunningShare extends RunningCli {
 }
 
 /** Starts mcp-bridge and waits for its `{"share_token"}` line. */
-export async function startBridge(args: string[], env: NodeJS.ProcessEnv): Promise<RunningShare> {
-  const cli = startCli('mcp-bridge', args, env);
+export function startBridge(args: string[], env: NodeJS.ProcessEnv): Promise<RunningShare> {
+  return startShare('mcp-bridge', args, env);
+}
+
+/** Starts `mcp-gateway run <config>` and waits for its `{"share_token"}` line. */
+export function startGateway(configPath: string, env: NodeJS.ProcessEnv, extra: string[] = []): Promise<RunningShare> {
+  return startShare('mcp-gateway', ['run', configPath, ...extra], env);
+}
+
+async function startShare(name: 'mcp-bridge' | 'mcp-gateway', args: string[], env: NodeJS.ProcessEnv): Promise<RunningShare> {
+  const cli = startCli(name, args, env);
   const exitedEarly = cli.exited.then(({ code }) => {
-    throw new Error(`mcp-bridge exited with ${code}: ${cli.stderr()}`);
+    throw new Error(`${name} exited with ${code}: ${cli.stderr()}`);
   });
   await Promise.race([waitFor(() => cli.stdoutLines.length > 0, 30_000, 'share token'), exitedEarly]);
   exitedEarly.catch(() => undefined);

@@ -1,0 +1,109 @@
+#!/usr/bin/env node
+import { loadConfig } from '../config/index.js';
+import type { GatewayConfig } from '../config/types.js';
+import { describeError } from '../errors.js';
+import { Gateway, type BackendStatus } from '../gateway/gateway.js';
+import { createLogger, type Logger, type LoggerOptions } from '../log.js';
+import { createShareProvider, resolveProviderChoice } from '../share/index.js';
+import { VERSION, exit, logLevelOption, newProgram, onShutdownSignal, providerOption, runCli } from './main.js';
+
+interface RunFlags {
+  shareToken?: string;
+  provider?: string;
+  logLevel: NonNullable<LoggerOptions['level']>;
+}
+
+runCli('mcp-gateway', async () => {
+  const program = newProgram('mcp-gateway', 'Aggregate many MCP backends into one share.', VERSION);
+  let result: Promise<number | undefined> = Promise.resolve(undefined);
+  program
+    .command('run')
+    .description('serve the backends of a config file as one share; prints {"share_token":"…"}')
+    .argument('<config>', 'path to config.yml')
+    .option('--share-token <name>', 'serve under this token (overrides share_token in the file)')
+    .addOption(providerOption())
+    .addOption(logLevelOption())
+    .action((path: string, flags: RunFlags) => {
+      result = run(path, flags);
+    });
+  program
+    .command('validate')
+    .description('check a config file: a summary and exit 0, or every problem with its field path')
+    .argument('<config>', 'path to config.yml')
+    .action((path: string) => {
+      result = validate(path);
+    });
+  program.parse();
+  return result;
+});
+
+async function run(path: string, flags: RunFlags): Promise<undefined> {
+  const { config, warnings } = await loadConfig(path);
+  const logger = createLogger({ name: 'mcp-gateway', level: flags.logLevel, ...(config.logFile === undefined ? {} : { file: config.logFile }) });
+  for (const warning of warnings) logger.warn(warning);
+  const provider = createShareProvider(resolveProviderChoice(flags.provider));
+  const gateway = await Gateway.start({
+    config,
+    provider,
+    logger,
+    onBackendStatus: startupReporter(logger),
+    ...(flags.shareToken === undefined ? {} : { token: flags.shareToken }),
+  });
+  process.stdout.write(`${JSON.stringify({ share_token: gateway.token })}\n`);
+  logger.info({ provider: provider.name, token: gateway.token, tools: gateway.catalogue().tools.size }, `gateway '${config.aggregator.name}' serving; connect with: mcp-tools run ${gateway.token}`);
+  const stop = (code: number): void => {
+    void gateway.stop().then(
+      () => exit(code),
+      (error: unknown) => {
+        logger.error({ err: describeError(error) }, 'error while stopping');
+        exit(1);
+      },
+    );
+  };
+  onShutdownSignal((signal) => {
+    logger.info({ signal }, 'stopping');
+    stop(0);
+  });
+  void gateway.failed.then((error) => {
+    logger.error({ err: describeError(error) }, 'share failed');
+    stop(1);
+  });
+  return undefined;
+}
+
+/** On a TTY, one readable line per backend state; off a TTY, one log line each. */
+function startupReporter(logger: Logger): (status: BackendStatus) => void {
+  const tty = process.stderr.isTTY;
+  return (status) => {
+    if (tty) {
+      const text =
+        status.state === 'connecting'
+          ? 'connecting…'
+          : status.state === 'ready'
+            ? `ready with ${status.tools} tools in ${status.seconds.toFixed(1)} s`
+            : `failed: ${status.reason}${status.required ? '' : ' (not required: retrying in the background)'}`;
+      process.stderr.write(`  ${status.id}: ${text}\n`);
+      return;
+    }
+    if (status.state === 'failed') logger.warn({ backend: status.id, reason: status.reason, required: status.required }, 'backend failed');
+    else if (status.state === 'ready') logger.info({ backend: status.id, tools: status.tools, seconds: Number(status.seconds.toFixed(3)) }, 'backend ready');
+  };
+}
+
+async function validate(path: string): Promise<number> {
+  const { config, warnings } = await loadConfig(path);
+  process.stdout.write(summary(path, config));
+  for (const warning of warnings) process.stderr.write(`warning: ${warning}\n`);
+  return 0;
+}
+
+function summary(path: string, config: GatewayConfig): string {
+  const lines = [`${path}: valid — gateway '${config.aggregator.name}' ${config.aggregator.version}, separator '${config.aggregator.separator}', ${config.backends.length} backend(s)`];
+  for (const b of config.backends) {
+    const t = b.transport;
+    const target = t.type === 'stdio' ? [t.command, ...t.args].join(' ') : t.type === 'zrok' ? t.shareToken : t.endpoint;
+    const filter = b.tools === undefined ? 'all tools' : `tools ${b.tools.mode} ${b.tools.list.join(', ')}`;
+    lines.push(`  ${b.id}  [${t.type}] ${target}  namespace '${b.namespace}', ${b.isolation}${b.required ? '' : ', optional'}, ${filter}`);
+  }
+  return `${lines.join('\n')}\n`;
+}

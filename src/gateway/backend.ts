@@ -1,0 +1,110 @@
+import type { BackendConfig } from '../config/types.js';
+import { GatewayError, describeError } from '../errors.js';
+import type { Logger } from '../log.js';
+import { compileFilter, type NameFilter } from '../mcp/naming.js';
+import type { UpstreamConnection } from '../mcp/upstream.js';
+
+/** The list kinds a backend can announce changes of. */
+export type ListKind = 'tools' | 'prompts' | 'resources';
+
+/** An MCP object as listed by a backend (tool, prompt, resource or template): passed through as is. */
+export type Item = Record<string, unknown> & { name?: string; uri?: string; uriTemplate?: string };
+
+/** What a backend offers, as discovered from it. */
+export interface BackendCatalogue {
+  tools: Item[];
+  prompts: Item[];
+  resources: Item[];
+  resourceTemplates: Item[];
+  capabilities: Record<string, unknown>;
+  instructions?: string;
+}
+
+const LIST_METHODS: Record<ListKind | 'resourceTemplates', { method: string; field: string; capability: string }> = {
+  tools: { method: 'tools/list', field: 'tools', capability: 'tools' },
+  prompts: { method: 'prompts/list', field: 'prompts', capability: 'prompts' },
+  resources: { method: 'resources/list', field: 'resources', capability: 'resources' },
+  resourceTemplates: { method: 'resources/templates/list', field: 'resourceTemplates', capability: 'resources' },
+};
+
+/** Pages a backend may return for one list before we stop following cursors. */
+const MAX_PAGES = 1000;
+
+/** One configured backend: its filters, its discovered catalogue and its state. */
+export class Backend {
+  readonly config: BackendConfig;
+  readonly id: string;
+  readonly filters: { tools: NameFilter; prompts: NameFilter; resources: NameFilter };
+  catalogue: BackendCatalogue | undefined;
+  /** Why discovery failed, while it has. */
+  failure: string | undefined;
+
+  constructor(config: BackendConfig) {
+    this.config = config;
+    this.id = config.id;
+    this.filters = { tools: compileFilter(config.tools), prompts: compileFilter(config.prompts), resources: compileFilter(config.resources) };
+  }
+
+  /** True when the backend's catalogue is known. */
+  get ready(): boolean {
+    return this.catalogue !== undefined;
+  }
+
+  /** Lists everything the backend offers over an initialized connection. */
+  async discover(connection: UpstreamConnection, initResult: Record<string, unknown>, timeoutMs: number): Promise<BackendCatalogue> {
+    const capabilities = (initResult['capabilities'] as Record<string, unknown> | undefined) ?? {};
+    const instructions = initResult['instructions'];
+    const catalogue: BackendCatalogue = {
+      capabilities,
+      tools: await listAll(connection, 'tools', capabilities, timeoutMs),
+      prompts: await listAll(connection, 'prompts', capabilities, timeoutMs),
+      resources: await listAll(connection, 'resources', capabilities, timeoutMs),
+      resourceTemplates: await listAll(connection, 'resourceTemplates', capabilities, timeoutMs),
+      ...(typeof instructions === 'string' && instructions !== '' ? { instructions } : {}),
+    };
+    this.catalogue = catalogue;
+    this.failure = undefined;
+    return catalogue;
+  }
+
+  /** Re-lists one kind after the backend announced a change; true when anything changed. */
+  async refresh(connection: UpstreamConnection, kind: ListKind, timeoutMs: number, logger: Logger): Promise<boolean> {
+    const catalogue = this.catalogue;
+    if (catalogue === undefined) return false;
+    try {
+      const kinds: (ListKind | 'resourceTemplates')[] = kind === 'resources' ? ['resources', 'resourceTemplates'] : [kind];
+      let changed = false;
+      for (const k of kinds) {
+        const items = await listAll(connection, k, catalogue.capabilities, timeoutMs);
+        if (JSON.stringify(items) !== JSON.stringify(catalogue[k])) {
+          catalogue[k] = items;
+          changed = true;
+        }
+      }
+      return changed;
+    } catch (error) {
+      logger.warn({ backend: this.id, kind, err: describeError(error) }, 'could not refresh the catalogue');
+      return false;
+    }
+  }
+}
+
+async function listAll(connection: UpstreamConnection, kind: ListKind | 'resourceTemplates', capabilities: Record<string, unknown>, timeoutMs: number): Promise<Item[]> {
+  const { method, field, capability } = LIST_METHODS[kind];
+  if (capabilities[capability] === undefined) return [];
+  const items: Item[] = [];
+  let cursor: string | undefined;
+  for (let page = 0; page < MAX_PAGES; page++) {
+    const response = await connection.request(method, cursor === undefined ? {} : { cursor }, { timeoutMs });
+    if (response.error !== undefined) {
+      // A server may announce resources but not templates (or answer "method not found").
+      if (response.error.code === -32601) return items;
+      throw new GatewayError('UPSTREAM_START_FAILED', `backend '${connection.label}' failed ${method}: ${response.error.message}`);
+    }
+    const result = response.result ?? {};
+    items.push(...((result[field] as Item[] | undefined) ?? []));
+    cursor = typeof result['nextCursor'] === 'string' && result['nextCursor'] !== '' ? result['nextCursor'] : undefined;
+    if (cursor === undefined) return items;
+  }
+  return items;
+}

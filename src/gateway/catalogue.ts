@@ -1,0 +1,109 @@
+import { UriTemplate } from '@modelcontextprotocol/sdk/shared/uriTemplate.js';
+import { GatewayError } from '../errors.js';
+import { exposedName } from '../mcp/naming.js';
+import type { Backend, Item } from './backend.js';
+
+/** An exposed item and where it really lives. */
+export interface Entry {
+  backend: Backend;
+  /** The backend's own name (or URI). */
+  original: string;
+  /** The item as clients see it. */
+  item: Item;
+}
+
+interface TemplateEntry {
+  backend: Backend;
+  template: UriTemplate;
+  item: Item;
+}
+
+/**
+ * The gateway's merged view of every ready backend: namespaced tools and prompts, resources and
+ * templates routed to the backend that listed them, all filtered. Rebuilt whenever a backend
+ * arrives or announces a change; lookups are what calls are routed by, so a filtered name is
+ * unknown here exactly like a name nobody offers.
+ */
+export class Catalogue {
+  tools = new Map<string, Entry>();
+  prompts = new Map<string, Entry>();
+  resources = new Map<string, Entry>();
+  templates: TemplateEntry[] = [];
+  /** Tool or prompt names exposed twice: a start-up error (a namespace fixes it). */
+  collisions: string[] = [];
+  /** Resource URIs listed by several backends: the first backend serves them; reported as warnings. */
+  shadowed: string[] = [];
+
+  /** Builds the merged view; throws CONFIG_INVALID on a collision when `strict` (start-up). */
+  static build(backends: readonly Backend[], separator: string, strict: boolean): Catalogue {
+    const catalogue = new Catalogue();
+    const shadowed = new Map<string, number>();
+    for (const backend of backends) {
+      const found = backend.catalogue;
+      if (found === undefined) continue;
+      const ns = backend.config.namespace;
+      for (const tool of found.tools) {
+        const name = String(tool.name);
+        if (!backend.filters.tools(name)) continue;
+        const exposed = exposedName(ns, separator, name);
+        catalogue.#add(catalogue.tools, 'tool', exposed, { backend, original: name, item: { ...tool, name: exposed } });
+      }
+      for (const prompt of found.prompts) {
+        const name = String(prompt.name);
+        if (!backend.filters.prompts(name)) continue;
+        const exposed = exposedName(ns, separator, name);
+        catalogue.#add(catalogue.prompts, 'prompt', exposed, { backend, original: name, item: { ...prompt, name: exposed } });
+      }
+      for (const resource of found.resources) {
+        const uri = String(resource.uri);
+        if (!backend.filters.resources(uri)) continue;
+        const owner = catalogue.resources.get(uri);
+        if (owner === undefined) catalogue.resources.set(uri, { backend, original: uri, item: resource });
+        else shadowed.set(`${owner.backend.id}\u0000${backend.id}`, (shadowed.get(`${owner.backend.id}\u0000${backend.id}`) ?? 0) + 1);
+      }
+      for (const template of found.resourceTemplates) {
+        const uriTemplate = String(template.uriTemplate);
+        if (!backend.filters.resources(uriTemplate)) continue;
+        catalogue.templates.push({ backend, template: new UriTemplate(uriTemplate), item: template });
+      }
+    }
+    for (const [pair, count] of shadowed) {
+      const [owner, other] = pair.split('\u0000');
+      catalogue.shadowed.push(`${count} resource URI(s) of backend '${other}' are also listed by backend '${owner}', which serves them (resource URIs are not namespaced; filter them with backends[].resources)`);
+    }
+    if (strict && catalogue.collisions.length > 0) {
+      throw new GatewayError('CONFIG_INVALID', `${catalogue.collisions.join('; ')} (set a distinct backends[].namespace)`);
+    }
+    return catalogue;
+  }
+
+  #add(map: Map<string, Entry>, kind: string, key: string, entry: Entry): void {
+    const existing = map.get(key);
+    if (existing !== undefined) {
+      this.collisions.push(`${kind} '${key}' is exposed by both backend '${existing.backend.id}' and backend '${entry.backend.id}'`);
+      return;
+    }
+    map.set(key, entry);
+  }
+
+  /** The backend serving a resource URI: listed exactly, or matching a listed template. */
+  resolveResource(uri: string): Backend | undefined {
+    const exact = this.resources.get(uri);
+    if (exact !== undefined) return exact.backend;
+    for (const entry of this.templates) {
+      if (entry.template.match(uri) !== null) return entry.backend;
+    }
+    return undefined;
+  }
+
+  /** The backend whose template is exactly `uriTemplate` (completion of a resource template). */
+  resolveTemplate(uriTemplate: string): Backend | undefined {
+    return this.templates.find((entry) => entry.item.uriTemplate === uriTemplate)?.backend ?? this.resolveResource(uriTemplate);
+  }
+
+  /** Listed items of one kind, in backend order. */
+  list(kind: 'tools' | 'prompts' | 'resources' | 'resourceTemplates'): Item[] {
+    if (kind === 'resourceTemplates') return this.templates.map((entry) => entry.item);
+    return [...this[kind].values()].map((entry) => entry.item);
+  }
+}

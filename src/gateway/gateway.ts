@@ -1,0 +1,334 @@
+import { randomBytes } from 'node:crypto';
+import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js';
+import { LATEST_PROTOCOL_VERSION, SUPPORTED_PROTOCOL_VERSIONS } from '@modelcontextprotocol/sdk/types.js';
+import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
+import type { GatewayConfig } from '../config/types.js';
+import { GatewayError, describeError } from '../errors.js';
+import type { Logger } from '../log.js';
+import { McpHttpEndpoint } from '../mcp/http-endpoint.js';
+import { JsonRpcErrorCode } from '../mcp/jsonrpc.js';
+import { CLIENT_TOOL_NAME_RULE } from '../mcp/naming.js';
+import { ShareServer } from '../mcp/share-server.js';
+import { StreamTransport } from '../mcp/stream-transport.js';
+import type { UpstreamConnection, UpstreamHandlers } from '../mcp/upstream.js';
+import { openUpstream } from '../mcp/upstream-transport.js';
+import type { ShareListener, ShareProvider } from '../share/provider.js';
+import { Backend, type ListKind } from './backend.js';
+import { Catalogue } from './catalogue.js';
+import { GatewaySession, type SessionHost } from './session.js';
+
+/** Start-up progress of one backend, for the CLI to show. */
+export type BackendStatus =
+  | { id: string; state: 'connecting' }
+  | { id: string; state: 'ready'; tools: number; seconds: number }
+  | { id: string; state: 'failed'; reason: string; required: boolean };
+
+/** Options for {@link Gateway.start}. */
+export interface GatewayOptions {
+  config: GatewayConfig;
+  provider: ShareProvider;
+  logger: Logger;
+  /** Overrides `share_token` from the config. */
+  token?: string;
+  onBackendStatus?: (status: BackendStatus) => void;
+}
+
+/** Capabilities the gateway offers to backends on behalf of its clients at discovery. */
+const DISCOVERY_CLIENT = { name: 'mcp-gateway', version: '0' };
+/** Servers hide tools a client cannot serve (e.g. sampling); discovery must see them all. */
+const DISCOVERY_CAPABILITIES = { sampling: {}, elicitation: {}, roots: { listChanged: true } };
+const RETRY_MIN_MS = 1_000;
+const RETRY_MAX_MS = 30_000;
+
+/**
+ * mcp-gateway: many backends served as one share. Discovers every backend's catalogue at
+ * start-up, then gives each client its own session that starts `session` backends lazily.
+ */
+export class Gateway implements SessionHost {
+  readonly config: GatewayConfig;
+  readonly logger: Logger;
+  readonly ready: Promise<void>;
+  readonly #backends: Backend[];
+  readonly #provider: ShareProvider;
+  readonly #sessions = new Set<GatewaySession>();
+  readonly #shared = new Map<string, Promise<UpstreamConnection>>();
+  readonly #sharedClaims = new Map<string, GatewaySession[]>();
+  readonly #retries = new Set<NodeJS.Timeout>();
+  #catalogue = new Catalogue();
+  #listener: ShareListener | undefined;
+  #endpoint: McpHttpEndpoint | undefined;
+  #shareServer: ShareServer | undefined;
+  #resolveReady!: () => void;
+  #stopping: Promise<void> | undefined;
+
+  private constructor(options: GatewayOptions) {
+    this.config = options.config;
+    this.logger = options.logger;
+    this.#provider = options.provider;
+    this.#backends = options.config.backends.map((b) => new Backend(b));
+    this.ready = new Promise((resolve) => (this.#resolveReady = resolve));
+  }
+
+  /** Claims the share, discovers every backend, then serves. */
+  static async start(options: GatewayOptions): Promise<Gateway> {
+    const gateway = new Gateway(options);
+    const token = options.token ?? options.config.shareToken;
+    await gateway.#listen(token);
+    try {
+      await gateway.#discoverAll(options.onBackendStatus);
+    } catch (error) {
+      await gateway.stop();
+      throw error;
+    }
+    gateway.#resolveReady();
+    return gateway;
+  }
+
+  /** The share token clients connect with. */
+  get token(): string {
+    return (this.#listener as ShareListener).token;
+  }
+
+  /** Settles if the share fails underneath us. */
+  get failed(): Promise<Error> {
+    return (this.#listener as ShareListener).failed;
+  }
+
+  /** Number of connected client sessions. */
+  get sessionCount(): number {
+    return this.#sessions.size;
+  }
+
+  catalogue(): Catalogue {
+    return this.#catalogue;
+  }
+
+  initializeResult(requested: string): Record<string, unknown> {
+    const capabilities: Record<string, unknown> = { tools: { listChanged: true } };
+    const ready = this.#backends.filter((b) => b.catalogue !== undefined);
+    const pending = this.#backends.some((b) => b.catalogue === undefined);
+    if (pending || ready.some((b) => b.catalogue?.capabilities['prompts'] !== undefined)) capabilities['prompts'] = { listChanged: true };
+    if (pending || ready.some((b) => b.catalogue?.capabilities['resources'] !== undefined)) {
+      const subscribe = ready.some((b) => (b.catalogue?.capabilities['resources'] as { subscribe?: boolean } | undefined)?.subscribe === true);
+      capabilities['resources'] = { listChanged: true, ...(subscribe ? { subscribe: true } : {}) };
+    }
+    if (ready.some((b) => b.catalogue?.capabilities['logging'] !== undefined)) capabilities['logging'] = {};
+    if (ready.some((b) => b.catalogue?.capabilities['completions'] !== undefined)) capabilities['completions'] = {};
+    const instructions = ready
+      .filter((b) => b.catalogue?.instructions !== undefined)
+      .map((b) => (ready.length === 1 ? (b.catalogue?.instructions as string) : `## ${b.config.name}\n${b.catalogue?.instructions as string}`))
+      .join('\n\n');
+    return {
+      protocolVersion: SUPPORTED_PROTOCOL_VERSIONS.includes(requested) ? requested : LATEST_PROTOCOL_VERSION,
+      capabilities,
+      serverInfo: { name: this.config.aggregator.name, version: this.config.aggregator.version },
+      ...(instructions === '' ? {} : { instructions }),
+    };
+  }
+
+  openSessionConnection(backend: Backend, session: GatewaySession, handlers: UpstreamHandlers): Promise<UpstreamConnection> {
+    const init = session.clientInit;
+    const params = {
+      protocolVersion: typeof init['protocolVersion'] === 'string' ? init['protocolVersion'] : LATEST_PROTOCOL_VERSION,
+      capabilities: init['capabilities'] ?? {},
+      clientInfo: init['clientInfo'] ?? DISCOVERY_CLIENT,
+    };
+    return this.#open(backend, params, handlers, `${backend.id}/${session.id}`).then((opened) => opened.connection);
+  }
+
+  sharedConnection(backend: Backend): Promise<UpstreamConnection> {
+    let pending = this.#shared.get(backend.id);
+    if (pending === undefined) {
+      pending = this.#openShared(backend).then(async ({ connection, result }) => {
+        if (backend.catalogue === undefined) await backend.discover(connection, result, this.config.aggregator.callTimeoutMs);
+        return connection;
+      });
+      this.#shared.set(backend.id, pending);
+      pending.catch(() => this.#shared.delete(backend.id));
+    }
+    return pending;
+  }
+
+  claimShared(backend: Backend, session: GatewaySession): () => void {
+    const claims = this.#sharedClaims.get(backend.id) ?? [];
+    this.#sharedClaims.set(backend.id, claims);
+    claims.push(session);
+    return () => {
+      const index = claims.lastIndexOf(session);
+      if (index !== -1) claims.splice(index, 1);
+    };
+  }
+
+  listChanged(backend: Backend, connection: UpstreamConnection, kind: ListKind): void {
+    void backend.refresh(connection, kind, this.config.aggregator.callTimeoutMs, this.logger).then((changed) => {
+      if (changed) this.#catalogueChanged([kind]);
+    });
+  }
+
+  sessionClosed(session: GatewaySession): void {
+    this.#sessions.delete(session);
+    this.logger.info({ session: session.id, sessions: this.#sessions.size }, 'session closed');
+  }
+
+  /** Stops accepting, ends every session and backend, and removes the share. */
+  stop(): Promise<void> {
+    this.#stopping ??= (async () => {
+      for (const timer of this.#retries) clearTimeout(timer);
+      await this.#listener?.close();
+      await this.#endpoint?.close();
+      await Promise.allSettled([...this.#sessions].map((s) => s.close()));
+      await Promise.allSettled([...this.#shared.values()].map(async (c) => (await c).close()));
+      this.#shareServer?.close();
+    })();
+    return this.#stopping;
+  }
+
+  async #listen(token: string | undefined): Promise<void> {
+    const endpoint = new McpHttpEndpoint({
+      logger: this.logger,
+      openSession: (label) => {
+        const [clientSide, serverSide] = InMemoryTransport.createLinkedPair();
+        this.#accept(label, serverSide);
+        return Promise.resolve(clientSide);
+      },
+    });
+    const shareServer = new ShareServer({
+      endpoint,
+      logger: this.logger,
+      onSessionStream: (socket, head) => this.#accept(randomBytes(4).toString('hex'), StreamTransport.overSocket(socket, head)),
+    });
+    this.#endpoint = endpoint;
+    this.#shareServer = shareServer;
+    this.#listener = await this.#provider.listen(token === undefined ? { onConnection: shareServer.onConnection } : { token, onConnection: shareServer.onConnection });
+  }
+
+  #accept(id: string, transport: Transport): void {
+    const max = this.config.maxSessions;
+    if (max !== undefined && this.#sessions.size >= max) {
+      this.logger.warn({ max }, 'session refused: max_sessions reached');
+      void refuse(transport, `the gateway already serves its maximum of ${max} sessions`);
+      return;
+    }
+    const session = new GatewaySession(id, transport, this);
+    this.#sessions.add(session);
+    this.logger.info({ session: id, sessions: this.#sessions.size }, 'session opened');
+    session.start().catch((error: unknown) => {
+      this.logger.warn({ session: id, err: describeError(error) }, 'session failed to start');
+      void session.close();
+    });
+  }
+
+  #open(backend: Backend, params: Record<string, unknown>, handlers: UpstreamHandlers, label: string) {
+    return openUpstream(
+      backend.config.transport,
+      { label, logger: this.logger, provider: this.#provider },
+      { params, timeoutMs: this.config.aggregator.connectTimeoutMs },
+      handlers,
+    );
+  }
+
+  async #openShared(backend: Backend): Promise<{ connection: UpstreamConnection; result: Record<string, unknown> }> {
+    // The handlers are needed to open the connection, and they need the connection in turn.
+    const opened: { connection?: UpstreamConnection } = {};
+    const handlers: UpstreamHandlers = {
+      onRequest: (message) => {
+        const claims = this.#sharedClaims.get(backend.id) ?? [];
+        const owner = claims.at(-1);
+        if (owner === undefined || opened.connection === undefined) {
+          opened.connection?.respond(message.id, { error: { code: JsonRpcErrorCode.InternalError, message: 'no client is waiting on this backend' } });
+          return;
+        }
+        owner.relayRequest(opened.connection, message);
+      },
+      onNotification: (message) => {
+        const kind = ({ 'notifications/tools/list_changed': 'tools', 'notifications/prompts/list_changed': 'prompts', 'notifications/resources/list_changed': 'resources' } as const)[
+          message.method as 'notifications/tools/list_changed'
+        ] as ListKind | undefined;
+        if (kind !== undefined) {
+          if (opened.connection !== undefined) this.listChanged(backend, opened.connection, kind);
+          return;
+        }
+        for (const session of this.#sessions) session.send(message);
+      },
+      onClose: () => {
+        this.#shared.delete(backend.id);
+      },
+    };
+    const result = await this.#open(backend, { protocolVersion: LATEST_PROTOCOL_VERSION, capabilities: DISCOVERY_CAPABILITIES, clientInfo: DISCOVERY_CLIENT }, handlers, backend.id);
+    opened.connection = result.connection;
+    return result;
+  }
+
+  async #discoverAll(report: GatewayOptions['onBackendStatus']): Promise<void> {
+    const results = await Promise.allSettled(this.#backends.map((backend) => this.#discover(backend, report)));
+    const failures = results.flatMap((result, i) => (result.status === 'rejected' && this.#backends[i]?.config.required === true ? [describeError(result.reason)] : []));
+    if (failures.length > 0) throw new GatewayError('UPSTREAM_START_FAILED', failures.join('; '));
+    this.#catalogue = Catalogue.build(this.#backends, this.config.aggregator.separator, true);
+    for (const warning of this.#catalogue.shadowed) this.logger.warn(warning);
+    for (const name of this.#catalogue.tools.keys()) {
+      if (!CLIENT_TOOL_NAME_RULE.test(name)) {
+        this.logger.warn({ tool: name }, `tool name '${name}' breaks the common client rule ^[a-zA-Z0-9_-]{1,64}$; some clients will reject it (choose another separator or namespace)`);
+      }
+    }
+  }
+
+  async #discover(backend: Backend, report: GatewayOptions['onBackendStatus'], attempt = 0): Promise<void> {
+    const started = performance.now();
+    report?.({ id: backend.id, state: 'connecting' });
+    try {
+      if (backend.config.isolation === 'shared') {
+        await this.sharedConnection(backend);
+      } else {
+        const noop: UpstreamHandlers = { onRequest: () => undefined, onNotification: () => undefined, onClose: () => undefined };
+        const opened = await this.#open(backend, { protocolVersion: LATEST_PROTOCOL_VERSION, capabilities: DISCOVERY_CAPABILITIES, clientInfo: DISCOVERY_CLIENT }, noop, backend.id);
+        try {
+          await backend.discover(opened.connection, opened.result, this.config.aggregator.callTimeoutMs);
+        } finally {
+          await opened.connection.close();
+        }
+      }
+      report?.({ id: backend.id, state: 'ready', tools: backend.catalogue?.tools.length ?? 0, seconds: (performance.now() - started) / 1000 });
+    } catch (error) {
+      const reason = describeError(error);
+      backend.failure = reason;
+      report?.({ id: backend.id, state: 'failed', reason, required: backend.config.required });
+      if (backend.config.required) throw error;
+      this.#scheduleRetry(backend, attempt + 1);
+    }
+  }
+
+  /** A backend that is not required keeps being retried, with backoff, until it arrives. */
+  #scheduleRetry(backend: Backend, attempt: number): void {
+    if (this.#stopping !== undefined) return;
+    const delay = Math.min(RETRY_MIN_MS * 2 ** (attempt - 1), RETRY_MAX_MS);
+    const timer = setTimeout(() => {
+      this.#retries.delete(timer);
+      void this.#discover(backend, undefined, attempt).then(() => {
+        if (backend.catalogue !== undefined) {
+          this.logger.info({ backend: backend.id }, 'backend arrived');
+          this.#catalogueChanged(['tools', 'prompts', 'resources']);
+        }
+      });
+    }, delay);
+    this.#retries.add(timer);
+  }
+
+  #catalogueChanged(kinds: ListKind[]): void {
+    const catalogue = Catalogue.build(this.#backends, this.config.aggregator.separator, false);
+    for (const collision of catalogue.collisions) this.logger.warn(collision);
+    this.#catalogue = catalogue;
+    for (const kind of kinds) {
+      for (const session of this.#sessions) session.send({ jsonrpc: '2.0', method: `notifications/${kind}/list_changed` });
+    }
+  }
+}
+
+async function refuse(transport: Transport, reason: string): Promise<void> {
+  transport.onmessage = (message) => {
+    const id = (message as { id?: unknown }).id;
+    if (id !== undefined) {
+      void transport.send({ jsonrpc: '2.0', id: id as string, error: { code: JsonRpcErrorCode.InternalError, message: reason } }).then(() => transport.close());
+    }
+  };
+  await transport.start();
+}

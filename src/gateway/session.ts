@@ -1,0 +1,315 @@
+import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
+import type { JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
+import type { GatewayConfig } from '../config/types.js';
+import { describeError } from '../errors.js';
+import type { Logger } from '../log.js';
+import { type JsonRpcId, JsonRpcErrorCode, type RoutingView, isRequest, isResponse } from '../mcp/jsonrpc.js';
+import { type RawMessage, type RawResponse, type UpstreamConnection, type UpstreamHandlers, upstreamErrorResponse } from '../mcp/upstream.js';
+import type { Backend, ListKind } from './backend.js';
+import type { Catalogue } from './catalogue.js';
+
+/** What a session needs from the gateway that owns it. */
+export interface SessionHost {
+  readonly config: GatewayConfig;
+  readonly logger: Logger;
+  /** Settles once start-up discovery is done. */
+  readonly ready: Promise<void>;
+  catalogue(): Catalogue;
+  /** The gateway's own answer to `initialize`. */
+  initializeResult(protocolVersion: string): Record<string, unknown>;
+  /** Opens a backend connection for this session (isolation: session). */
+  openSessionConnection(backend: Backend, session: GatewaySession, handlers: UpstreamHandlers): Promise<UpstreamConnection>;
+  /** The one connection all sessions share (isolation: shared). */
+  sharedConnection(backend: Backend): Promise<UpstreamConnection>;
+  /** A backend told us one of its lists changed. */
+  listChanged(backend: Backend, connection: UpstreamConnection, kind: ListKind): void;
+  /** Marks this session as waiting on a shared backend (for routing its server→client requests). */
+  claimShared(backend: Backend, session: GatewaySession): () => void;
+  sessionClosed(session: GatewaySession): void;
+}
+
+/** A request the client made and a backend is working on. */
+interface InFlight {
+  controller: AbortController;
+}
+
+/** A server→client request we passed on, to route the client's answer back. */
+interface Relayed {
+  connection: UpstreamConnection;
+  upstreamId: JsonRpcId;
+}
+
+const LIST_CHANGED: Record<string, ListKind> = {
+  'notifications/tools/list_changed': 'tools',
+  'notifications/prompts/list_changed': 'prompts',
+  'notifications/resources/list_changed': 'resources',
+};
+
+const NOT_FOUND = -32002;
+const TRUNCATE_ARGUMENTS = 200;
+
+/**
+ * One client of the gateway. Answers what the gateway knows itself (initialize, lists, ping),
+ * routes everything else to the backend that owns the name, starting session backends on first
+ * use, and carries server→client requests, progress and cancellation back and forth with ids
+ * and tokens rewritten so that sessions never see each other's traffic.
+ */
+export class GatewaySession {
+  readonly id: string;
+  readonly #client: Transport;
+  readonly #host: SessionHost;
+  readonly #logger: Logger;
+  readonly #connections = new Map<string, Promise<UpstreamConnection>>();
+  readonly #inFlight = new Map<JsonRpcId, InFlight>();
+  readonly #relayed = new Map<string, Relayed>();
+  #nextRelayId = 0;
+  #clientInit: Record<string, unknown> = {};
+  #logLevel: string | undefined;
+  #closed = false;
+
+  constructor(id: string, client: Transport, host: SessionHost) {
+    this.id = id;
+    this.#client = client;
+    this.#host = host;
+    this.#logger = host.logger.child({ session: id });
+  }
+
+  /** Starts serving the client. */
+  async start(): Promise<void> {
+    this.#client.onmessage = (message) => this.#onClientMessage(message);
+    this.#client.onclose = () => void this.close();
+    this.#client.onerror = (error) => this.#logger.debug({ err: error.message }, 'client transport error');
+    await this.#client.start();
+  }
+
+  /** Sends a message to the client. */
+  send(message: Record<string, unknown>): void {
+    if (this.#closed) return;
+    this.#client.send(message as unknown as JSONRPCMessage).catch(() => undefined);
+  }
+
+  /** Ends the session and every backend connection it started. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    for (const { controller } of this.#inFlight.values()) controller.abort('client left');
+    const connections = [...this.#connections.values()];
+    this.#connections.clear();
+    await Promise.allSettled(connections.map(async (c) => (await c).close()));
+    await this.#client.close().catch(() => undefined);
+    this.#host.sessionClosed(this);
+  }
+
+  /** Passes a server→client request from a backend on to the client, remembering where to answer. */
+  relayRequest(connection: UpstreamConnection, message: RawMessage & { id: JsonRpcId }): void {
+    const relayId = `gw-${++this.#nextRelayId}`;
+    this.#relayed.set(relayId, { connection, upstreamId: message.id });
+    this.send({ ...message, id: relayId });
+  }
+
+  /** Handlers for a connection owned by this session. */
+  handlersFor(backend: Backend, connection: () => UpstreamConnection | undefined): UpstreamHandlers {
+    return {
+      onRequest: (message) => {
+        const c = connection();
+        if (c !== undefined) this.relayRequest(c, message);
+      },
+      onNotification: (message) => {
+        const kind = LIST_CHANGED[message.method];
+        const c = connection();
+        if (kind !== undefined) {
+          if (c !== undefined) this.#host.listChanged(backend, c, kind);
+          return;
+        }
+        this.send(message);
+      },
+      onClose: () => {
+        this.#connections.delete(backend.id);
+      },
+    };
+  }
+
+  #onClientMessage(message: RawMessage): void {
+    const view = message as RoutingView;
+    if (isRequest(view)) {
+      void this.#onRequest(view.id as JsonRpcId, String(view.method), (message['params'] as Record<string, unknown> | undefined) ?? {});
+      return;
+    }
+    if (isResponse(view)) {
+      const relayed = this.#relayed.get(String(view.id));
+      if (relayed === undefined) return;
+      this.#relayed.delete(String(view.id));
+      const { result, error } = message as RawResponse;
+      relayed.connection.respond(relayed.upstreamId, error === undefined ? { result: result ?? {} } : { error });
+      return;
+    }
+    this.#onNotification(String(view.method), (message['params'] as Record<string, unknown> | undefined) ?? {});
+  }
+
+  #onNotification(method: string, params: Record<string, unknown>): void {
+    if (method === 'notifications/cancelled') {
+      this.#inFlight.get(params['requestId'] as JsonRpcId)?.controller.abort(params['reason'] ?? 'cancelled by client');
+      return;
+    }
+    if (method === 'notifications/roots/list_changed') {
+      for (const connection of this.#connections.values()) void connection.then((c) => c.notify(method, params), () => undefined);
+    }
+  }
+
+  #reply(id: JsonRpcId, response: RawResponse): void {
+    this.send({ jsonrpc: '2.0', id, ...response });
+  }
+
+  #fail(id: JsonRpcId, code: number, message: string): void {
+    this.#reply(id, { error: { code, message } });
+  }
+
+  async #onRequest(id: JsonRpcId, method: string, params: Record<string, unknown>): Promise<void> {
+    if (method === 'initialize') {
+      this.#clientInit = params;
+      const requested = typeof params['protocolVersion'] === 'string' ? params['protocolVersion'] : '2025-06-18';
+      this.#reply(id, { result: this.#host.initializeResult(requested) });
+      return;
+    }
+    if (method === 'ping') {
+      this.#reply(id, { result: {} });
+      return;
+    }
+    await this.#host.ready;
+    const catalogue = this.#host.catalogue();
+    switch (method) {
+      case 'tools/list':
+        return this.#reply(id, { result: { tools: catalogue.list('tools') } });
+      case 'prompts/list':
+        return this.#reply(id, { result: { prompts: catalogue.list('prompts') } });
+      case 'resources/list':
+        return this.#reply(id, { result: { resources: catalogue.list('resources') } });
+      case 'resources/templates/list':
+        return this.#reply(id, { result: { resourceTemplates: catalogue.list('resourceTemplates') } });
+      case 'tools/call':
+      case 'prompts/get': {
+        const kind = method === 'tools/call' ? 'tools' : 'prompts';
+        const name = String(params['name']);
+        const entry = catalogue[kind].get(name);
+        if (entry === undefined) return this.#fail(id, JsonRpcErrorCode.InvalidParams, `Unknown ${kind === 'tools' ? 'tool' : 'prompt'}: ${name}`);
+        return this.#forward(id, entry.backend, method, { ...params, name: entry.original }, name);
+      }
+      case 'resources/read':
+      case 'resources/subscribe':
+      case 'resources/unsubscribe': {
+        const uri = String(params['uri']);
+        const backend = catalogue.resolveResource(uri);
+        if (backend === undefined) return this.#fail(id, NOT_FOUND, `Resource not found: ${uri}`);
+        return this.#forward(id, backend, method, params);
+      }
+      case 'completion/complete':
+        return this.#complete(id, params, catalogue);
+      case 'logging/setLevel':
+        return this.#setLevel(id, params);
+      default:
+        return this.#fail(id, JsonRpcErrorCode.MethodNotFound, `Method not found: ${method}`);
+    }
+  }
+
+  async #complete(id: JsonRpcId, params: Record<string, unknown>, catalogue: Catalogue): Promise<void> {
+    const ref = (params['ref'] as { type?: string; name?: string; uri?: string } | undefined) ?? {};
+    if (ref.type === 'ref/prompt') {
+      const entry = catalogue.prompts.get(String(ref.name));
+      if (entry === undefined) return this.#fail(id, JsonRpcErrorCode.InvalidParams, `Unknown prompt: ${String(ref.name)}`);
+      return this.#forward(id, entry.backend, 'completion/complete', { ...params, ref: { ...ref, name: entry.original } });
+    }
+    const backend = catalogue.resolveTemplate(String(ref.uri));
+    if (backend === undefined) return this.#reply(id, { result: { completion: { values: [], hasMore: false } } });
+    return this.#forward(id, backend, 'completion/complete', params);
+  }
+
+  async #setLevel(id: JsonRpcId, params: Record<string, unknown>): Promise<void> {
+    this.#logLevel = String(params['level']);
+    const timeoutMs = this.#host.config.aggregator.callTimeoutMs;
+    // Only backends already running hear it now; the others get it when they start.
+    const connections = [...this.#connections.values()];
+    await Promise.allSettled(
+      connections.map(async (pending) => {
+        const connection = await pending;
+        await connection.request('logging/setLevel', params, { timeoutMs });
+      }),
+    );
+    this.#reply(id, { result: {} });
+  }
+
+  /** The connection this session uses for a backend, starting a session backend on first use. */
+  #connection(backend: Backend): Promise<UpstreamConnection> {
+    if (backend.config.isolation === 'shared') return this.#host.sharedConnection(backend);
+    let pending = this.#connections.get(backend.id);
+    if (pending === undefined) {
+      let opened: UpstreamConnection | undefined;
+      const handlers = this.handlersFor(backend, () => opened);
+      pending = this.#host.openSessionConnection(backend, this, handlers).then(async (connection) => {
+        opened = connection;
+        if (this.#logLevel !== undefined && backend.catalogue?.capabilities['logging'] !== undefined) {
+          await connection.request('logging/setLevel', { level: this.#logLevel }, { timeoutMs: this.#host.config.aggregator.callTimeoutMs }).catch(() => undefined);
+        }
+        return connection;
+      });
+      this.#connections.set(backend.id, pending);
+      pending.catch(() => this.#connections.delete(backend.id));
+    }
+    return pending;
+  }
+
+  /** The client initialize parameters, for starting session backends as this client. */
+  get clientInit(): Record<string, unknown> {
+    return this.#clientInit;
+  }
+
+  async #forward(id: JsonRpcId, backend: Backend, method: string, params: Record<string, unknown>, toolName?: string): Promise<void> {
+    const started = performance.now();
+    const controller = new AbortController();
+    this.#inFlight.set(id, { controller });
+    const release = backend.config.isolation === 'shared' ? this.#host.claimShared(backend, this) : undefined;
+    const meta = params['_meta'] as { progressToken?: unknown } | undefined;
+    const clientToken = meta?.progressToken;
+    let outcome = 'ok';
+    try {
+      const connection = await this.#connection(backend);
+      if (controller.signal.aborted) {
+        outcome = 'cancelled';
+        return;
+      }
+      const response = await connection.request(method, params, {
+        timeoutMs: this.#host.config.aggregator.callTimeoutMs,
+        signal: controller.signal,
+        ...(clientToken === undefined
+          ? {}
+          : {
+              onProgress: (notification) => this.send({ ...notification, params: { ...notification.params, progressToken: clientToken } }),
+            }),
+      });
+      if (response.error !== undefined) outcome = 'error';
+      else if (response.result?.['isError'] === true) outcome = 'tool_error';
+      this.#reply(id, response);
+    } catch (error) {
+      if (controller.signal.aborted) {
+        outcome = 'cancelled'; // the client asked for it: no answer is due
+      } else {
+        outcome = describeError(error);
+        this.#reply(id, upstreamErrorResponse(error));
+      }
+    } finally {
+      release?.();
+      this.#inFlight.delete(id);
+      if (toolName !== undefined || method === 'prompts/get' || method === 'resources/read') {
+        this.#logCall(method, toolName ?? String(params['uri'] ?? params['name']), backend, started, outcome, params);
+      }
+    }
+  }
+
+  #logCall(method: string, name: string, backend: Backend, started: number, outcome: string, params: Record<string, unknown>): void {
+    const entry: Record<string, unknown> = { method, name, backend: backend.id, ms: Math.round((performance.now() - started) * 10) / 10, outcome };
+    if (this.#host.config.logArguments && params['arguments'] !== undefined) {
+      const text = JSON.stringify(params['arguments']);
+      entry['arguments'] = text.length > TRUNCATE_ARGUMENTS ? `${text.slice(0, TRUNCATE_ARGUMENTS)}…` : text;
+    }
+    this.#logger.info(entry, 'call');
+  }
+}

@@ -1,0 +1,106 @@
+import { SSEClientTransport } from '@modelcontextprotocol/sdk/client/sse.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
+import type { HttpTransportConfig, TransportConfig } from '../config/types.js';
+import { GatewayError, describeError } from '../errors.js';
+import type { Logger } from '../log.js';
+import type { ShareProvider } from '../share/provider.js';
+import { openSessionStream } from './session-stream.js';
+import { StdioUpstream, describeExit } from './stdio-upstream.js';
+import { StreamTransport } from './stream-transport.js';
+import { UpstreamConnection, type UpstreamHandlers } from './upstream.js';
+
+/** What a backend connection needs from its surroundings. */
+export interface UpstreamContext {
+  label: string;
+  logger: Logger;
+  /** Dials `type: zrok` backends (local tokens work too). */
+  provider: ShareProvider;
+}
+
+/** The initialize exchange a connection is opened with. */
+export interface InitializeRequest {
+  params: Record<string, unknown>;
+  timeoutMs: number;
+}
+
+/** An initialized connection and what the server said about itself. */
+export interface OpenedUpstream {
+  connection: UpstreamConnection;
+  result: Record<string, unknown>;
+}
+
+/**
+ * Opens, starts and initializes a connection to a backend. HTTP backends without a `protocol`
+ * try streamable HTTP first and fall back to legacy SSE, as most servers speak one of the two.
+ */
+export async function openUpstream(config: TransportConfig, context: UpstreamContext, init: InitializeRequest, handlers: UpstreamHandlers): Promise<OpenedUpstream> {
+  if (config.type === 'http' || config.type === 'https') {
+    const protocols = config.protocol === undefined ? (['streamable', 'sse'] as const) : [config.protocol];
+    let lastError: unknown;
+    for (const protocol of protocols) {
+      try {
+        return await initialize(httpTransport(config, protocol), context, init, handlers);
+      } catch (error) {
+        lastError = error;
+        context.logger.debug({ backend: context.label, protocol, err: describeError(error) }, 'http backend: protocol failed');
+      }
+    }
+    throw lastError;
+  }
+  if (config.type === 'stdio') {
+    const spec = { command: config.command, args: config.args, env: config.env, ...(config.workingDir === undefined ? {} : { cwd: config.workingDir }) };
+    const upstream = new StdioUpstream(spec, { logger: context.logger, label: context.label });
+    try {
+      return await initialize(upstream.transport(), context, init, handlers);
+    } catch (error) {
+      // A process that died says more about why than the closed pipe does.
+      // (stdout may close a moment before the exit is reported)
+      const exit = await Promise.race([upstream.exited, new Promise<undefined>((resolve) => setTimeout(() => resolve(undefined), 250))]);
+      if (exit !== undefined) {
+        throw new GatewayError('UPSTREAM_START_FAILED', `backend '${context.label}': ${describeExit(spec, exit)} before answering initialize`);
+      }
+      await upstream.stop();
+      throw error;
+    }
+  }
+  return initialize(await rawTransport(config, context), context, init, handlers);
+}
+
+async function rawTransport(config: TransportConfig, context: UpstreamContext): Promise<Transport> {
+  switch (config.type) {
+    case 'zrok': {
+      const connector = await context.provider.dial(config.shareToken);
+      const stream = await openSessionStream(connector);
+      return StreamTransport.overSocket(stream.socket, stream.head);
+    }
+    default:
+      throw new GatewayError('CONFIG_INVALID', `unsupported transport type '${config.type}'`);
+  }
+}
+
+function httpTransport(config: HttpTransportConfig, protocol: 'sse' | 'streamable'): Transport {
+  const url = new URL(config.endpoint);
+  const requestInit: RequestInit = { headers: { ...config.headers } };
+  return protocol === 'streamable' ? new StreamableHTTPClientTransport(url, { requestInit }) : new SSEClientTransport(url, { requestInit });
+}
+
+async function initialize(transport: Transport, context: UpstreamContext, init: InitializeRequest, handlers: UpstreamHandlers): Promise<OpenedUpstream> {
+  const connection = new UpstreamConnection(transport, context.label, context.logger);
+  try {
+    await connection.start(handlers);
+    const response = await connection.request('initialize', init.params, { timeoutMs: init.timeoutMs });
+    if (response.error !== undefined || response.result === undefined) {
+      throw new GatewayError('UPSTREAM_START_FAILED', `backend '${context.label}' refused initialize: ${response.error?.message ?? 'no result'}`);
+    }
+    connection.notify('notifications/initialized');
+    return { connection, result: response.result };
+  } catch (error) {
+    await connection.close().catch(() => undefined);
+    if (error instanceof GatewayError && error.code === 'UPSTREAM_TIMEOUT') {
+      throw new GatewayError('UPSTREAM_TIMEOUT', `backend '${context.label}' did not answer initialize within ${init.timeoutMs} ms`);
+    }
+    if (error instanceof GatewayError) throw error;
+    throw new GatewayError('UPSTREAM_START_FAILED', `backend '${context.label}' could not start: ${describeError(error)}`, { cause: error });
+  }
+}

@@ -1,0 +1,182 @@
+import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
+import type { JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
+import { GatewayError } from '../errors.js';
+import type { Logger } from '../log.js';
+import { type JsonRpcId, JsonRpcErrorCode, type RoutingView, isRequest, isResponse } from './jsonrpc.js';
+
+/** A JSON-RPC message as a plain record: we route on a few fields and pass the rest through. */
+export type RawMessage = Record<string, unknown> & { jsonrpc: '2.0' };
+
+/** A response as the upstream sent it: exactly one of result or error. */
+export interface RawResponse {
+  result?: Record<string, unknown>;
+  error?: { code: number; message: string; data?: unknown };
+}
+
+/** What the owner of a connection hears from the server besides responses. */
+export interface UpstreamHandlers {
+  /** Server→client requests (sampling, elicitation, roots/list, …); answer with respond(). */
+  onRequest(message: RawMessage & { id: JsonRpcId; method: string }): void;
+  onNotification(message: RawMessage & { method: string }): void;
+  onClose(): void;
+}
+
+/** Options of one request. */
+export interface RequestOptions {
+  timeoutMs: number;
+  /** Receives each progress notification synchronously, token already restored by the caller. */
+  onProgress?: (notification: RawMessage & { params: Record<string, unknown> }) => void;
+  /** Settles as the client cancels. */
+  signal?: AbortSignal;
+}
+
+interface Pending {
+  resolve: (response: RawResponse) => void;
+  reject: (error: Error) => void;
+  timer: NodeJS.Timeout | undefined;
+  progressToken: string | undefined;
+}
+
+/**
+ * A client-side JSON-RPC peer on an SDK Transport, without the SDK Client's schema validation:
+ * results and errors pass through byte-for-byte equivalent, unknown fields included. Progress is
+ * delivered synchronously from the transport callback, so the last notification can never lose
+ * the race against its own response (SDK issue #2580).
+ */
+export class UpstreamConnection {
+  readonly label: string;
+  readonly #transport: Transport;
+  readonly #logger: Logger;
+  #handlers: UpstreamHandlers | undefined;
+  readonly #pending = new Map<JsonRpcId, Pending>();
+  readonly #progress = new Map<string, NonNullable<RequestOptions['onProgress']>>();
+  #nextId = 0;
+  #closed = false;
+
+  constructor(transport: Transport, label: string, logger: Logger) {
+    this.#transport = transport;
+    this.label = label;
+    this.#logger = logger;
+  }
+
+  /** True once the transport has closed. */
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /** Starts the transport; messages flow to `handlers` from now on. */
+  async start(handlers: UpstreamHandlers): Promise<void> {
+    this.#handlers = handlers;
+    this.#transport.onmessage = (message) => this.#onMessage(message);
+    this.#transport.onclose = () => this.#onClose();
+    this.#transport.onerror = (error) => this.#logger.debug({ backend: this.label, err: error.message }, 'upstream transport error');
+    await this.#transport.start();
+  }
+
+  /** Sends a request and resolves with the raw response (an error response resolves too). */
+  request(method: string, params: Record<string, unknown> | undefined, options: RequestOptions): Promise<RawResponse> {
+    if (this.#closed) return Promise.reject(new GatewayError('UPSTREAM_CLOSED', `backend '${this.label}' is not connected`));
+    const id = ++this.#nextId;
+    let sendParams = params;
+    let progressToken: string | undefined;
+    if (options.onProgress !== undefined) {
+      progressToken = `${this.label}#${id}`;
+      const meta = (params?.['_meta'] as Record<string, unknown> | undefined) ?? {};
+      sendParams = { ...params, _meta: { ...meta, progressToken } };
+      this.#progress.set(progressToken, options.onProgress);
+    }
+    return new Promise<RawResponse>((resolve, reject) => {
+      const pending: Pending = { resolve, reject, timer: undefined, progressToken };
+      this.#pending.set(id, pending);
+      const abandon = (reason: string, error: Error): void => {
+        if (!this.#pending.has(id)) return;
+        this.#settle(id);
+        // The backend must stop working on it; its late answer is dropped.
+        this.notify('notifications/cancelled', { requestId: id, reason });
+        reject(error);
+      };
+      pending.timer = setTimeout(() => {
+        abandon('timeout', new GatewayError('UPSTREAM_TIMEOUT', `backend '${this.label}' did not answer ${method} within ${options.timeoutMs} ms`));
+      }, options.timeoutMs);
+      options.signal?.addEventListener('abort', () => abandon(String(options.signal?.reason ?? 'cancelled'), new GatewayError('UPSTREAM_CLOSED', 'cancelled')), { once: true });
+      const message = { jsonrpc: '2.0', id, method, ...(sendParams === undefined ? {} : { params: sendParams }) };
+      this.#transport.send(message as JSONRPCMessage).catch((error: unknown) => {
+        if (!this.#pending.has(id)) return;
+        this.#settle(id);
+        reject(new GatewayError('UPSTREAM_CLOSED', `backend '${this.label}' could not be reached: ${(error as Error).message}`, { cause: error }));
+      });
+    });
+  }
+
+  /** Sends a notification; a closed connection drops it. */
+  notify(method: string, params?: Record<string, unknown>): void {
+    if (this.#closed) return;
+    const message = { jsonrpc: '2.0', method, ...(params === undefined ? {} : { params }) };
+    this.#transport.send(message as JSONRPCMessage).catch(() => undefined);
+  }
+
+  /** Answers a server→client request. */
+  respond(id: JsonRpcId, response: RawResponse): void {
+    if (this.#closed) return;
+    this.#transport.send({ jsonrpc: '2.0', id, ...response } as JSONRPCMessage).catch(() => undefined);
+  }
+
+  /** Closes the transport (for a process: stdin, SIGTERM, SIGKILL). */
+  async close(): Promise<void> {
+    await this.#transport.close();
+    this.#onClose();
+  }
+
+  #settle(id: JsonRpcId): Pending | undefined {
+    const pending = this.#pending.get(id);
+    if (pending === undefined) return undefined;
+    this.#pending.delete(id);
+    clearTimeout(pending.timer);
+    if (pending.progressToken !== undefined) this.#progress.delete(pending.progressToken);
+    return pending;
+  }
+
+  #onMessage(message: RawMessage): void {
+    const view = message as RoutingView;
+    if (isResponse(view)) {
+      const pending = this.#settle(view.id as JsonRpcId);
+      if (pending === undefined) return; // late answer to a cancelled or timed-out request
+      // Only the outcome: the id (and anything else of the envelope) is the caller's to set.
+      const { result, error } = message as RawResponse;
+      pending.resolve(error === undefined ? { result: result ?? {} } : { error });
+      return;
+    }
+    if (view.method === 'notifications/progress') {
+      const token = view.params?.progressToken;
+      const onProgress = token === undefined ? undefined : this.#progress.get(String(token));
+      onProgress?.(message as RawMessage & { params: Record<string, unknown> });
+      return;
+    }
+    if (isRequest(view)) {
+      if (view.method === 'ping') {
+        this.respond(view.id as JsonRpcId, { result: {} });
+        return;
+      }
+      this.#handlers?.onRequest(message as RawMessage & { id: JsonRpcId; method: string });
+      return;
+    }
+    if (view.method !== undefined) this.#handlers?.onNotification(message as RawMessage & { method: string });
+  }
+
+  #onClose(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    for (const id of [...this.#pending.keys()]) {
+      this.#settle(id)?.reject(new GatewayError('UPSTREAM_CLOSED', `backend '${this.label}' closed the connection`));
+    }
+    this.#handlers?.onClose();
+  }
+}
+
+/** A JSON-RPC error response for a GatewayError raised while forwarding. */
+export function upstreamErrorResponse(error: unknown): RawResponse {
+  if (error instanceof GatewayError && error.code === 'UPSTREAM_TIMEOUT') {
+    return { error: { code: JsonRpcErrorCode.RequestTimeout, message: error.message } };
+  }
+  return { error: { code: JsonRpcErrorCode.ConnectionClosed, message: error instanceof Error ? error.message : String(error) } };
+}

@@ -1,0 +1,176 @@
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { after, before, describe, it } from 'node:test';
+import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
+import { CreateMessageRequestSchema } from '@modelcontextprotocol/sdk/types.js';
+import { CONFORMANCE_FIXTURE, EVERYTHING_BIN, connectThroughTools, descendants, startGateway, waitFor, type RunningShare } from '../helpers/cli.js';
+import { tapProgress, text } from '../helpers/mcp.js';
+
+/** Starts the conformance fixture as a streamable HTTP server on a free port. */
+async function startHttpFixture(): Promise<{ proc: ChildProcess; url: string }> {
+  const proc = spawn(process.execPath, [CONFORMANCE_FIXTURE, '--http', '0'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const lines = createInterface({ input: proc.stdout as NodeJS.ReadableStream });
+  const line = await new Promise<string>((resolve) => lines.once('line', resolve));
+  lines.close();
+  return { proc, url: (JSON.parse(line) as { url: string }).url };
+}
+
+describe('mcp-gateway end to end: two stdio backends and one streamable HTTP backend', () => {
+  let home: string;
+  let env: NodeJS.ProcessEnv;
+  let gateway: RunningShare;
+  let fixture: { proc: ChildProcess; url: string };
+  let client: Client;
+  let transport: Transport;
+  const clients: Client[] = [];
+
+  before(async () => {
+    home = await mkdtemp(join(tmpdir(), 'mcpgw-gw-'));
+    fixture = await startHttpFixture();
+    const config = `
+aggregator:
+  name: e2e-gateway
+  version: "9.9.9"
+  separator: "_"
+  connection: { connect_timeout: 20s, call_timeout: 20s }
+backends:
+  - id: ev1
+    transport:
+      type: stdio
+      command: "${process.execPath}"
+      args: ["${EVERYTHING_BIN}", "stdio"]
+    tools: { mode: deny, list: ["trigger-*", "get-env", "gzip-*", "simulate-*"] }
+  - id: ev2
+    transport:
+      type: stdio
+      command: "${process.execPath}"
+      args: ["${EVERYTHING_BIN}", "stdio"]
+      env: { E2E_SECRET: "\${E2E_SECRET_VALUE}" }
+    tools: { list: ["echo", "get-env", "trigger-sampling-request", "trigger-long-running-operation"] }
+    resources: { mode: deny, list: ["*"] }
+    prompts: { mode: allow, list: [] }
+  - id: conf
+    transport: { type: http, endpoint: "${fixture.url}", allow_insecure: true }
+`;
+    const configPath = join(home, 'gateway.yml');
+    await writeFile(configPath, config);
+    env = { MCP_GATEWAY_HOME: home, MCP_SHARE_PROVIDER: 'local', E2E_SECRET_VALUE: 'from-the-environment' };
+    gateway = await startGateway(configPath, env);
+    ({ client, transport } = await connectThroughTools(gateway.token, env, { capabilities: { sampling: {} } }));
+    clients.push(client);
+    client.setRequestHandler(CreateMessageRequestSchema, () => ({ model: 'm', role: 'assistant', content: { type: 'text', text: 'answer for client A' } }));
+  });
+
+  after(async () => {
+    await Promise.allSettled(clients.map((c) => c.close()));
+    await gateway.stop();
+    fixture.proc.kill('SIGTERM');
+    await rm(home, { recursive: true, force: true });
+  });
+
+  it('presents itself as the aggregator with the union of capabilities', () => {
+    assert.deepEqual(client.getServerVersion(), { name: 'e2e-gateway', version: '9.9.9' });
+    const caps = client.getServerCapabilities() ?? {};
+    for (const key of ['tools', 'prompts', 'resources', 'logging', 'completions']) assert.ok(key in caps, `capability ${key}`);
+    assert.match(client.getInstructions() ?? '', /Everything Server/);
+  });
+
+  it('namespaces tools and applies deny and allow globs at listing', async () => {
+    const names = (await client.listTools()).tools.map((t) => t.name);
+    assert.ok(names.includes('ev1_echo'));
+    assert.ok(names.includes('ev1_get-sum'));
+    assert.ok(!names.some((n) => n.startsWith('ev1_trigger-')), 'deny glob');
+    assert.ok(!names.includes('ev1_get-env'), 'deny exact');
+    assert.deepEqual(names.filter((n) => n.startsWith('ev2_')).sort(), ['ev2_echo', 'ev2_get-env', 'ev2_trigger-long-running-operation', 'ev2_trigger-sampling-request']);
+    assert.ok(names.includes('conf_test_simple_text'));
+  });
+
+  it('refuses a filtered tool by name exactly like an unknown one', async () => {
+    const filtered = await client.callTool({ name: 'ev1_trigger-long-running-operation', arguments: {} }).catch((e: Error) => e);
+    const unknown = await client.callTool({ name: 'ev1_no-such-tool', arguments: {} }).catch((e: Error) => e);
+    assert.ok(filtered instanceof Error && unknown instanceof Error);
+    assert.equal(filtered.message.replace('trigger-long-running-operation', 'X'), unknown.message.replace('no-such-tool', 'X'));
+  });
+
+  it('routes calls to the right backend, including HTTP', async () => {
+    assert.equal(text(await client.callTool({ name: 'ev1_echo', arguments: { message: 'one' } })), 'Echo: one');
+    assert.equal(text(await client.callTool({ name: 'ev2_echo', arguments: { message: 'two' } })), 'Echo: two');
+    assert.match(text(await client.callTool({ name: 'conf_test_simple_text', arguments: {} })), /simple text/i);
+  });
+
+  it('expands ${VAR} into a backend environment', async () => {
+    assert.match(text(await client.callTool({ name: 'ev2_get-env', arguments: {} })), /from-the-environment/);
+  });
+
+  it('serves resources and prompts routed to their backends', async () => {
+    const { resources } = await client.listResources();
+    assert.ok(resources.some((r) => r.uri.startsWith('demo://')), 'ev1 resources');
+    assert.ok(resources.some((r) => r.uri.startsWith('test://')), 'conf resources');
+    const demo = resources.find((r) => r.uri.startsWith('demo://'));
+    assert.equal((await client.readResource({ uri: demo?.uri ?? '' })).contents[0]?.uri, demo?.uri);
+    assert.match(JSON.stringify((await client.readResource({ uri: 'demo://resource/dynamic/text/3' })).contents), /3/);
+    const prompts = (await client.listPrompts()).prompts.map((p) => p.name);
+    assert.ok(prompts.includes('ev1_args-prompt'));
+    assert.ok(!prompts.some((p) => p.startsWith('ev2_')), 'empty allow list exposes no prompts');
+    assert.match(JSON.stringify((await client.getPrompt({ name: 'ev1_args-prompt', arguments: { city: 'Porto' } })).messages), /Porto/);
+    const completion = await client.complete({ ref: { type: 'ref/prompt', name: 'ev1_completable-prompt' }, argument: { name: 'department', value: 'Eng' } });
+    assert.ok(completion.completion.values.includes('Engineering'));
+  });
+
+  it('delivers every progress notification through the gateway', async () => {
+    const { seen, restore } = tapProgress(transport);
+    await client.callTool({ name: 'ev2_trigger-long-running-operation', arguments: { duration: 0.4, steps: 4 } }, undefined, { onprogress: () => undefined });
+    restore();
+    assert.deepEqual(seen.map((p) => p.progress), [1, 2, 3, 4]);
+  });
+
+  it('answers each client’s sampling from that client, with two clients interleaved', async () => {
+    const second = await connectThroughTools(gateway.token, env, { capabilities: { sampling: {} } });
+    clients.push(second.client);
+    second.client.setRequestHandler(CreateMessageRequestSchema, async () => {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      return { model: 'm', role: 'assistant', content: { type: 'text', text: 'answer for client B' } };
+    });
+    const results = await Promise.all([
+      client.callTool({ name: 'ev2_trigger-sampling-request', arguments: { prompt: 'a' } }),
+      second.client.callTool({ name: 'ev2_trigger-sampling-request', arguments: { prompt: 'b' } }),
+      client.callTool({ name: 'ev2_trigger-sampling-request', arguments: { prompt: 'a2' } }),
+    ]);
+    assert.match(text(results[0]), /answer for client A/);
+    assert.match(text(results[1]), /answer for client B/);
+    assert.match(text(results[2]), /answer for client A/);
+    assert.doesNotMatch(text(results[1]), /client A/);
+  });
+});
+
+describe('mcp-gateway sessions start lazily', () => {
+  it('reaches the first tools/list with 10 stdio backends without starting any', async () => {
+    const home = await mkdtemp(join(tmpdir(), 'mcpgw-lazy-'));
+    const backends = Array.from({ length: 10 }, (_, i) => `  - id: b${i}\n    transport: { type: stdio, command: "${process.execPath}", args: ["${EVERYTHING_BIN}", "stdio"] }`).join('\n');
+    const configPath = join(home, 'lazy.yml');
+    await writeFile(configPath, `backends:\n${backends}\n`);
+    const env = { MCP_GATEWAY_HOME: home, MCP_SHARE_PROVIDER: 'local' };
+    const gateway = await startGateway(configPath, env);
+    try {
+      const pid = gateway.proc.pid as number;
+      // Discovery's temporary processes are gone before the token is printed.
+      await waitFor(() => descendants(pid).length === 0, 10_000, 'discovery processes to exit');
+      const { client } = await connectThroughTools(gateway.token, env);
+      const { tools } = await client.listTools();
+      assert.equal(tools.filter((t) => t.name.endsWith('_echo')).length, 10);
+      assert.deepEqual(descendants(pid), [], 'no backend started by listing');
+      assert.equal(text(await client.callTool({ name: 'b3_echo', arguments: { message: 'lazy' } })), 'Echo: lazy');
+      assert.equal(descendants(pid).length, 1, 'exactly the one backend used');
+      await client.close();
+      await waitFor(() => descendants(pid).length === 0, 10_000, 'session backend to be reaped');
+    } finally {
+      await gateway.stop();
+      await rm(home, { recursive: true, force: true });
+    }
+  });
+});
