@@ -8,11 +8,11 @@ import { request } from 'node:http';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runConformance } from './helpers/conformance.js';
-import { startBridge, startCli, waitFor, type RunningCli, type RunningShare } from './helpers/cli.js';
+import { startBridge, startCli, startGateway, waitFor, type RunningCli, type RunningShare } from './helpers/cli.js';
 
 const FIXTURE = fileURLToPath(new URL('./fixtures/conformance-server.js', import.meta.url));
 
@@ -200,6 +200,39 @@ void describe('conformance through mcp-tools http → local share → mcp-bridge
     const outcome = await runConformance(url);
     console.log(`conformance through the chain: ${outcome.passed.length} passed in ${outcome.durationMs} ms`);
     for (const warning of outcome.warnings) console.log(`conformance warning: ${warning.scenario}: ${warning.detail}`);
+    assert.deepEqual(outcome.failed, []);
+    assert.deepEqual([...outcome.passed].sort(), [...SCENARIOS].sort());
+  });
+});
+
+void describe('conformance through mcp-tools http → local share → mcp-gateway (namespace "") → fixture (stdio)', () => {
+  let home: string;
+  let gateway: RunningShare;
+  let http: RunningCli;
+  let url: string;
+
+  before(async () => {
+    home = await mkdtemp(join(tmpdir(), 'mcpgw-confgw-'));
+    const env = { MCP_GATEWAY_HOME: home, MCP_SHARE_PROVIDER: 'local' };
+    const configPath = join(home, 'gateway.yml');
+    await writeFile(configPath, `backends:\n  - id: conformance\n    namespace: ""\n    transport: { type: stdio, command: "${process.execPath}", args: ["${FIXTURE}", "--stdio"] }\n`);
+    gateway = await startGateway(configPath, env);
+    http = startCli('mcp-tools', ['http', gateway.token, '--bind', '127.0.0.1:0'], env);
+    await waitFor(() => /"url":"[^"]+"/.test(http.stderr()) || http.proc.exitCode !== null, 15_000, 'mcp-tools http');
+    url = (/"url":"([^"]+)"/.exec(http.stderr()) as RegExpExecArray)[1] as string;
+  });
+
+  after(async () => {
+    http.proc.kill('SIGTERM');
+    await http.exited;
+    await gateway.stop();
+    await rm(home, { recursive: true, force: true });
+  });
+
+  void it('passes every scenario the fixture passes directly', { timeout: 300_000 }, async () => {
+    const outcome = await runConformance(url);
+    console.log(`conformance through the gateway: ${outcome.passed.length} passed in ${outcome.durationMs} ms`);
+    for (const failure of outcome.failed) console.log(`conformance failure: ${failure.scenario}: ${failure.detail}`);
     assert.deepEqual(outcome.failed, []);
     assert.deepEqual([...outcome.passed].sort(), [...SCENARIOS].sort());
   });

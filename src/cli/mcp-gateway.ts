@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-import { loadConfig } from '../config/index.js';
+import { ConfigError, loadConfig } from '../config/index.js';
 import type { GatewayConfig } from '../config/types.js';
 import { describeError } from '../errors.js';
 import { Gateway, type BackendStatus } from '../gateway/gateway.js';
@@ -91,7 +91,16 @@ function startupReporter(logger: Logger): (status: BackendStatus) => void {
 }
 
 async function validate(path: string): Promise<number> {
-  const { config, warnings } = await loadConfig(path);
+  let loaded: Awaited<ReturnType<typeof loadConfig>>;
+  try {
+    loaded = await loadConfig(path);
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    // Here, unlike `run`, one problem a line: the user is fixing the file.
+    process.stderr.write(`${path}: ${error.problems.length} problem(s)\n${error.problems.map((p) => `  ${p}\n`).join('')}`);
+    return 1;
+  }
+  const { config, warnings } = loaded;
   process.stdout.write(summary(path, config));
   for (const warning of warnings) process.stderr.write(`warning: ${warning}\n`);
   return 0;

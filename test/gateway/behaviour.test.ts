@@ -1,0 +1,102 @@
+import assert from 'node:assert/strict';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { after, before, describe, it } from 'node:test';
+import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { ToolListChangedNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
+import { connectThroughTools, startGateway, waitFor, type RunningShare } from '../helpers/cli.js';
+import { text } from '../helpers/mcp.js';
+
+const DYNAMIC = fileURLToPath(new URL('../fixtures/dynamic-server.js', import.meta.url));
+
+describe('mcp-gateway behaviour with our dynamic fixture', () => {
+  let home: string;
+  let env: NodeJS.ProcessEnv;
+  let gateway: RunningShare;
+  let client: Client;
+  let readyFlag: string;
+  let listChanged = 0;
+
+  before(async () => {
+    home = await mkdtemp(join(tmpdir(), 'mcpgw-behave-'));
+    readyFlag = join(home, 'late-backend-may-start');
+    const config = `
+aggregator:
+  name: behaviour
+  separator: ":"
+  connection: { connect_timeout: 10s, call_timeout: 1s }
+backends:
+  - id: dyn
+    transport: { type: stdio, command: "${process.execPath}", args: ["${DYNAMIC}"] }
+  - id: late
+    required: false
+    transport: { type: stdio, command: "${process.execPath}", args: ["${DYNAMIC}", "--require-file", "${readyFlag}"] }
+`;
+    const path = join(home, 'behaviour.yml');
+    await writeFile(path, config);
+    env = { MCP_GATEWAY_HOME: home, MCP_SHARE_PROVIDER: 'local' };
+    gateway = await startGateway(path, env);
+    ({ client } = await connectThroughTools(gateway.token, env));
+    client.setNotificationHandler(ToolListChangedNotificationSchema, () => {
+      listChanged++;
+    });
+  });
+
+  after(async () => {
+    await client.close();
+    await gateway.stop();
+    await rm(home, { recursive: true, force: true });
+  });
+
+  it('warns at start-up about tool names that break the common client rule', () => {
+    assert.match(gateway.stderr(), /tool name 'dyn:echo' breaks the common client rule/);
+  });
+
+  it('starts without a backend that is not required', async () => {
+    const names = (await client.listTools()).tools.map((t) => t.name);
+    assert.ok(names.includes('dyn:echo'));
+    assert.ok(!names.some((n) => n.startsWith('late:')));
+  });
+
+  it('refreshes the catalogue and notifies clients on list_changed', async () => {
+    const before = listChanged;
+    assert.equal(text(await client.callTool({ name: 'dyn:add_tool', arguments: { name: 'fresh' } })), 'added fresh');
+    await waitFor(() => listChanged > before, 5_000, 'tools/list_changed');
+    const names = (await client.listTools()).tools.map((t) => t.name);
+    assert.ok(names.includes('dyn:fresh'));
+    assert.equal(text(await client.callTool({ name: 'dyn:fresh', arguments: {} })), 'I am fresh');
+  });
+
+  it('answers a call past call_timeout with a JSON-RPC error and cancels it at the backend', async () => {
+    const started = Date.now();
+    await assert.rejects(client.callTool({ name: 'dyn:sleep', arguments: { ms: 5_000 } }), /-32001|did not answer/);
+    assert.ok(Date.now() - started < 3_000, 'the gateway answers at call_timeout, not when the backend does');
+    // The session stays usable and the backend saw notifications/cancelled.
+    assert.equal(text(await client.callTool({ name: 'dyn:cancellations', arguments: {} })), '1');
+  });
+
+  it('forwards a client cancellation to the backend', async () => {
+    const controller = new AbortController();
+    const call = client.callTool({ name: 'dyn:sleep', arguments: { ms: 900 } }, undefined, { signal: controller.signal });
+    setTimeout(() => controller.abort('changed my mind'), 100);
+    await assert.rejects(call);
+    await waitFor(async () => text(await client.callTool({ name: 'dyn:cancellations', arguments: {} })) === '2', 3_000, 'second cancellation');
+  });
+
+  it('logs one line per call without arguments', () => {
+    const calls = gateway.stderr().split('\n').filter((line) => line.includes('"msg":"call"'));
+    assert.ok(calls.length >= 3);
+    assert.ok(calls.every((line) => !line.includes('"arguments"')));
+    assert.ok(calls.some((line) => line.includes('"name":"dyn:echo"') || line.includes('"name":"dyn:add_tool"')));
+  });
+
+  it('announces a late backend with list_changed when it arrives', async () => {
+    const before = listChanged;
+    await writeFile(readyFlag, 'go');
+    await waitFor(() => listChanged > before, 20_000, 'late backend to arrive');
+    await waitFor(async () => (await client.listTools()).tools.some((t) => t.name === 'late:echo'), 5_000, 'late:echo listed');
+    assert.equal(text(await client.callTool({ name: 'late:echo', arguments: { text: 'late but here' } })), 'late but here');
+  });
+});
