@@ -1,6 +1,8 @@
 import { SSEClientTransport } from '@modelcontextprotocol/sdk/client/sse.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
-import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
+import type { FetchLike, Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
+import { readFile } from 'node:fs/promises';
+import { Agent, fetch as undiciFetch } from 'undici';
 import type { HttpTransportConfig, TransportConfig } from '../config/types.js';
 import { GatewayError, describeError } from '../errors.js';
 import type { Logger } from '../log.js';
@@ -37,10 +39,11 @@ export interface OpenedUpstream {
 export async function openUpstream(config: TransportConfig, context: UpstreamContext, init: InitializeRequest, handlers: UpstreamHandlers): Promise<OpenedUpstream> {
   if (config.type === 'http' || config.type === 'https') {
     const protocols = config.protocol === undefined ? (['streamable', 'sse'] as const) : [config.protocol];
+    const fetchImpl = await tlsFetch(config);
     let lastError: unknown;
     for (const protocol of protocols) {
       try {
-        return await initialize(httpTransport(config, protocol), context, init, handlers);
+        return await initialize(httpTransport(config, protocol, fetchImpl), context, init, handlers);
       } catch (error) {
         lastError = error;
         context.logger.debug({ backend: context.label, protocol, err: describeError(error) }, 'http backend: protocol failed');
@@ -79,10 +82,26 @@ async function rawTransport(config: TransportConfig, context: UpstreamContext): 
   }
 }
 
-function httpTransport(config: HttpTransportConfig, protocol: 'sse' | 'streamable'): Transport {
+function httpTransport(config: HttpTransportConfig, protocol: 'sse' | 'streamable', fetchImpl: FetchLike | undefined): Transport {
   const url = new URL(config.endpoint);
-  const requestInit: RequestInit = { headers: { ...config.headers } };
-  return protocol === 'streamable' ? new StreamableHTTPClientTransport(url, { requestInit }) : new SSEClientTransport(url, { requestInit });
+  const options = { requestInit: { headers: { ...config.headers } }, ...(fetchImpl === undefined ? {} : { fetch: fetchImpl }) };
+  return protocol === 'streamable' ? new StreamableHTTPClientTransport(url, options) : new SSEClientTransport(url, options);
+}
+
+/** A fetch that trusts an internal CA or skips verification, when `tls:` asks for it. */
+async function tlsFetch(config: HttpTransportConfig): Promise<FetchLike | undefined> {
+  const tls = config.tls;
+  if (tls === undefined || (tls.caCertFile === undefined && !tls.insecureSkipVerify)) return undefined;
+  let ca: string | undefined;
+  if (tls.caCertFile !== undefined) {
+    try {
+      ca = await readFile(tls.caCertFile, 'utf8');
+    } catch (error) {
+      throw new GatewayError('CONFIG_INVALID', `cannot read tls.ca_cert_file ${tls.caCertFile}: ${(error as NodeJS.ErrnoException).code ?? describeError(error)}`);
+    }
+  }
+  const dispatcher = new Agent({ connect: { ...(ca === undefined ? {} : { ca }), rejectUnauthorized: !tls.insecureSkipVerify } });
+  return ((url: string | URL, init?: RequestInit) => undiciFetch(url, { ...(init as object), dispatcher } as never)) as unknown as FetchLike;
 }
 
 async function initialize(transport: Transport, context: UpstreamContext, init: InitializeRequest, handlers: UpstreamHandlers): Promise<OpenedUpstream> {

@@ -1,0 +1,84 @@
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { createServer, type Server } from 'node:https';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
+import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
+import { z } from 'zod';
+import { connectThroughTools, runCli, startGateway } from '../helpers/cli.js';
+import { text } from '../helpers/mcp.js';
+
+/** A stateless HTTPS MCP server with one tool, on a certificate made for this test. */
+async function startHttpsServer(key: string, cert: string): Promise<Server> {
+  const server = createServer({ key, cert }, (req, res) => {
+    const mcp = new McpServer({ name: 'tls-backend', version: '1' });
+    mcp.registerTool('whoami', { inputSchema: { name: z.string().optional() } }, () => ({ content: [{ type: 'text', text: 'served over TLS' }] }));
+    const transport = new StreamableHTTPServerTransport({ enableJsonResponse: true });
+    res.once('close', () => void transport.close());
+    void mcp.connect(transport).then(() => transport.handleRequest(req, res));
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return server;
+}
+
+describe('https backends with tls settings', () => {
+  let dir: string;
+  let server: Server;
+  let endpoint: string;
+  let caFile: string;
+
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'mcpgw-tls-'));
+    caFile = join(dir, 'cert.pem');
+    // A self-signed certificate for 127.0.0.1 stands in for an internal CA.
+    execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-days', '1', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1', '-keyout', join(dir, 'key.pem'), '-out', caFile], { stdio: 'ignore' });
+    server = await startHttpsServer(await readFile(join(dir, 'key.pem'), 'utf8'), await readFile(caFile, 'utf8'));
+    endpoint = `https://127.0.0.1:${(server.address() as AddressInfo).port}/mcp`;
+  });
+  after(async () => {
+    server.closeAllConnections();
+    await new Promise((resolve) => server.close(resolve));
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  async function configWith(tls: string): Promise<string> {
+    const path = join(dir, `gw-${Math.random().toString(36).slice(2)}.yml`);
+    await writeFile(path, `backends:\n  - id: secure\n    transport:\n      type: https\n      endpoint: "${endpoint}"\n      protocol: streamable\n${tls}`);
+    return path;
+  }
+
+  it('trusts a certificate given as tls.ca_cert_file', async () => {
+    const env = { MCP_GATEWAY_HOME: dir, MCP_SHARE_PROVIDER: 'local' };
+    const gateway = await startGateway(await configWith(`      tls: { ca_cert_file: "${caFile}" }\n`), env);
+    try {
+      const { client } = await connectThroughTools(gateway.token, env);
+      assert.equal(text(await client.callTool({ name: 'secure_whoami', arguments: {} })), 'served over TLS');
+      await client.close();
+    } finally {
+      await gateway.stop();
+    }
+  });
+
+  it('refuses an untrusted certificate without tls settings, naming the backend', async () => {
+    const result = await runCli('mcp-gateway', ['run', await configWith('')], { MCP_GATEWAY_HOME: dir, MCP_SHARE_PROVIDER: 'local' });
+    assert.equal(result.code, 1);
+    assert.equal(result.stdout, '');
+    assert.match(result.stderr, /backend 'secure'/);
+  });
+
+  it('skips verification with tls.insecure_skip_verify', async () => {
+    const env = { MCP_GATEWAY_HOME: dir, MCP_SHARE_PROVIDER: 'local' };
+    const gateway = await startGateway(await configWith('      tls: { insecure_skip_verify: true }\n'), env);
+    try {
+      const { client } = await connectThroughTools(gateway.token, env);
+      assert.equal(text(await client.callTool({ name: 'secure_whoami', arguments: {} })), 'served over TLS');
+      await client.close();
+    } finally {
+      await gateway.stop();
+    }
+  });
+});
