@@ -101,7 +101,7 @@ async function tlsFetch(config: HttpTransportConfig): Promise<FetchLike | undefi
     }
   }
   const dispatcher = new Agent({ connect: { ...(ca === undefined ? {} : { ca }), rejectUnauthorized: !tls.insecureSkipVerify } });
-  return ((url: string | URL, init?: RequestInit) => undiciFetch(url, { ...(init as object), dispatcher } as never)) as unknown as FetchLike;
+  return (url: string | URL, init?: RequestInit) => undiciFetch(url, { ...(init as object), dispatcher });
 }
 
 async function initialize(transport: Transport, context: UpstreamContext, init: InitializeRequest, handlers: UpstreamHandlers): Promise<OpenedUpstream> {

@@ -23,6 +23,7 @@ describe('mcp-gateway behaviour with our dynamic fixture', () => {
     home = await mkdtemp(join(tmpdir(), 'mcpgw-behave-'));
     readyFlag = join(home, 'late-backend-may-start');
     const config = `
+max_sessions: 1
 aggregator:
   name: behaviour
   separator: ":"
@@ -83,6 +84,10 @@ backends:
     setTimeout(() => controller.abort('changed my mind'), 100);
     await assert.rejects(call);
     await waitFor(async () => text(await client.callTool({ name: 'dyn:cancellations', arguments: {} })) === '2', 3_000, 'second cancellation');
+  });
+
+  it('refuses a session beyond max_sessions with a clear error', async () => {
+    await assert.rejects(connectThroughTools(gateway.token, env), /maximum of 1 sessions/);
   });
 
   it('logs one line per call without arguments', () => {

@@ -7,7 +7,7 @@ import { createInterface } from 'node:readline';
 import { after, before, describe, it } from 'node:test';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
-import { CreateMessageRequestSchema } from '@modelcontextprotocol/sdk/types.js';
+import { CreateMessageRequestSchema, ElicitRequestSchema, ListRootsRequestSchema, LoggingMessageNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
 import { CONFORMANCE_FIXTURE, EVERYTHING_BIN, connectThroughTools, descendants, startGateway, waitFor, type RunningShare } from '../helpers/cli.js';
 import { tapProgress, text } from '../helpers/mcp.js';
 
@@ -51,7 +51,7 @@ backends:
       command: "${process.execPath}"
       args: ["${EVERYTHING_BIN}", "stdio"]
       env: { E2E_SECRET: "\${E2E_SECRET_VALUE}" }
-    tools: { list: ["echo", "get-env", "trigger-sampling-request", "trigger-long-running-operation"] }
+    tools: { list: ["echo", "get-env", "trigger-sampling-request", "trigger-long-running-operation", "trigger-elicitation-request", "get-roots-list"] }
     resources: { mode: deny, list: ["*"] }
     prompts: { mode: allow, list: [] }
   - id: conf
@@ -61,7 +61,9 @@ backends:
     await writeFile(configPath, config);
     env = { MCP_GATEWAY_HOME: home, MCP_SHARE_PROVIDER: 'local', E2E_SECRET_VALUE: 'from-the-environment' };
     gateway = await startGateway(configPath, env);
-    ({ client, transport } = await connectThroughTools(gateway.token, env, { capabilities: { sampling: {} } }));
+    ({ client, transport } = await connectThroughTools(gateway.token, env, { capabilities: { sampling: {}, elicitation: {}, roots: { listChanged: true } } }));
+    client.setRequestHandler(ElicitRequestSchema, () => ({ action: 'accept', content: { name: 'Grace Hopper' } }));
+    client.setRequestHandler(ListRootsRequestSchema, () => ({ roots: [{ uri: 'file:///srv/gateway-root', name: 'gw root' }] }));
     clients.push(client);
     client.setRequestHandler(CreateMessageRequestSchema, () => ({ model: 'm', role: 'assistant', content: { type: 'text', text: 'answer for client A' } }));
   });
@@ -86,7 +88,14 @@ backends:
     assert.ok(names.includes('ev1_get-sum'));
     assert.ok(!names.some((n) => n.startsWith('ev1_trigger-')), 'deny glob');
     assert.ok(!names.includes('ev1_get-env'), 'deny exact');
-    assert.deepEqual(names.filter((n) => n.startsWith('ev2_')).sort(), ['ev2_echo', 'ev2_get-env', 'ev2_trigger-long-running-operation', 'ev2_trigger-sampling-request']);
+    assert.deepEqual(names.filter((n) => n.startsWith('ev2_')).sort(), [
+      'ev2_echo',
+      'ev2_get-env',
+      'ev2_get-roots-list',
+      'ev2_trigger-elicitation-request',
+      'ev2_trigger-long-running-operation',
+      'ev2_trigger-sampling-request',
+    ]);
     assert.ok(names.includes('conf_test_simple_text'));
   });
 
@@ -120,6 +129,21 @@ backends:
     assert.match(JSON.stringify((await client.getPrompt({ name: 'ev1_args-prompt', arguments: { city: 'Porto' } })).messages), /Porto/);
     const completion = await client.complete({ ref: { type: 'ref/prompt', name: 'ev1_completable-prompt' }, argument: { name: 'department', value: 'Eng' } });
     assert.ok(completion.completion.values.includes('Engineering'));
+  });
+
+  it('relays elicitation and roots requests to the client', async () => {
+    assert.match(text(await client.callTool({ name: 'ev2_trigger-elicitation-request', arguments: {} })), /Grace Hopper/);
+    assert.match(text(await client.callTool({ name: 'ev2_get-roots-list', arguments: {} })), /gateway-root/);
+  });
+
+  it('fans logging/setLevel out and forwards log messages', async () => {
+    await client.setLoggingLevel('debug');
+    const received = new Promise<string>((resolve) => {
+      client.setNotificationHandler(LoggingMessageNotificationSchema, (n) => resolve(String(n.params.data)));
+    });
+    await client.callTool({ name: 'ev1_toggle-simulated-logging', arguments: {} });
+    assert.match(await received, /message/i);
+    await client.callTool({ name: 'ev1_toggle-simulated-logging', arguments: {} });
   });
 
   it('delivers every progress notification through the gateway', async () => {

@@ -1,0 +1,216 @@
+import assert from 'node:assert/strict';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { after, afterEach, describe, it } from 'node:test';
+import { pino } from 'pino';
+import { OrchestratorClient, type OrchestratorClientOptions, type OrchestratorCounters } from '../../src/gateway/orchestrator.js';
+import { FakeOrchestrator } from '../fixtures/orchestrator.js';
+
+const TOKEN = 'managed-share-k3v9x0';
+const home = await mkdtemp(join(tmpdir(), 'mcpgw-orch-'));
+const clients: OrchestratorClient[] = [];
+const doubles: FakeOrchestrator[] = [];
+let sockets = 0;
+
+afterEach(async () => {
+  await Promise.all(clients.splice(0).map((client) => client.stop()));
+  await Promise.all(doubles.splice(0).map((double) => double.stop()));
+});
+after(() => rm(home, { recursive: true, force: true }));
+
+interface LogLine {
+  level: number;
+  msg: string;
+}
+
+/** A debug-level logger whose JSON lines are kept for assertions. */
+function captureLogger(): { logger: OrchestratorClientOptions['logger']; lines: LogLine[]; raw: string[] } {
+  const lines: LogLine[] = [];
+  const raw: string[] = [];
+  const logger = pino({ level: 'trace' }, {
+    write: (chunk: string) => {
+      raw.push(chunk);
+      lines.push(JSON.parse(chunk) as LogLine);
+    },
+  });
+  return { logger, lines, raw };
+}
+
+const WARN = 40;
+
+/** Polls `condition` until it holds, for state that no message announces (log lines). */
+async function until(condition: () => boolean, timeoutMs = 5000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error('condition not met in time');
+    await sleep(20);
+  }
+}
+
+async function orchestrator(start = true): Promise<FakeOrchestrator> {
+  const double = new FakeOrchestrator(join(home, `o${++sockets}.sock`));
+  doubles.push(double);
+  if (start) await double.start();
+  return double;
+}
+
+function client(double: FakeOrchestrator, overrides: Partial<OrchestratorClientOptions> = {}): OrchestratorClient {
+  const made = new OrchestratorClient({
+    socketPath: double.socketPath,
+    shareToken: TOKEN,
+    heartbeatIntervalMs: 60_000,
+    version: '1.2.3-test',
+    logger: captureLogger().logger,
+    counters: () => ({ activeConnections: 0, toolInvocations: 0 }),
+    onShutdown: () => undefined,
+    reconnectMs: 200,
+    ...overrides,
+  });
+  clients.push(made);
+  return made;
+}
+
+describe('OrchestratorClient against a GatewayIPC test double', () => {
+  it('registers with the share token and its pid', async () => {
+    const double = await orchestrator();
+    client(double).start();
+    const message = await double.waitForKind('register');
+    assert.deepEqual(message.register, { share_token: TOKEN, pid: process.pid });
+    assert.equal(double.received[0]?.payload, 'register', 'register is the first message on the stream');
+  });
+
+  it('heartbeats at the configured interval with counters that move', async () => {
+    const double = await orchestrator();
+    let n = 0;
+    const counters = (): OrchestratorCounters => {
+      n++;
+      return { activeConnections: n, toolInvocations: n * 10 };
+    };
+    client(double, { heartbeatIntervalMs: 100, counters }).start();
+    await double.waitFor(() => double.ofKind('heartbeat').length >= 3);
+    const beats = double.ofKind('heartbeat').map((message) => message.heartbeat);
+    assert.deepEqual(beats.slice(0, 3), [
+      { share_token: TOKEN, active_connections: 1, tool_invocations: 10 },
+      { share_token: TOKEN, active_connections: 2, tool_invocations: 20 },
+      { share_token: TOKEN, active_connections: 3, tool_invocations: 30 },
+    ]);
+  });
+
+  it('answers ping with pong carrying its version', async () => {
+    const double = await orchestrator();
+    client(double).start();
+    await double.waitForKind('register');
+    double.ping();
+    const message = await double.waitForKind('pong');
+    assert.deepEqual(message.pong, { version: '1.2.3-test' });
+  });
+
+  it('acknowledges an orchestrator shutdown, then hands the reason over once', async () => {
+    const double = await orchestrator();
+    const reasons: string[] = [];
+    let signalled!: () => void;
+    const called = new Promise<void>((resolve) => (signalled = resolve));
+    client(double, {
+      onShutdown: (reason) => {
+        reasons.push(reason);
+        signalled();
+      },
+    }).start();
+    await double.waitForKind('register');
+    double.shutdown('scaling down');
+    const ack = await double.waitForKind('shutdown_ack');
+    assert.deepEqual(ack.shutdown_ack, { accepted: true });
+    await called;
+    double.shutdown('again');
+    await double.waitFor(() => double.ofKind('shutdown_ack').length === 2);
+    assert.deepEqual(reasons, ['scaling down'], 'a repeated shutdown is acknowledged but not signalled twice');
+  });
+
+  it('reports starting → running → stopping in order, and flushes stopping before stop() ends the stream', async () => {
+    const double = await orchestrator();
+    const gateway = client(double);
+    gateway.setStatus('starting');
+    gateway.start();
+    await double.waitFor((m) => m.status?.state === 'starting');
+    gateway.setStatus('running');
+    gateway.setStatus('stopping');
+    await gateway.stop();
+    await double.waitFor((m) => m.status?.state === 'stopping');
+    assert.deepEqual(
+      double.received.map((m) => m.payload),
+      ['register', 'status', 'status', 'status'],
+    );
+    assert.deepEqual(
+      double.ofKind('status').map((m) => m.status),
+      [
+        { share_token: TOKEN, state: 'starting', error: '' },
+        { share_token: TOKEN, state: 'running', error: '' },
+        { share_token: TOKEN, state: 'stopping', error: '' },
+      ],
+    );
+    assert.equal(double.streams, 0, 'the stream was closed');
+  });
+
+  it('sends the error with a failed status', async () => {
+    const double = await orchestrator();
+    const gateway = client(double);
+    gateway.start();
+    await double.waitForKind('register');
+    gateway.setStatus('failed', 'no backend answered');
+    const message = await double.waitForKind('status');
+    assert.deepEqual(message.status, { share_token: TOKEN, state: 'failed', error: 'no backend answered' });
+  });
+
+  it('keeps retrying while the orchestrator is absent, warns once, and connects when it appears', async () => {
+    const double = await orchestrator(false);
+    const log = captureLogger();
+    const gateway = client(double, { logger: log.logger });
+    gateway.setStatus('running');
+    assert.doesNotThrow(() => gateway.start());
+    await sleep(900); // four or so attempts at 200 ms
+    assert.equal(log.lines.filter((l) => l.level === WARN).length, 1, 'one warning for the whole outage');
+    await double.start();
+    const register = await double.waitForKind('register');
+    assert.deepEqual(register.register, { share_token: TOKEN, pid: process.pid });
+    const status = await double.waitForKind('status');
+    assert.equal(status.status?.state, 'running', 'the remembered status follows register');
+    await until(() => log.lines.some((l) => l.msg === 'connected to the orchestrator'));
+    assert.ok(!log.raw.some((line) => line.includes(TOKEN)), 'the share token never appears in the logs');
+  });
+
+  it('survives an orchestrator restart on the same socket: re-registers and re-sends its status', async () => {
+    const double = await orchestrator();
+    const log = captureLogger();
+    const gateway = client(double, { logger: log.logger });
+    gateway.start();
+    gateway.setStatus('running');
+    await double.waitFor((m) => m.status?.state === 'running');
+    const marker = double.received.length;
+
+    await double.stop();
+    await sleep(700); // several failed attempts while it is gone
+    await double.start();
+
+    const register = await double.waitForKind('register', marker);
+    assert.deepEqual(register.register, { share_token: TOKEN, pid: process.pid });
+    const status = await double.waitForKind('status', marker);
+    assert.equal(status.status?.state, 'running');
+    const again = double.received.slice(marker).map((m) => m.payload);
+    assert.deepEqual(again.slice(0, 2), ['register', 'status'], 'register comes first on the new stream');
+    await until(() => log.lines.some((l) => l.msg === 'reconnected to the orchestrator'));
+    assert.equal(log.lines.filter((l) => l.level === WARN).length, 1, 'one warning for the outage');
+  });
+
+  it('stops retrying after stop()', async () => {
+    const double = await orchestrator(false);
+    const gateway = client(double);
+    gateway.start();
+    await sleep(300);
+    await gateway.stop();
+    await double.start();
+    await sleep(600);
+    assert.equal(double.received.length, 0);
+  });
+});
