@@ -3,6 +3,7 @@ import { ConfigError, loadConfig } from '../config/index.js';
 import type { GatewayConfig } from '../config/types.js';
 import { describeError } from '../errors.js';
 import { Gateway, type BackendStatus } from '../gateway/gateway.js';
+import { OrchestratorClient } from '../gateway/orchestrator.js';
 import { createLogger, type Logger, type LoggerOptions } from '../log.js';
 import { createShareProvider, resolveProviderChoice } from '../share/index.js';
 import { VERSION, exit, logLevelOption, newProgram, onShutdownSignal, providerOption, runCli } from './main.js';
@@ -42,17 +43,32 @@ async function run(path: string, flags: RunFlags): Promise<undefined> {
   const logger = createLogger({ name: 'mcp-gateway', level: flags.logLevel, ...(config.logFile === undefined ? {} : { file: config.logFile }) });
   for (const warning of warnings) logger.warn(warning);
   const provider = createShareProvider(resolveProviderChoice(flags.provider));
-  const gateway = await Gateway.start({
-    config,
-    provider,
-    logger,
-    onBackendStatus: startupReporter(logger),
-    ...(flags.shareToken === undefined ? {} : { token: flags.shareToken }),
-  });
+  const holder: { gateway?: Gateway; stop?: (code: number) => void } = {};
+  const orchestrator = managedMode(config, flags.shareToken ?? config.shareToken, logger, holder);
+  let gateway: Gateway;
+  try {
+    gateway = await Gateway.start({
+      config,
+      provider,
+      logger,
+      onBackendStatus: startupReporter(logger),
+      ...(flags.shareToken === undefined ? {} : { token: flags.shareToken }),
+    });
+  } catch (error) {
+    orchestrator?.setStatus('failed', describeError(error));
+    await orchestrator?.stop();
+    throw error;
+  }
+  holder.gateway = gateway;
+  orchestrator?.setStatus('running');
   process.stdout.write(`${JSON.stringify({ share_token: gateway.token })}\n`);
   logger.info({ provider: provider.name, token: gateway.token, tools: gateway.catalogue().tools.size }, `gateway '${config.aggregator.name}' serving; connect with: mcp-tools run ${gateway.token}`);
   const stop = (code: number): void => {
-    void gateway.stop().then(
+    orchestrator?.setStatus('stopping');
+    void gateway
+      .stop()
+      .then(() => orchestrator?.stop())
+      .then(
       () => exit(code),
       (error: unknown) => {
         logger.error({ err: describeError(error) }, 'error while stopping');
@@ -64,11 +80,38 @@ async function run(path: string, flags: RunFlags): Promise<undefined> {
     logger.info({ signal }, 'stopping');
     stop(0);
   });
+  holder.stop = stop;
   void gateway.failed.then((error) => {
     logger.error({ err: describeError(error) }, 'share failed');
+    orchestrator?.setStatus('failed', describeError(error));
     stop(1);
   });
   return undefined;
+}
+
+/** With `share_token` and `orchestrator`, report to the orchestrator as the original does. */
+function managedMode(config: GatewayConfig, shareToken: string | undefined, logger: Logger, holder: { gateway?: Gateway; stop?: (code: number) => void }): OrchestratorClient | undefined {
+  if (config.orchestrator === undefined) return undefined;
+  if (shareToken === undefined) {
+    logger.warn('orchestrator is configured but share_token is not: managed mode needs both; running standalone');
+    return undefined;
+  }
+  const client = new OrchestratorClient({
+    socketPath: config.orchestrator.socketPath,
+    heartbeatIntervalMs: config.orchestrator.heartbeatIntervalMs,
+    shareToken,
+    version: VERSION,
+    logger,
+    counters: () => ({ activeConnections: holder.gateway?.sessionCount ?? 0, toolInvocations: holder.gateway?.toolInvocations ?? 0 }),
+    onShutdown: (reason) => {
+      logger.info({ reason }, 'orchestrator asked us to shut down');
+      if (holder.stop !== undefined) holder.stop(0);
+      else exit(0);
+    },
+  });
+  client.setStatus('starting');
+  client.start();
+  return client;
 }
 
 /** On a TTY, one readable line per backend state; off a TTY, one log line each. */

@@ -55,6 +55,7 @@ export class Gateway implements SessionHost {
   readonly #sharedClaims = new Map<string, GatewaySession[]>();
   readonly #retries = new Set<NodeJS.Timeout>();
   #catalogue = new Catalogue();
+  #toolCalls = 0;
   #listener: ShareListener | undefined;
   #endpoint: McpHttpEndpoint | undefined;
   #shareServer: ShareServer | undefined;
@@ -97,6 +98,15 @@ export class Gateway implements SessionHost {
   /** Number of connected client sessions. */
   get sessionCount(): number {
     return this.#sessions.size;
+  }
+
+  /** Tool calls forwarded since start. */
+  get toolInvocations(): number {
+    return this.#toolCalls;
+  }
+
+  countToolCall(): void {
+    this.#toolCalls++;
   }
 
   catalogue(): Catalogue {

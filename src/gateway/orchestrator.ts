@@ -13,7 +13,8 @@ export type GatewayState = 'starting' | 'running' | 'stopping' | 'failed';
 export interface GatewayMessage {
   register?: { share_token: string; pid: number };
   heartbeat?: { share_token: string; active_connections: number; tool_invocations: number };
-  status?: { share_token: string; state: string; error: string };
+  /** `error` is left out when empty, as Go's encoder does (it decodes as '' either way). */
+  status?: { share_token: string; state: string; error?: string };
   pong?: { version: string };
   shutdown_ack?: { accepted: boolean };
   /** Filled in on decode only: which member of the oneof is present. */
@@ -124,6 +125,7 @@ export class OrchestratorClient {
   #stopped = false;
   /** True once this outage has been warned about, so a long one is one line, not one per retry. */
   #outage = false;
+  #everUp = false;
   #shutdownSignalled = false;
 
   constructor(options: OrchestratorClientOptions) {
@@ -202,7 +204,8 @@ export class OrchestratorClient {
     if (session !== this.#session) return;
     if (!session.up) {
       session.up = true;
-      this.#logger.info({ socket: this.#socketPath }, this.#outage ? 'reconnected to the orchestrator' : 'connected to the orchestrator');
+      this.#logger.info({ socket: this.#socketPath }, this.#everUp ? 'reconnected to the orchestrator' : 'connected to the orchestrator');
+      this.#everUp = true;
       this.#outage = false;
     }
     switch (message.payload) {
@@ -286,6 +289,7 @@ export class OrchestratorClient {
   }
 
   #statusMessage(status: { state: GatewayState; error: string }): NonNullable<GatewayMessage['status']> {
-    return { share_token: this.#options.shareToken, state: status.state, error: status.error };
+    const message = { share_token: this.#options.shareToken, state: status.state };
+    return status.error === '' ? message : { ...message, error: status.error };
   }
 }

@@ -26,6 +26,8 @@ export interface SessionHost {
   /** Marks this session as waiting on a shared backend (for routing its server→client requests). */
   claimShared(backend: Backend, session: GatewaySession): () => void;
   sessionClosed(session: GatewaySession): void;
+  /** Counts a tools/call forwarded to a backend (managed mode heartbeats report it). */
+  countToolCall(): void;
 }
 
 /** A request the client made and a backend is working on. */
@@ -192,6 +194,7 @@ export class GatewaySession {
         const name = String(params['name']);
         const entry = catalogue[kind].get(name);
         if (entry === undefined) return this.#fail(id, JsonRpcErrorCode.InvalidParams, `Unknown ${kind === 'tools' ? 'tool' : 'prompt'}: ${name}`);
+        if (kind === 'tools') this.#host.countToolCall();
         return this.#forward(id, entry.backend, method, { ...params, name: entry.original }, name);
       }
       case 'resources/read':

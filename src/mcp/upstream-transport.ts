@@ -7,9 +7,8 @@ import type { HttpTransportConfig, TransportConfig } from '../config/types.js';
 import { GatewayError, describeError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { ShareProvider } from '../share/provider.js';
-import { openSessionStream } from './session-stream.js';
+import { openShareTransport } from './share-transport.js';
 import { StdioUpstream, describeExit } from './stdio-upstream.js';
-import { StreamTransport } from './stream-transport.js';
 import { UpstreamConnection, type UpstreamHandlers } from './upstream.js';
 
 /** What a backend connection needs from its surroundings. */
@@ -74,8 +73,7 @@ async function rawTransport(config: TransportConfig, context: UpstreamContext): 
   switch (config.type) {
     case 'zrok': {
       const connector = await context.provider.dial(config.shareToken);
-      const stream = await openSessionStream(connector);
-      return StreamTransport.overSocket(stream.socket, stream.head);
+      return openShareTransport(connector);
     }
     default:
       throw new GatewayError('CONFIG_INVALID', `unsupported transport type '${config.type}'`);

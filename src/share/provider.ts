@@ -24,6 +24,11 @@ export interface ShareListener {
 /** A reachable share: each `connect()` opens a new byte stream to the serving process. */
 export interface ShareConnector {
   readonly token: string;
+  /**
+   * Where plain HTTP clients reach the share (e.g. `http://127.0.0.1:PORT` for a zrok access),
+   * when they can; used to talk to servers that do not speak our session stream.
+   */
+  readonly httpBase?: string;
   connect(): Promise<Duplex>;
   close(): Promise<void>;
 }

@@ -3,8 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { GatewayError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { McpHttpEndpoint } from '../mcp/http-endpoint.js';
-import { openSessionStream } from '../mcp/session-stream.js';
-import { StreamTransport } from '../mcp/stream-transport.js';
+import { openShareTransport } from '../mcp/share-transport.js';
 import type { ShareConnector } from '../share/provider.js';
 
 /** Options for {@link serveHttp}. */
@@ -74,10 +73,7 @@ export async function serveHttp(options: ServeHttpOptions): Promise<HttpService>
     logger,
     jsonResponse: options.jsonResponse ?? false,
     stateless: options.stateless ?? false,
-    openSession: async () => {
-      const stream = await openSessionStream(connector);
-      return StreamTransport.overSocket(stream.socket, stream.head);
-    },
+    openSession: () => openShareTransport(connector),
     ...(allowedHosts === undefined ? {} : { allowedHosts }),
   });
   holder.endpoint = bound;

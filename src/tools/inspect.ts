@@ -1,14 +1,12 @@
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { GatewayError } from '../errors.js';
-import { openSessionStream } from '../mcp/session-stream.js';
-import { StreamTransport } from '../mcp/stream-transport.js';
+import { openShareTransport } from '../mcp/share-transport.js';
 import type { ShareConnector } from '../share/provider.js';
 
 /** An SDK client on a new session stream to the share. */
 export async function connectClient(connector: ShareConnector, version: string): Promise<Client> {
-  const stream = await openSessionStream(connector);
   const client = new Client({ name: 'mcp-tools', version });
-  await client.connect(StreamTransport.overSocket(stream.socket, stream.head));
+  await client.connect(await openShareTransport(connector));
   return client;
 }
 

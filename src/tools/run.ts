@@ -2,8 +2,55 @@ import type { Readable, Writable } from 'node:stream';
 import type { Logger } from '../log.js';
 import { type JsonRpcId, JsonRpcErrorCode, type RoutingView, isRequest, isResponse } from '../mcp/jsonrpc.js';
 import { LineSplitter } from '../mcp/line-splitter.js';
-import { openSessionStream } from '../mcp/session-stream.js';
+import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
+import type { JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
+import type { Duplex } from 'node:stream';
+import { openShareSession } from '../mcp/share-transport.js';
 import type { ShareConnector } from '../share/provider.js';
+
+/** The share side of a stdio session: whole lines in, whole lines out. */
+interface Wire {
+  write(line: Buffer): void;
+  start(onLine: (line: Buffer) => void, onClose: () => void): void;
+  close(): void;
+}
+
+/** Our session stream: bytes pass through without being parsed again. */
+function socketWire(socket: Duplex, head: Buffer, logger: Logger): Wire {
+  const splitter = new LineSplitter();
+  return {
+    write: (line) => {
+      socket.write(line);
+      socket.write('\n');
+    },
+    start: (onLine, onClose) => {
+      socket.on('data', (chunk: Buffer) => splitter.push(chunk, onLine));
+      socket.on('error', (error) => logger.debug({ err: error }, 'share stream error'));
+      socket.once('close', onClose);
+      if (head.length > 0) splitter.push(head, onLine);
+    },
+    close: () => {
+      socket.end();
+      socket.destroy();
+    },
+  };
+}
+
+/** Standard MCP over HTTP, for shares served by the original Go gateway or bridge. */
+function transportWire(transport: Transport, logger: Logger): Wire {
+  return {
+    write: (line) => {
+      transport.send(JSON.parse(line.toString('utf8')) as JSONRPCMessage).catch((error: unknown) => logger.warn({ err: error }, 'share did not take a message'));
+    },
+    start: (onLine, onClose) => {
+      transport.onmessage = (message) => onLine(Buffer.from(JSON.stringify(message)));
+      transport.onclose = onClose;
+      transport.onerror = (error) => logger.debug({ err: error.message }, 'share transport error');
+      void transport.start().catch(() => onClose());
+    },
+    close: () => void transport.close(),
+  };
+}
 
 /** Options for {@link runStdio}. */
 export interface RunStdioOptions {
@@ -27,8 +74,9 @@ export interface RunStdioResult {
  */
 export async function runStdio(options: RunStdioOptions): Promise<RunStdioResult> {
   const { input, output, logger, connector } = options;
-  const stream = await openSessionStream(connector);
-  const socket = stream.socket;
+  const session = await openShareSession(connector);
+  const wire = session.kind === 'stream' ? socketWire(session.stream.socket, session.stream.head, logger) : transportWire(session.transport, logger);
+  if (session.kind === 'http') logger.info({ protocol: session.protocol }, 'share does not speak the session stream; using MCP over HTTP');
   const pending = new Set<JsonRpcId>();
   let inputEnded = false;
 
@@ -38,9 +86,7 @@ export async function runStdio(options: RunStdioOptions): Promise<RunStdioResult
       if (done) return;
       done = true;
       input.removeListener('data', onInput);
-      socket.removeListener('data', onShare);
-      socket.end();
-      socket.destroy();
+      wire.close();
       output.write('', () => resolve(result));
     };
 
@@ -62,13 +108,12 @@ export async function runStdio(options: RunStdioOptions): Promise<RunStdioResult
       for (const item of Array.isArray(message) ? message : [message]) {
         if (item !== null && typeof item === 'object' && isRequest(item as RoutingView)) pending.add((item as RoutingView).id as JsonRpcId);
       }
-      socket.write(line);
-      socket.write('\n');
+      wire.write(line);
     };
     const onInput = (chunk: Buffer): void => fromClient.push(chunk, onClientLine);
 
-    const fromShare = new LineSplitter();
     const onShareLine = (line: Buffer): void => {
+      if (done) return;
       if (isBlank(line)) return;
       if (pending.size > 0) {
         try {
@@ -83,7 +128,6 @@ export async function runStdio(options: RunStdioOptions): Promise<RunStdioResult
       writeOut(line);
       if (inputEnded && pending.size === 0) finish({ exitCode: 0, reason: 'client closed stdin' });
     };
-    const onShare = (chunk: Buffer): void => fromShare.push(chunk, onShareLine);
 
     input.on('data', onInput);
     input.once('end', () => {
@@ -91,9 +135,7 @@ export async function runStdio(options: RunStdioOptions): Promise<RunStdioResult
       if (pending.size === 0) finish({ exitCode: 0, reason: 'client closed stdin' });
       else logger.debug({ pending: pending.size }, 'stdin closed; waiting for answers');
     });
-    socket.on('data', onShare);
-    socket.on('error', (error) => logger.debug({ err: error }, 'share stream error'));
-    socket.once('close', () => {
+    wire.start(onShareLine, () => {
       if (done) return;
       for (const id of pending) {
         writeOut(JSON.stringify({ jsonrpc: '2.0', id, error: { code: JsonRpcErrorCode.ConnectionClosed, message: `share '${connector.token}' closed the session before answering` } }));
@@ -103,7 +145,6 @@ export async function runStdio(options: RunStdioOptions): Promise<RunStdioResult
       if (inputEnded && unanswered === 0) finish({ exitCode: 0, reason: 'client closed stdin' });
       else finish({ exitCode: 1, reason: `share '${connector.token}' closed the session` });
     });
-    if (stream.head.length > 0) onShare(stream.head);
   });
 }
 

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { after, afterEach, describe, it } from 'node:test';
 import { pino } from 'pino';
-import { OrchestratorClient, type OrchestratorClientOptions, type OrchestratorCounters } from '../../src/gateway/orchestrator.js';
+import { OrchestratorClient, loadGatewayIpc, type OrchestratorClientOptions, type OrchestratorCounters } from '../../src/gateway/orchestrator.js';
 import { FakeOrchestrator } from '../fixtures/orchestrator.js';
 
 const TOKEN = 'managed-share-k3v9x0';
@@ -212,5 +212,34 @@ describe('OrchestratorClient against a GatewayIPC test double', () => {
     await double.start();
     await sleep(600);
     assert.equal(double.received.length, 0);
+  });
+});
+
+// Hand-computed protobuf bytes for the Go gateway's ipc/gatewayGrpc/gateway.proto: a renumbered
+// field or a package line in our .proto would break a real orchestrator, so pin the wire here.
+describe('GatewayIPC wire format', () => {
+  const { connect } = loadGatewayIpc();
+  const hex = (bytes: Buffer): string => bytes.toString('hex');
+
+  it('calls /GatewayIPC/Connect as a bidirectional stream', () => {
+    assert.equal(connect.path, '/GatewayIPC/Connect');
+    assert.equal(connect.requestStream, true);
+    assert.equal(connect.responseStream, true);
+  });
+
+  it('encodes gateway messages with the original field numbers', () => {
+    assert.equal(hex(connect.requestSerialize({ register: { share_token: 'ab', pid: 42 } })), '0a060a026162102a');
+    assert.equal(hex(connect.requestSerialize({ heartbeat: { share_token: 'ab', active_connections: 3, tool_invocations: 300 } })), '12090a0261621003' + '18ac02');
+    assert.equal(hex(connect.requestSerialize({ status: { share_token: 'ab', state: 'running' } })), '1a0d0a0261621207' + Buffer.from('running').toString('hex'));
+    assert.equal(hex(connect.requestSerialize({ pong: { version: '1' } })), '22030a0131');
+    assert.equal(hex(connect.requestSerialize({ shutdown_ack: { accepted: true } })), '2a020801');
+  });
+
+  it('decodes orchestrator messages with the original field numbers', () => {
+    const decode = (h: string): unknown => connect.responseDeserialize(Buffer.from(h, 'hex'));
+    assert.deepEqual(decode('0a020801'), { register_response: { accepted: true, error: '' }, payload: 'register_response' });
+    assert.deepEqual(decode('1200'), { heartbeat_ack: {}, payload: 'heartbeat_ack' });
+    assert.deepEqual(decode('1a00'), { ping: {}, payload: 'ping' });
+    assert.deepEqual(decode('22030a0178'), { shutdown: { reason: 'x' }, payload: 'shutdown' });
   });
 });
