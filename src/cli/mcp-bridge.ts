@@ -2,7 +2,7 @@
 import { Bridge } from '../bridge/bridge.js';
 import { GatewayError, describeError } from '../errors.js';
 import { createLogger, type LoggerOptions } from '../log.js';
-import { createShareProvider, resolveProviderChoice } from '../share/index.js';
+import { createListenProvider, resolveProviderChoice } from '../share/index.js';
 import { VERSION, exit, logLevelOption, newProgram, onShutdownSignal, providerOption, runCli } from './main.js';
 
 interface BridgeFlags {
@@ -31,7 +31,7 @@ runCli('mcp-bridge', async () => {
   const flags = program.opts<BridgeFlags>();
   const [command, args] = program.processedArgs as [string, string[]];
   const logger = createLogger({ name: 'mcp-bridge', level: flags.logLevel });
-  const provider = createShareProvider(resolveProviderChoice(flags.provider));
+  const { provider, reason } = createListenProvider(resolveProviderChoice(flags.provider));
   const probeTimeoutMs = Number(flags.startupTimeout);
   if (!Number.isInteger(probeTimeoutMs) || probeTimeoutMs <= 0) throw new GatewayError('USAGE', `invalid --startup-timeout '${flags.startupTimeout}': expected milliseconds`);
 
@@ -43,7 +43,7 @@ runCli('mcp-bridge', async () => {
     ...(flags.shareToken === undefined ? {} : { token: flags.shareToken }),
   });
   process.stdout.write(`${JSON.stringify({ share_token: bridge.token })}\n`);
-  logger.info({ provider: provider.name, token: bridge.token }, `serving '${command}'; connect with: mcp-tools run ${bridge.token}`);
+  logger.info({ provider: provider.name, why: reason, token: bridge.token }, `serving '${command}'; connect with: mcp-tools run ${bridge.token}`);
 
   const stop = (exitCode: number): void => {
     bridge.stop().then(

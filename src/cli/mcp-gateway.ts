@@ -5,7 +5,7 @@ import { describeError } from '../errors.js';
 import { Gateway, type BackendStatus } from '../gateway/gateway.js';
 import { OrchestratorClient } from '../gateway/orchestrator.js';
 import { createLogger, type Logger, type LoggerOptions } from '../log.js';
-import { createShareProvider, resolveProviderChoice } from '../share/index.js';
+import { createListenProvider, createShareProvider, resolveProviderChoice } from '../share/index.js';
 import { VERSION, exit, logLevelOption, newProgram, onShutdownSignal, providerOption, runCli } from './main.js';
 
 interface RunFlags {
@@ -42,7 +42,8 @@ async function run(path: string, flags: RunFlags): Promise<undefined> {
   const { config, warnings } = await loadConfig(path);
   const logger = createLogger({ name: 'mcp-gateway', level: flags.logLevel, ...(config.logFile === undefined ? {} : { file: config.logFile }) });
   for (const warning of warnings) logger.warn(warning);
-  const provider = createShareProvider(resolveProviderChoice(flags.provider));
+  const choice = resolveProviderChoice(flags.provider);
+  const { provider, reason } = createListenProvider(choice);
   const holder: { gateway?: Gateway; stop?: (code: number) => void } = {};
   const orchestrator = managedMode(config, flags.shareToken ?? config.shareToken, logger, holder);
   let gateway: Gateway;
@@ -50,6 +51,7 @@ async function run(path: string, flags: RunFlags): Promise<undefined> {
     gateway = await Gateway.start({
       config,
       provider,
+      dialProvider: createShareProvider(choice),
       logger,
       onBackendStatus: startupReporter(logger),
       ...(flags.shareToken === undefined ? {} : { token: flags.shareToken }),
@@ -62,7 +64,7 @@ async function run(path: string, flags: RunFlags): Promise<undefined> {
   holder.gateway = gateway;
   orchestrator?.setStatus('running');
   process.stdout.write(`${JSON.stringify({ share_token: gateway.token })}\n`);
-  logger.info({ provider: provider.name, token: gateway.token, tools: gateway.catalogue().tools.size }, `gateway '${config.aggregator.name}' serving; connect with: mcp-tools run ${gateway.token}`);
+  logger.info({ provider: provider.name, why: reason, token: gateway.token, tools: gateway.catalogue().tools.size }, `gateway '${config.aggregator.name}' serving; connect with: mcp-tools run ${gateway.token}`);
   const stop = (code: number): void => {
     orchestrator?.setStatus('stopping');
     void gateway

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 import { createLogger, type LoggerOptions } from '../log.js';
-import { createShareProvider, resolveProviderChoice } from '../share/index.js';
+import { dialShare, resolveProviderChoice } from '../share/index.js';
 import { parseBind, serveHttp } from '../tools/http.js';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { callTool, connectClient, describeShare } from '../tools/inspect.js';
@@ -91,8 +91,8 @@ runCli('mcp-tools', async () => {
 
 async function run(token: string, flags: CommonFlags): Promise<number> {
   const logger = createLogger({ name: 'mcp-tools', level: flags.logLevel });
-  const provider = createShareProvider(resolveProviderChoice(flags.provider));
-  const connector = await provider.dial(token);
+  const { connector, provider, reason } = await dialShare(resolveProviderChoice(flags.provider), token);
+  logger.debug({ provider, why: reason }, 'share dialled');
   const outcome = await runStdio({ connector, input: process.stdin, output: process.stdout, logger });
   await connector.close();
   if (outcome.exitCode !== 0) process.stderr.write(`mcp-tools: ${outcome.reason}\n`);
@@ -100,8 +100,7 @@ async function run(token: string, flags: CommonFlags): Promise<number> {
 }
 
 async function withClient<T>(token: string, flags: CommonFlags, use: (client: Client) => Promise<T>): Promise<T> {
-  const provider = createShareProvider(resolveProviderChoice(flags.provider));
-  const connector = await provider.dial(token);
+  const { connector } = await dialShare(resolveProviderChoice(flags.provider), token);
   const client = await connectClient(connector, VERSION);
   try {
     return await use(client);
@@ -126,8 +125,8 @@ async function call(token: string, tool: string, args: string | undefined, flags
 async function http(token: string, flags: HttpFlags): Promise<undefined> {
   const logger = createLogger({ name: 'mcp-tools', level: flags.logLevel });
   const { host, port } = parseBind(flags.bind);
-  const provider = createShareProvider(resolveProviderChoice(flags.provider));
-  const connector = await provider.dial(token);
+  const { connector, provider, reason } = await dialShare(resolveProviderChoice(flags.provider), token);
+  logger.info({ provider, why: reason }, 'share dialled');
   const service = await serveHttp({
     connector,
     host,

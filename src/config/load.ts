@@ -32,6 +32,9 @@ export class ConfigError extends GatewayError {
 
 /** The values used when the file leaves a setting out (durations in milliseconds). */
 export const CONFIG_DEFAULTS = Object.freeze({
+  shutdownGraceMs: 10_000,
+  maxMessageBytes: 16 * 1024 * 1024,
+  maxConcurrentCalls: 64,
   name: 'mcp-gateway',
   version: '1.0.0',
   separator: '_',
@@ -203,6 +206,9 @@ function toGatewayConfig(raw: RawConfig, warnings: PathProblem[]): GatewayConfig
     ...(raw.log_file !== undefined && { logFile: raw.log_file }),
     ...(raw.max_sessions !== undefined && { maxSessions: raw.max_sessions }),
     logArguments: raw.log_arguments ?? false,
+    shutdownGraceMs: wholeMs(raw.shutdown_grace ?? CONFIG_DEFAULTS.shutdownGraceMs),
+    maxMessageBytes: raw.max_message_bytes ?? CONFIG_DEFAULTS.maxMessageBytes,
+    maxConcurrentCalls: raw.max_concurrent_calls ?? CONFIG_DEFAULTS.maxConcurrentCalls,
   };
 }
 

@@ -120,6 +120,9 @@ export const rawConfigSchema = z.strictObject({
   log_file: nonEmpty.optional(),
   max_sessions: z.number().int().positive().optional(),
   log_arguments: z.boolean().optional(),
+  shutdown_grace: duration({ allowZero: true }).optional(),
+  max_message_bytes: z.number().int().min(1024).optional(),
+  max_concurrent_calls: z.number().int().positive().optional(),
   // Known blocks of newer Go originals: accepted so their configs load, then ignored with a warning.
   resilience: z
     .strictObject({

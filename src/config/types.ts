@@ -11,6 +11,12 @@ export interface GatewayConfig {
   readonly maxSessions?: number;
   /** Log tool-call arguments (truncated); off by default because they carry secrets. */
   readonly logArguments: boolean;
+  /** On SIGINT/SIGTERM, how long in-flight calls may take to finish. */
+  readonly shutdownGraceMs: number;
+  /** Largest JSON-RPC message accepted from a client, in bytes. */
+  readonly maxMessageBytes: number;
+  /** Requests one session may have in flight at once. */
+  readonly maxConcurrentCalls: number;
 }
 
 /** `aggregator:` — what clients see of the gateway itself. */

@@ -27,6 +27,11 @@ const LIST_METHODS: Record<ListKind | 'resourceTemplates', { method: string; fie
   resourceTemplates: { method: 'resources/templates/list', field: 'resourceTemplates', capability: 'resources' },
 };
 
+/** Crashes within CRASH_WINDOW_MS that mark a backend failed. */
+export const CRASH_LIMIT = 3;
+/** The window crashes are counted in. */
+export const CRASH_WINDOW_MS = 30_000;
+
 /** Pages a backend may return for one list before we stop following cursors. */
 const MAX_PAGES = 1000;
 
@@ -38,11 +43,29 @@ export class Backend {
   catalogue: BackendCatalogue | undefined;
   /** Why discovery failed, while it has. */
   failure: string | undefined;
+  /** Set while the backend is marked failed after repeated crashes: calls fail fast. */
+  unavailable: string | undefined;
+  readonly #crashes: number[] = [];
 
   constructor(config: BackendConfig) {
     this.config = config;
     this.id = config.id;
     this.filters = { tools: compileFilter(config.tools), prompts: compileFilter(config.prompts), resources: compileFilter(config.resources) };
+  }
+
+  /** Records an unexpected exit; true when this one marks the backend failed. */
+  recordCrash(now = Date.now()): boolean {
+    this.#crashes.push(now);
+    while (this.#crashes.length > 0 && (this.#crashes[0] as number) < now - CRASH_WINDOW_MS) this.#crashes.shift();
+    if (this.#crashes.length < CRASH_LIMIT || this.unavailable !== undefined) return false;
+    this.unavailable = `crashed ${this.#crashes.length} times in ${CRASH_WINDOW_MS / 1000} s`;
+    return true;
+  }
+
+  /** Clears the failed mark after a successful restart. */
+  recovered(): void {
+    this.unavailable = undefined;
+    this.#crashes.length = 0;
   }
 
   /** True when the backend's catalogue is known. */

@@ -26,7 +26,10 @@ export type BackendStatus =
 /** Options for {@link Gateway.start}. */
 export interface GatewayOptions {
   config: GatewayConfig;
+  /** Serves the gateway's own share. */
   provider: ShareProvider;
+  /** Reaches `type: zrok` backends; defaults to `provider`. */
+  dialProvider?: ShareProvider;
   logger: Logger;
   /** Overrides `share_token` from the config. */
   token?: string;
@@ -50,6 +53,7 @@ export class Gateway implements SessionHost {
   readonly ready: Promise<void>;
   readonly #backends: Backend[];
   readonly #provider: ShareProvider;
+  readonly #dialProvider: ShareProvider;
   readonly #sessions = new Set<GatewaySession>();
   readonly #shared = new Map<string, Promise<UpstreamConnection>>();
   readonly #sharedClaims = new Map<string, GatewaySession[]>();
@@ -66,6 +70,7 @@ export class Gateway implements SessionHost {
     this.config = options.config;
     this.logger = options.logger;
     this.#provider = options.provider;
+    this.#dialProvider = options.dialProvider ?? options.provider;
     this.#backends = options.config.backends.map((b) => new Backend(b));
     this.ready = new Promise((resolve) => (this.#resolveReady = resolve));
   }
@@ -143,7 +148,7 @@ export class Gateway implements SessionHost {
       capabilities: init['capabilities'] ?? {},
       clientInfo: init['clientInfo'] ?? DISCOVERY_CLIENT,
     };
-    return this.#open(backend, params, handlers, `${backend.id}/${session.id}`).then((opened) => opened.connection);
+    return this.#open(backend, params, handlers, backend.id, this.logger.child({ session: session.id })).then((opened) => opened.connection);
   }
 
   sharedConnection(backend: Backend): Promise<UpstreamConnection> {
@@ -175,16 +180,56 @@ export class Gateway implements SessionHost {
     });
   }
 
+  backendCrashed(backend: Backend): void {
+    this.logger.warn({ backend: backend.id }, 'backend exited unexpectedly; the next call restarts it');
+    if (backend.recordCrash()) {
+      this.logger.error({ backend: backend.id, reason: backend.unavailable }, 'backend marked failed; calls fail fast while it is retried');
+      this.#scheduleRecovery(backend, 1);
+    }
+  }
+
+  /** A failed backend is probed with backoff; when it starts again, clients hear list_changed. */
+  #scheduleRecovery(backend: Backend, attempt: number): void {
+    if (this.#stopping !== undefined) return;
+    const timer = setTimeout(() => {
+      this.#retries.delete(timer);
+      const noop: UpstreamHandlers = { onRequest: () => undefined, onNotification: () => undefined, onClose: () => undefined };
+      void this.#open(backend, { protocolVersion: LATEST_PROTOCOL_VERSION, capabilities: DISCOVERY_CAPABILITIES, clientInfo: DISCOVERY_CLIENT }, noop, backend.id)
+        .then(async (opened) => {
+          try {
+            await backend.discover(opened.connection, opened.result, this.config.aggregator.callTimeoutMs);
+          } finally {
+            await opened.connection.close();
+          }
+          backend.recovered();
+          this.logger.info({ backend: backend.id }, 'backend recovered');
+          this.#catalogueChanged(['tools', 'prompts', 'resources']);
+        })
+        .catch((error: unknown) => {
+          this.logger.warn({ backend: backend.id, err: describeError(error), attempt }, 'backend still failing');
+          this.#scheduleRecovery(backend, attempt + 1);
+        });
+    }, Math.min(RETRY_MIN_MS * 2 ** (attempt - 1), RETRY_MAX_MS));
+    this.#retries.add(timer);
+  }
+
   sessionClosed(session: GatewaySession): void {
     this.#sessions.delete(session);
     this.logger.info({ session: session.id, sessions: this.#sessions.size }, 'session closed');
   }
 
-  /** Stops accepting, ends every session and backend, and removes the share. */
+  /**
+   * Stops accepting, lets calls in flight finish within `shutdown_grace`, then ends every
+   * session and backend and removes the share.
+   */
   stop(): Promise<void> {
     this.#stopping ??= (async () => {
       for (const timer of this.#retries) clearTimeout(timer);
       await this.#listener?.close();
+      const deadline = Date.now() + this.config.shutdownGraceMs;
+      while ([...this.#sessions].some((s) => s.busy > 0) && Date.now() < deadline) {
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
       await this.#endpoint?.close();
       await Promise.allSettled([...this.#sessions].map((s) => s.close()));
       await Promise.allSettled([...this.#shared.values()].map(async (c) => (await c).close()));
@@ -196,6 +241,7 @@ export class Gateway implements SessionHost {
   async #listen(token: string | undefined): Promise<void> {
     const endpoint = new McpHttpEndpoint({
       logger: this.logger,
+      maxBodyBytes: this.config.maxMessageBytes,
       openSession: (label) => {
         const [clientSide, serverSide] = InMemoryTransport.createLinkedPair();
         this.#accept(label, serverSide);
@@ -205,7 +251,8 @@ export class Gateway implements SessionHost {
     const shareServer = new ShareServer({
       endpoint,
       logger: this.logger,
-      onSessionStream: (socket, head) => this.#accept(randomBytes(4).toString('hex'), StreamTransport.overSocket(socket, head)),
+      onSessionStream: (socket, head) =>
+        this.#accept(randomBytes(4).toString('hex'), StreamTransport.overSocket(socket, head, { maxLineBytes: this.config.maxMessageBytes, answerBadInput: true })),
     });
     this.#endpoint = endpoint;
     this.#shareServer = shareServer;
@@ -228,10 +275,10 @@ export class Gateway implements SessionHost {
     });
   }
 
-  #open(backend: Backend, params: Record<string, unknown>, handlers: UpstreamHandlers, label: string) {
+  #open(backend: Backend, params: Record<string, unknown>, handlers: UpstreamHandlers, label: string, logger: Logger = this.logger) {
     return openUpstream(
       backend.config.transport,
-      { label, logger: this.logger, provider: this.#provider },
+      { label, logger, provider: this.#dialProvider },
       { params, timeoutMs: this.config.aggregator.connectTimeoutMs },
       handlers,
     );
@@ -260,8 +307,9 @@ export class Gateway implements SessionHost {
         }
         for (const session of this.#sessions) session.send(message);
       },
-      onClose: () => {
+      onClose: (unexpected) => {
         this.#shared.delete(backend.id);
+        if (unexpected && this.#stopping === undefined) this.backendCrashed(backend);
       },
     };
     const result = await this.#open(backend, { protocolVersion: LATEST_PROTOCOL_VERSION, capabilities: DISCOVERY_CAPABILITIES, clientInfo: DISCOVERY_CLIENT }, handlers, backend.id);

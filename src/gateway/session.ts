@@ -1,9 +1,9 @@
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import type { JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
 import type { GatewayConfig } from '../config/types.js';
-import { describeError } from '../errors.js';
+import { GatewayError, describeError, isGatewayError } from '../errors.js';
 import type { Logger } from '../log.js';
-import { type JsonRpcId, JsonRpcErrorCode, type RoutingView, isRequest, isResponse } from '../mcp/jsonrpc.js';
+import { type JsonRpcId, JsonRpcErrorCode, type RoutingView, checkEnvelope, isRequest, isResponse } from '../mcp/jsonrpc.js';
 import { type RawMessage, type RawResponse, type UpstreamConnection, type UpstreamHandlers, upstreamErrorResponse } from '../mcp/upstream.js';
 import type { Backend, ListKind } from './backend.js';
 import type { Catalogue } from './catalogue.js';
@@ -28,6 +28,8 @@ export interface SessionHost {
   sessionClosed(session: GatewaySession): void;
   /** Counts a tools/call forwarded to a backend (managed mode heartbeats report it). */
   countToolCall(): void;
+  /** A connection to the backend went away without us closing it. */
+  backendCrashed(backend: Backend): void;
 }
 
 /** A request the client made and a backend is working on. */
@@ -67,6 +69,7 @@ export class GatewaySession {
   #nextRelayId = 0;
   #clientInit: Record<string, unknown> = {};
   #logLevel: string | undefined;
+  #initialized = false;
   #closed = false;
 
   constructor(id: string, client: Transport, host: SessionHost) {
@@ -82,6 +85,11 @@ export class GatewaySession {
     this.#client.onclose = () => void this.close();
     this.#client.onerror = (error) => this.#logger.debug({ err: error.message }, 'client transport error');
     await this.#client.start();
+  }
+
+  /** Requests of this client a backend is still working on. */
+  get busy(): number {
+    return this.#inFlight.size;
   }
 
   /** Sends a message to the client. */
@@ -125,13 +133,19 @@ export class GatewaySession {
         }
         this.send(message);
       },
-      onClose: () => {
+      onClose: (unexpected) => {
         this.#connections.delete(backend.id);
+        if (unexpected && !this.#closed) this.#host.backendCrashed(backend);
       },
     };
   }
 
   #onClientMessage(message: RawMessage): void {
+    const problem = checkEnvelope(message);
+    if (problem !== undefined) {
+      this.send({ jsonrpc: '2.0', id: problem.id, error: { code: problem.code, message: problem.message } });
+      return;
+    }
     const view = message as RoutingView;
     if (isRequest(view)) {
       void this.#onRequest(view.id as JsonRpcId, String(view.method), (message['params'] as Record<string, unknown> | undefined) ?? {});
@@ -168,6 +182,7 @@ export class GatewaySession {
 
   async #onRequest(id: JsonRpcId, method: string, params: Record<string, unknown>): Promise<void> {
     if (method === 'initialize') {
+      this.#initialized = true;
       this.#clientInit = params;
       const requested = typeof params['protocolVersion'] === 'string' ? params['protocolVersion'] : '2025-06-18';
       this.#reply(id, { result: this.#host.initializeResult(requested) });
@@ -175,6 +190,10 @@ export class GatewaySession {
     }
     if (method === 'ping') {
       this.#reply(id, { result: {} });
+      return;
+    }
+    if (!this.#initialized) {
+      this.#fail(id, JsonRpcErrorCode.InvalidRequest, 'Invalid Request: the session is not initialized (send initialize first)');
       return;
     }
     await this.#host.ready;
@@ -267,6 +286,11 @@ export class GatewaySession {
 
   async #forward(id: JsonRpcId, backend: Backend, method: string, params: Record<string, unknown>, toolName?: string): Promise<void> {
     const started = performance.now();
+    const limit = this.#host.config.maxConcurrentCalls;
+    if (this.#inFlight.size >= limit) {
+      this.#fail(id, JsonRpcErrorCode.ConnectionClosed, `too many concurrent requests in this session (max_concurrent_calls: ${limit})`);
+      return;
+    }
     const controller = new AbortController();
     this.#inFlight.set(id, { controller });
     const release = backend.config.isolation === 'shared' ? this.#host.claimShared(backend, this) : undefined;
@@ -274,20 +298,36 @@ export class GatewaySession {
     const clientToken = meta?.progressToken;
     let outcome = 'ok';
     try {
-      const connection = await this.#connection(backend);
-      if (controller.signal.aborted) {
-        outcome = 'cancelled';
-        return;
+      if (backend.unavailable !== undefined) {
+        throw new GatewayError('UPSTREAM_UNAVAILABLE', `backend '${backend.id}' is unavailable (${backend.unavailable}); it is being restarted in the background`);
       }
-      const response = await connection.request(method, params, {
+      const options = {
         timeoutMs: this.#host.config.aggregator.callTimeoutMs,
         signal: controller.signal,
         ...(clientToken === undefined
           ? {}
           : {
-              onProgress: (notification) => this.send({ ...notification, params: { ...notification.params, progressToken: clientToken } }),
+              onProgress: (notification: RawMessage & { params: Record<string, unknown> }) =>
+                this.send({ ...notification, params: { ...notification.params, progressToken: clientToken } }),
             }),
-      });
+      };
+      let connection = await this.#connection(backend);
+      if (controller.signal.aborted) {
+        outcome = 'cancelled';
+        return;
+      }
+      let response: RawResponse;
+      try {
+        response = await connection.request(method, params, options);
+      } catch (error) {
+        if (!isGatewayError(error, 'UPSTREAM_SESSION_LOST')) throw error;
+        // The server restarted and forgot us: initialize a new session and ask once more.
+        this.#logger.info({ backend: backend.id }, 'backend lost the session; re-initializing');
+        await connection.close().catch(() => undefined);
+        this.#connections.delete(backend.id);
+        connection = await this.#connection(backend);
+        response = await connection.request(method, params, options);
+      }
       if (response.error !== undefined) outcome = 'error';
       else if (response.result?.['isError'] === true) outcome = 'tool_error';
       this.#reply(id, response);

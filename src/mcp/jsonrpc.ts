@@ -43,3 +43,36 @@ export function isNotification(message: RoutingView): boolean {
 export function errorResponse(id: JsonRpcId | null, code: number, message: string): JSONRPCMessage {
   return { jsonrpc: '2.0', id, error: { code, message } } as JSONRPCMessage;
 }
+
+/** Why a parsed message is not a valid single JSON-RPC 2.0 message, as the error to answer with. */
+export interface EnvelopeProblem {
+  id: JsonRpcId | null;
+  code: number;
+  message: string;
+}
+
+/**
+ * Checks the JSON-RPC 2.0 envelope of a message from a client (not its MCP meaning):
+ * an object with `jsonrpc: "2.0"`, a string/number id when present, a string method, object
+ * params. Batches are refused: MCP 2025-06-18 removed them and no hop of ours splits them.
+ */
+export function checkEnvelope(message: unknown): EnvelopeProblem | undefined {
+  if (Array.isArray(message)) return { id: null, code: JsonRpcErrorCode.InvalidRequest, message: 'Invalid Request: batches are not supported' };
+  if (message === null || typeof message !== 'object') return { id: null, code: JsonRpcErrorCode.InvalidRequest, message: 'Invalid Request: not an object' };
+  const m = message as Record<string, unknown>;
+  const rawId = m['id'];
+  const idOk = rawId === undefined || typeof rawId === 'string' || (typeof rawId === 'number' && Number.isFinite(rawId));
+  const id = idOk && rawId !== undefined ? (rawId as JsonRpcId) : null;
+  if (m['jsonrpc'] !== '2.0') return { id, code: JsonRpcErrorCode.InvalidRequest, message: 'Invalid Request: jsonrpc must be "2.0"' };
+  if (!idOk) return { id: null, code: JsonRpcErrorCode.InvalidRequest, message: 'Invalid Request: id must be a string or a number' };
+  if (m['method'] === undefined) {
+    if (rawId === undefined || (m['result'] === undefined && m['error'] === undefined)) return { id, code: JsonRpcErrorCode.InvalidRequest, message: 'Invalid Request: no method' };
+    return undefined;
+  }
+  if (typeof m['method'] !== 'string') return { id, code: JsonRpcErrorCode.InvalidRequest, message: 'Invalid Request: method must be a string' };
+  const params = m['params'];
+  if (params !== undefined && (params === null || typeof params !== 'object' || Array.isArray(params))) {
+    return { id, code: JsonRpcErrorCode.InvalidParams, message: 'Invalid params: params must be an object' };
+  }
+  return undefined;
+}

@@ -5,6 +5,12 @@ import type { ConnectionHandler } from '../share/provider.js';
 import type { McpHttpEndpoint } from './http-endpoint.js';
 import { acceptSessionStream, isSessionStreamRequest, rejectUpgrade } from './session-stream.js';
 
+/**
+ * Slow or half-open clients are cut: headers within 10 s, a whole request body within 30 s
+ * (responses, such as SSE streams, are not limited), checked every second.
+ */
+export const HTTP_TIMEOUTS = { headersTimeout: 10_000, requestTimeout: 30_000, keepAliveTimeout: 5_000, connectionsCheckingInterval: 1_000 } as const;
+
 /** Called for every accepted session stream, with bytes already read past the handshake. */
 export type SessionStreamHandler = (socket: Duplex, head: Buffer) => void;
 
@@ -18,11 +24,7 @@ export class ShareServer {
   readonly #sockets = new Set<Duplex>();
 
   constructor(options: { endpoint: McpHttpEndpoint; onSessionStream: SessionStreamHandler; logger: Logger }) {
-    this.#http = createServer({ noDelay: true }, (req, res) => options.endpoint.handle(req, res));
-    // Idle SSE streams and session streams must not be cut by node's default request timeouts.
-    this.#http.requestTimeout = 0;
-    this.#http.headersTimeout = 60_000;
-    this.#http.keepAliveTimeout = 5_000;
+    this.#http = createServer({ noDelay: true, ...HTTP_TIMEOUTS }, (req, res) => options.endpoint.handle(req, res));
     this.#http.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
       if (!isSessionStreamRequest(req)) {
         rejectUpgrade(socket);

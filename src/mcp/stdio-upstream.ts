@@ -54,7 +54,7 @@ export class StdioUpstream {
     this.child.stdin?.on('error', () => undefined);
     const splitter = new LineSplitter();
     this.child.stderr?.on('data', (chunk: Buffer) => {
-      splitter.push(chunk, (line) => logger.info({ session: label, stderr: line.toString('utf8') }, 'server stderr'));
+      splitter.push(chunk, (line) => logger.info({ process: label, stderr: line.toString('utf8') }, 'server stderr'));
     });
   }
 

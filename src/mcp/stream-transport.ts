@@ -3,6 +3,20 @@ import type { Transport, TransportSendOptions } from '@modelcontextprotocol/sdk/
 import type { JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
 import { LineSplitter } from './line-splitter.js';
 
+/** Options for {@link StreamTransport}. */
+export interface StreamTransportOptions {
+  input: NodeJS.ReadableStream;
+  output: NodeJS.WritableStream;
+  /** Bytes already read past an HTTP upgrade, processed first. */
+  head?: Buffer;
+  /** Called by close() instead of ending `output` (e.g. to stop a child process). */
+  onEnd?: () => void;
+  /** Longer messages are dropped without being buffered whole. */
+  maxLineBytes?: number;
+  /** Answer unparsable or oversized input with a JSON-RPC error (server side of a session). */
+  answerBadInput?: boolean;
+}
+
 /**
  * An SDK Transport over any byte stream carrying newline-delimited JSON-RPC: a share session
  * stream, or a child's stdio. A line that is not JSON is reported through `onerror` and skipped.
@@ -15,26 +29,25 @@ export class StreamTransport implements Transport {
 
   readonly #input: NodeJS.ReadableStream & { destroyed?: boolean };
   readonly #output: NodeJS.WritableStream & { destroyed?: boolean; writableEnded?: boolean };
-  readonly #splitter = new LineSplitter();
+  readonly #splitter: LineSplitter;
   readonly #head: Buffer | undefined;
   readonly #onEnd: (() => void) | undefined;
+  readonly #answerBadInput: boolean;
   #closed = false;
 
-  /**
-   * @param input where messages arrive; `output` where they are written (the same Duplex for a socket).
-   * @param head bytes already read past an HTTP upgrade, processed first.
-   * @param onEnd called by close() instead of ending `output` (e.g. to stop a child process).
-   */
-  constructor(options: { input: NodeJS.ReadableStream; output: NodeJS.WritableStream; head?: Buffer; onEnd?: () => void }) {
+  constructor(options: StreamTransportOptions) {
     this.#input = options.input;
     this.#output = options.output;
     this.#head = options.head;
     this.#onEnd = options.onEnd;
+    this.#answerBadInput = options.answerBadInput ?? false;
+    const limit = options.maxLineBytes;
+    this.#splitter = new LineSplitter(limit === undefined ? {} : { maxLineBytes: limit, onOversize: () => this.#badInput(-32600, `Invalid Request: message exceeds ${limit} bytes`) });
   }
 
   /** A transport over one duplex socket. */
-  static overSocket(socket: Duplex, head?: Buffer): StreamTransport {
-    return new StreamTransport(head === undefined ? { input: socket, output: socket } : { input: socket, output: socket, head });
+  static overSocket(socket: Duplex, head?: Buffer, options: Pick<StreamTransportOptions, 'maxLineBytes' | 'answerBadInput'> = {}): StreamTransport {
+    return new StreamTransport({ ...options, input: socket, output: socket, ...(head === undefined ? {} : { head }) });
   }
 
   start(): Promise<void> {
@@ -87,11 +100,18 @@ export class StreamTransport implements Transport {
     try {
       message = JSON.parse(line.toString('utf8')) as JSONRPCMessage;
     } catch (error) {
+      this.#badInput(-32700, 'Parse error');
       this.onerror?.(new Error(`malformed JSON-RPC line: ${(error as Error).message}`));
       return;
     }
     this.onmessage?.(message);
   };
+
+  /** As a server side, answer input we cannot even parse; the session carries on. */
+  #badInput(code: number, message: string): void {
+    if (!this.#answerBadInput || this.#closed) return;
+    this.#output.write(`${JSON.stringify({ jsonrpc: '2.0', id: null, error: { code, message } })}\n`);
+  }
 
   readonly #finish = (): void => {
     if (this.#closed) return;

@@ -18,7 +18,8 @@ export interface UpstreamHandlers {
   /** Server→client requests (sampling, elicitation, roots/list, …); answer with respond(). */
   onRequest(message: RawMessage & { id: JsonRpcId; method: string }): void;
   onNotification(message: RawMessage & { method: string }): void;
-  onClose(): void;
+  /** `unexpected`: the server went away (crash, exit, network), not closed by us. */
+  onClose(unexpected: boolean): void;
 }
 
 /** Options of one request. */
@@ -52,6 +53,7 @@ export class UpstreamConnection {
   readonly #progress = new Map<string, NonNullable<RequestOptions['onProgress']>>();
   #nextId = 0;
   #closed = false;
+  #closing = false;
 
   constructor(transport: Transport, label: string, logger: Logger) {
     this.#transport = transport;
@@ -103,6 +105,11 @@ export class UpstreamConnection {
       this.#transport.send(message as JSONRPCMessage).catch((error: unknown) => {
         if (!this.#pending.has(id)) return;
         this.#settle(id);
+        // Streamable HTTP answers 404 once the server forgot our session (it restarted).
+        if ((error as { code?: unknown }).code === 404) {
+          reject(new GatewayError('UPSTREAM_SESSION_LOST', `backend '${this.label}' lost the session`, { cause: error }));
+          return;
+        }
         reject(new GatewayError('UPSTREAM_CLOSED', `backend '${this.label}' could not be reached: ${(error as Error).message}`, { cause: error }));
       });
     });
@@ -123,6 +130,7 @@ export class UpstreamConnection {
 
   /** Closes the transport (for a process: stdin, SIGTERM, SIGKILL). */
   async close(): Promise<void> {
+    this.#closing = true;
     await this.#transport.close();
     this.#onClose();
   }
@@ -167,9 +175,11 @@ export class UpstreamConnection {
     if (this.#closed) return;
     this.#closed = true;
     for (const id of [...this.#pending.keys()]) {
-      this.#settle(id)?.reject(new GatewayError('UPSTREAM_CLOSED', `backend '${this.label}' closed the connection`));
+      this.#settle(id)?.reject(
+        new GatewayError('UPSTREAM_CLOSED', this.#closing ? `backend '${this.label}' was stopped` : `backend '${this.label}' closed the connection (it crashed or exited)`),
+      );
     }
-    this.#handlers?.onClose();
+    this.#handlers?.onClose(!this.#closing);
   }
 }
 

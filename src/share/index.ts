@@ -1,11 +1,13 @@
-import { GatewayError } from '../errors.js';
+import { GatewayError, isGatewayError } from '../errors.js';
 import { LocalShareProvider } from './local/index.js';
-import type { ShareProvider } from './provider.js';
+import type { ListenOptions, ShareConnector, ShareListener, ShareProvider, ShareProviderName } from './provider.js';
+import { checkZrok, ZrokShareProvider, zrokHome, type ZrokShareProviderOptions } from './zrok/index.js';
 
 export type { ShareProvider, ShareListener, ShareConnector, ListenOptions, ConnectionHandler } from './provider.js';
 export { LocalShareProvider, defaultGatewayHome } from './local/index.js';
 export { MemoryShareProvider, MemoryShareNetwork } from './memory/index.js';
 export { generateToken, validateToken } from './token.js';
+export { ZrokShareProvider, findZrokBinary, isZrokEnabled, checkZrok, type ZrokShareProviderOptions, type ZrokReadiness } from './zrok/index.js';
 
 /** What users may ask for with `--provider` / `MCP_SHARE_PROVIDER`. */
 export const PROVIDER_CHOICES = ['local', 'zrok', 'auto'] as const;
@@ -19,22 +21,111 @@ export function resolveProviderChoice(flag: string | undefined, env: NodeJS.Proc
   throw new GatewayError('USAGE', `unknown share provider '${value}': choose local, zrok or auto`);
 }
 
-/** Options for {@link createShareProvider}. */
+/** Options for {@link createShareProvider} and the choosers below. */
 export interface ShareProviderOptions {
   /** Local state directory; defaults to `$MCP_GATEWAY_HOME` or `~/.mcp-gateway`. */
   home?: string;
+  /** Where zrok2 and its HOME are looked up (`ZROK2_BIN`, `PATH`, `HOME`); defaults to `process.env`. */
+  env?: NodeJS.ProcessEnv;
+  /** Further options for the zrok provider. */
+  zrok?: ZrokShareProviderOptions;
 }
 
-/** The provider for a user's choice. Until the zrok provider lands, `auto` means local. */
+/** A provider picked for a user's choice, and a sentence saying why, for the caller to log. */
+export interface ChosenProvider {
+  provider: ShareProvider;
+  reason: string;
+}
+
+/** The provider for a user's choice; `auto` decides per call (see {@link createListenProvider}, {@link dialShare}). */
 export function createShareProvider(choice: ProviderChoice, options: ShareProviderOptions = {}): ShareProvider {
   switch (choice) {
     case 'local':
-    case 'auto':
       return new LocalShareProvider(options.home);
     case 'zrok':
-      throw new GatewayError(
-        'PROVIDER_UNAVAILABLE',
-        'the zrok share provider is not available yet in this version; use --provider local (or auto)',
-      );
+      return newZrok(options);
+    case 'auto':
+      return new AutoShareProvider(options);
+  }
+}
+
+/** The provider to serve on: for `auto`, zrok when zrok2 is installed and enabled, else the local share. */
+export function createListenProvider(choice: ProviderChoice, options: ShareProviderOptions = {}): ChosenProvider {
+  if (choice === 'local') return { provider: new LocalShareProvider(options.home), reason: 'the local share was asked for' };
+  if (choice === 'zrok') return { provider: newZrok(options), reason: 'zrok was asked for' };
+  const env = options.env ?? process.env;
+  const readiness = checkZrok(env, options.zrok?.home ?? zrokHome(env));
+  if (readiness.ready) return { provider: newZrok(options), reason: 'zrok2 is installed and enabled' };
+  return { provider: new LocalShareProvider(options.home), reason: `using the local share: ${readiness.error.message}` };
+}
+
+/** A connector for `token`; for `auto`, a live local share first, else zrok when it is set up, else one clear error. */
+export async function dialShare(
+  choice: ProviderChoice,
+  token: string,
+  options: ShareProviderOptions = {},
+): Promise<{ connector: ShareConnector; provider: ShareProviderName; reason: string }> {
+  if (choice !== 'auto') {
+    const provider = createShareProvider(choice, options);
+    return { connector: await provider.dial(token), provider: provider.name, reason: `${choice} was asked for` };
+  }
+  return dialAuto(new LocalShareProvider(options.home), () => newZrok(options), token, options);
+}
+
+function newZrok(options: ShareProviderOptions): ZrokShareProvider {
+  return new ZrokShareProvider({ ...(options.env === undefined ? {} : { env: options.env }), ...options.zrok });
+}
+
+async function dialAuto(
+  local: LocalShareProvider,
+  zrok: () => ZrokShareProvider,
+  token: string,
+  options: ShareProviderOptions,
+): Promise<{ connector: ShareConnector; provider: ShareProviderName; reason: string }> {
+  try {
+    return { connector: await local.dial(token), provider: 'local', reason: 'the token is a live local share' };
+  } catch (err) {
+    if (!isGatewayError(err, 'SHARE_NOT_FOUND')) throw err;
+  }
+  const env = options.env ?? process.env;
+  const readiness = checkZrok(env, options.zrok?.home ?? zrokHome(env));
+  if (!readiness.ready) {
+    throw new GatewayError('SHARE_NOT_FOUND', `share '${token}' is not a local share, and zrok cannot be tried: ${readiness.error.message}`);
+  }
+  return { connector: await zrok().dial(token), provider: 'zrok', reason: 'the token is not a local share; trying zrok' };
+}
+
+/** `auto` as one provider, for callers of {@link createShareProvider}: `name` is the provider used last. */
+class AutoShareProvider implements ShareProvider {
+  readonly #options: ShareProviderOptions;
+  readonly #local: LocalShareProvider;
+  #zrok: ZrokShareProvider | undefined;
+  #name: ShareProviderName = 'local';
+
+  constructor(options: ShareProviderOptions) {
+    this.#options = options;
+    this.#local = new LocalShareProvider(options.home);
+  }
+
+  get name(): ShareProviderName {
+    return this.#name;
+  }
+
+  async listen(options: ListenOptions): Promise<ShareListener> {
+    const { provider } = createListenProvider('auto', this.#options);
+    this.#name = provider.name;
+    return (provider.name === 'zrok' ? this.#zrokProvider() : this.#local).listen(options);
+  }
+
+  async dial(token: string): Promise<ShareConnector> {
+    const { connector, provider } = await dialAuto(this.#local, () => this.#zrokProvider(), token, this.#options);
+    this.#name = provider;
+    return connector;
+  }
+
+  #zrokProvider(): ZrokShareProvider {
+    // One instance, so dials of the same token share one zrok2 access.
+    this.#zrok ??= newZrok(this.#options);
+    return this.#zrok;
   }
 }

@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { GatewayError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { McpHttpEndpoint } from '../mcp/http-endpoint.js';
+import { HTTP_TIMEOUTS } from '../mcp/share-server.js';
 import { openShareTransport } from '../mcp/share-transport.js';
 import type { ShareConnector } from '../share/provider.js';
 
@@ -54,11 +55,10 @@ export async function serveHttp(options: ServeHttpOptions): Promise<HttpService>
   }
   // The endpoint needs the bound port for its Host check, so it is made once we listen.
   const holder: { endpoint?: McpHttpEndpoint } = {};
-  const server = createServer({ noDelay: true }, (req, res) => {
+  const server = createServer({ noDelay: true, ...HTTP_TIMEOUTS }, (req, res) => {
     if (holder.endpoint !== undefined) holder.endpoint.handle(req, res);
     else res.writeHead(503).end();
   });
-  server.requestTimeout = 0;
   await new Promise<void>((resolve, reject) => {
     server.once('error', (error: NodeJS.ErrnoException) => {
       reject(new GatewayError('BIND_FAILED', `cannot listen on ${host}:${options.port}: ${error.code ?? error.message}`, { cause: error }));

@@ -1,6 +1,6 @@
 import type { Readable, Writable } from 'node:stream';
 import type { Logger } from '../log.js';
-import { type JsonRpcId, JsonRpcErrorCode, type RoutingView, isRequest, isResponse } from '../mcp/jsonrpc.js';
+import { type JsonRpcId, JsonRpcErrorCode, type RoutingView, checkEnvelope, isRequest, isResponse } from '../mcp/jsonrpc.js';
 import { LineSplitter } from '../mcp/line-splitter.js';
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import type { JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
@@ -58,7 +58,12 @@ export interface RunStdioOptions {
   input: Readable;
   output: Writable;
   logger: Logger;
+  /** Larger messages on stdin are refused (default 16 MiB). */
+  maxMessageBytes?: number;
 }
+
+/** Default limit of one message from the agent. */
+export const DEFAULT_MAX_MESSAGE_BYTES = 16 * 1024 * 1024;
 
 /** How a stdio session ended. */
 export interface RunStdioResult {
@@ -95,7 +100,10 @@ export async function runStdio(options: RunStdioOptions): Promise<RunStdioResult
       output.write('\n');
     };
 
-    const fromClient = new LineSplitter();
+    const fromClient = new LineSplitter({
+      maxLineBytes: options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES,
+      onOversize: () => writeOut(JSON.stringify({ jsonrpc: '2.0', id: null, error: { code: JsonRpcErrorCode.InvalidRequest, message: 'Invalid Request: message too large' } })),
+    });
     const onClientLine = (line: Buffer): void => {
       if (isBlank(line)) return;
       let message: unknown;
@@ -105,9 +113,12 @@ export async function runStdio(options: RunStdioOptions): Promise<RunStdioResult
         writeOut(JSON.stringify({ jsonrpc: '2.0', id: null, error: { code: JsonRpcErrorCode.ParseError, message: 'Parse error' } }));
         return;
       }
-      for (const item of Array.isArray(message) ? message : [message]) {
-        if (item !== null && typeof item === 'object' && isRequest(item as RoutingView)) pending.add((item as RoutingView).id as JsonRpcId);
+      const problem = checkEnvelope(message);
+      if (problem !== undefined) {
+        writeOut(JSON.stringify({ jsonrpc: '2.0', id: problem.id, error: { code: problem.code, message: problem.message } }));
+        return;
       }
+      if (isRequest(message as RoutingView)) pending.add((message as RoutingView).id as JsonRpcId);
       wire.write(line);
     };
     const onInput = (chunk: Buffer): void => fromClient.push(chunk, onClientLine);

@@ -54,8 +54,9 @@ describe('bad input on the command line', () => {
     assertOneLineError(deleted, /zrok2 delete share NAME/);
   });
 
-  it('--provider zrok is refused clearly until the zrok provider lands', async () => {
-    assertOneLineError(await runCli('mcp-tools', ['run', 'taken-token', '--provider', 'zrok'], env), /zrok share provider is not available yet/);
+  it('--provider zrok without zrok2 installed says what to install', async () => {
+    const noZrok = { ...env, ZROK2_BIN: '/nonexistent/zrok2' };
+    assertOneLineError(await runCli('mcp-tools', ['run', 'taken-token', '--provider', 'zrok'], noZrok), /zrok v2\.0\.x.*zrok2 enable/);
     assertOneLineError(await runCli('mcp-tools', ['run', 'taken-token'], { ...env, MCP_SHARE_PROVIDER: 'carrier-pigeon' }), /unknown share provider 'carrier-pigeon'/);
   });
 

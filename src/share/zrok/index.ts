@@ -74,7 +74,7 @@ export class ZrokShareProvider implements ShareProvider {
         await child.stop(this.#stopGraceMs);
         throw new GatewayError('PROVIDER_UNAVAILABLE', `zrok2 reported an unexpected share token ${JSON.stringify(served)}`);
       }
-      if (token === undefined) reserve(served);
+      if (token === undefined) servedHere.add(served);
       return new ZrokShareListener(served, server, child, this.#stopGraceMs);
     } catch (err) {
       if (token !== undefined) servedHere.delete(token);
@@ -88,14 +88,19 @@ export class ZrokShareProvider implements ShareProvider {
     const binary = this.#binary();
     let access = this.#accesses.get(token);
     if (access === undefined || access.stopped) {
-      access = new ZrokAccess(token, { binary, args: [], env: this.#env }, { bootTimeoutMs: this.#bootTimeoutMs, stopGraceMs: this.#stopGraceMs });
-      this.#accesses.set(token, access);
-      const current = access;
-      void current.done.then(() => {
-        if (this.#accesses.get(token) === current) this.#accesses.delete(token);
+      const timing = { bootTimeoutMs: this.#bootTimeoutMs, stopGraceMs: this.#stopGraceMs };
+      const created: ZrokAccess = new ZrokAccess(token, { binary, args: [], env: this.#env }, timing, () => {
+        if (this.#accesses.get(token) === created) this.#accesses.delete(token);
       });
+      access = created;
+      this.#accesses.set(token, access);
     }
     return access.acquire();
+  }
+
+  /** Stops every zrok2 access this provider started; connectors still open then fail with SHARE_CLOSED. */
+  async close(): Promise<void> {
+    await Promise.all([...this.#accesses.values()].map((access) => access.release()));
   }
 
   /** Creates a persistent open share (`zrok2 create share --share-token NAME --open`); resolves to its token. */

@@ -1,0 +1,209 @@
+// The measurements beyond sequential latency: concurrency, first tools/list, idle sessions.
+import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { descendants, isAlive, startGateway } from '../test/helpers/cli.js';
+import { connectDirect, connectTools, track, writeGatewayConfig, type BenchContext } from './paths.js';
+import { echoOnce, median } from './stats.js';
+import { onCleanup, rssBytes, runAndForget, sessionDialer, sleep } from './support.js';
+
+/** Calls/s of one concurrent run. */
+export interface ThroughputResult {
+  clients: number;
+  callsPerClient: number;
+  directCallsPerSecond: number;
+  gatewayCallsPerSecond: number;
+  /** The same through `mcp-tools run` processes (one per client); absent in quick runs. */
+  gatewayViaToolsCallsPerSecond?: number;
+}
+
+/** Runs `loops` concurrent sequences of `count` calls each, one client per loop; returns calls/s. */
+async function concurrentRate(clients: readonly Client[], tool: string, count: number): Promise<number> {
+  const start = performance.now();
+  await Promise.all(
+    clients.map(async (client) => {
+      for (let i = 0; i < count; i++) await echoOnce(client, tool);
+    }),
+  );
+  return ((clients.length * count) / (performance.now() - start)) * 1000;
+}
+
+/** Polls until the gateway has no child process left (its start-up discovery connections are closed). */
+async function settleChildren(pid: number, timeoutMs = 15_000): Promise<number> {
+  const deadline = Date.now() + timeoutMs;
+  let alive = descendants(pid).filter(isAlive);
+  while (alive.length > 0 && Date.now() < deadline) {
+    await sleep(50);
+    alive = descendants(pid).filter(isAlive);
+  }
+  return alive.length;
+}
+
+/**
+ * 16 concurrent clients through one gateway to one `isolation: shared` backend, against the same
+ * server answering 16 concurrent requests on one direct stdio connection. Runs interleave and the
+ * median of each side is kept, so background load hits both alike.
+ */
+export async function measureThroughput(ctx: BenchContext, clientsCount = 16): Promise<ThroughputResult> {
+  const callsPerClient = ctx.quick ? 5 : 100;
+  const reps = ctx.quick ? 1 : 3;
+
+  const direct = await connectDirect();
+  for (let i = 0; i < 50; i++) await echoOnce(direct.client, 'echo');
+  const sameClient = Array.from({ length: clientsCount }, () => direct.client);
+
+  const config = await writeGatewayConfig(ctx.home, 1, { isolation: 'shared', name: 'throughput' });
+  const gateway = track(await startGateway(config, ctx.env));
+  const dialer = await sessionDialer(ctx.home, gateway.token);
+  const sessions: Client[] = [];
+  const closeSessions = (): Promise<unknown> => Promise.allSettled(sessions.map((client) => client.close()));
+  const unregisterSessions = onCleanup(closeSessions);
+  for (let i = 0; i < clientsCount; i++) sessions.push(await dialer.connect(`bench-concurrent-${i}`));
+  for (const client of sessions) for (let i = 0; i < 5; i++) await echoOnce(client, 'ev0_echo');
+
+  const directRates: number[] = [];
+  const gatewayRates: number[] = [];
+  for (let r = 0; r < reps; r++) {
+    directRates.push(await concurrentRate(sameClient, 'echo', callsPerClient));
+    gatewayRates.push(await concurrentRate(sessions, 'ev0_echo', callsPerClient));
+  }
+  await runAndForget(unregisterSessions, closeSessions);
+
+  let viaTools: number | undefined;
+  if (!ctx.quick) {
+    const tools = [];
+    for (let i = 0; i < clientsCount; i++) tools.push(await connectTools(gateway.token, ctx.env));
+    for (const t of tools) for (let i = 0; i < 5; i++) await echoOnce(t.client, 'ev0_echo');
+    viaTools = await concurrentRate(
+      tools.map((t) => t.client),
+      'ev0_echo',
+      callsPerClient,
+    );
+    await Promise.allSettled(tools.map((t) => t.close()));
+  }
+  await direct.close();
+  await gateway.stop();
+  return {
+    clients: clientsCount,
+    callsPerClient,
+    directCallsPerSecond: median(directRates),
+    gatewayCallsPerSecond: median(gatewayRates),
+    ...(viaTools === undefined ? {} : { gatewayViaToolsCallsPerSecond: viaTools }),
+  };
+}
+
+/** Time to the first tools/list answer, ours (lazy) against the original's eager start. */
+export interface FirstListResult {
+  backends: number;
+  reps: number;
+  lazyMs: number;
+  lazyBackendsStarted: number;
+  eagerMs: number;
+  eagerBackendsStarted: number;
+  /** Lazy, but through a fresh `mcp-tools run` process (its node start-up included); absent in quick runs. */
+  lazyViaToolsMs?: number;
+  tools: number;
+}
+
+/**
+ * With 10 stdio backends (`isolation: session`): from opening a session to the first tools/list
+ * answer. Lazy is ours as it is. Eager simulates the original, which starts every backend for
+ * each new client before serving it: right after initialize one `echo` goes to every backend (all
+ * ten concurrently, which flatters the original), then tools/list.
+ */
+export async function measureFirstList(ctx: BenchContext, count = 10): Promise<FirstListResult> {
+  const reps = ctx.quick ? 2 : 10;
+  const config = await writeGatewayConfig(ctx.home, count, { isolation: 'session', name: 'first-list' });
+  const gateway = track(await startGateway(config, ctx.env));
+  const pid = gateway.proc.pid as number;
+  const dialer = await sessionDialer(ctx.home, gateway.token);
+  await settleChildren(pid);
+
+  const lazy: number[] = [];
+  const eager: number[] = [];
+  let lazyStarted = 0;
+  let eagerStarted = 0;
+  let tools = 0;
+  for (let r = 0; r < reps; r++) {
+    let t0 = performance.now();
+    let client = await dialer.connect('bench-first-list');
+    tools = (await client.listTools()).tools.length;
+    lazy.push(performance.now() - t0);
+    lazyStarted = Math.max(lazyStarted, descendants(pid).filter(isAlive).length);
+    await client.close();
+    await settleChildren(pid);
+
+    t0 = performance.now();
+    client = await dialer.connect('bench-first-list-eager');
+    await Promise.all(Array.from({ length: count }, (_, i) => echoOnce(client, `ev${i}_echo`)));
+    await client.listTools();
+    eager.push(performance.now() - t0);
+    eagerStarted = Math.max(eagerStarted, descendants(pid).filter(isAlive).length);
+    await client.close();
+    await settleChildren(pid);
+  }
+
+  let viaTools: number | undefined;
+  if (!ctx.quick) {
+    const samples: number[] = [];
+    for (let r = 0; r < 3; r++) {
+      const t0 = performance.now();
+      const t = await connectTools(gateway.token, ctx.env);
+      await t.client.listTools();
+      samples.push(performance.now() - t0);
+      await t.close();
+    }
+    viaTools = median(samples);
+  }
+  await gateway.stop();
+  return {
+    backends: count,
+    reps,
+    lazyMs: median(lazy),
+    lazyBackendsStarted: lazyStarted,
+    eagerMs: median(eager),
+    eagerBackendsStarted: eagerStarted,
+    ...(viaTools === undefined ? {} : { lazyViaToolsMs: viaTools }),
+    tools,
+  };
+}
+
+/** Gateway memory with many initialised, idle sessions. */
+export interface IdleSessionsResult {
+  sessions: number;
+  rssBeforeBytes: number;
+  rssAfterBytes: number;
+  backendsStarted: number;
+  openMs: number;
+}
+
+/**
+ * Opens `count` session streams to one gateway (1 server-everything backend, `isolation:
+ * session`), each an SDK client that completes initialize and then stays idle. Sessions start no
+ * backend until they use it, so the gateway's own memory is what is measured.
+ */
+export async function measureIdleSessions(ctx: BenchContext, count = ctx.quick ? 100 : 1000): Promise<IdleSessionsResult> {
+  const config = await writeGatewayConfig(ctx.home, 1, { isolation: 'session', maxSessions: count + 10, name: 'idle' });
+  const gateway = track(await startGateway(config, ctx.env));
+  const pid = gateway.proc.pid as number;
+  const dialer = await sessionDialer(ctx.home, gateway.token);
+  await settleChildren(pid);
+  await sleep(500);
+  const rssBefore = rssBytes(pid);
+
+  const clients: Client[] = [];
+  const closeAll = (): Promise<unknown> => Promise.allSettled(clients.map((client) => client.close()));
+  const unregister = onCleanup(closeAll);
+  const t0 = performance.now();
+  const batch = 50;
+  for (let i = 0; i < count; i += batch) {
+    const opened = await Promise.all(Array.from({ length: Math.min(batch, count - i) }, (_, j) => dialer.connect(`bench-idle-${i + j}`)));
+    clients.push(...opened);
+  }
+  const openMs = performance.now() - t0;
+  // Let the gateway finish any post-initialize work and settle before reading its RSS.
+  await sleep(2_000);
+  const rssAfter = rssBytes(pid);
+  const started = descendants(pid).filter(isAlive).length;
+  await runAndForget(unregister, closeAll);
+  await gateway.stop();
+  return { sessions: count, rssBeforeBytes: rssBefore, rssAfterBytes: rssAfter, backendsStarted: started, openMs };
+}

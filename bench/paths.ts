@@ -1,0 +1,260 @@
+// The sequential-latency paths: how each one is started, reached and stopped.
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
+import { EVERYTHING_BIN, connectThroughTools, startBridge, startGateway, type RunningShare } from '../test/helpers/cli.js';
+import { benchFile, freePort, nodeModule, onCleanup, runAndForget, spawnTracked, tempDir, waitForPort, type Tracked } from './support.js';
+
+/** What every path gets: a home for local shares and the environment our CLIs run with. */
+export interface BenchContext {
+  home: string;
+  env: NodeJS.ProcessEnv;
+  quick: boolean;
+}
+
+/** A connected client ready for `tool` calls, and how to take the path down again. */
+export interface OpenPath {
+  client: Client;
+  tool: string;
+  close(): Promise<void>;
+}
+
+/** One way of reaching server-everything's `echo`. */
+export interface PathSpec {
+  key: string;
+  label: string;
+  kind: 'floor' | 'ours' | 'peer';
+  chain: string;
+  open(ctx: BenchContext): Promise<OpenPath>;
+}
+
+/** The server under test, as a command line. */
+export const EVERYTHING_COMMAND = [process.execPath, EVERYTHING_BIN, 'stdio'];
+
+/** A new environment for our CLIs: local share in a temp home. */
+export async function benchContext(quick: boolean): Promise<BenchContext> {
+  const home = await tempDir('mcpgw-bench-');
+  return { home, env: { MCP_GATEWAY_HOME: home, MCP_SHARE_PROVIDER: 'local' }, quick };
+}
+
+/** Connects an SDK client and registers its close; returns the client and an idempotent close. */
+export async function connectClient(transport: Transport, name = 'bench'): Promise<{ client: Client; close: () => Promise<void> }> {
+  const client = new Client({ name, version: '1.0.0' });
+  await client.connect(transport);
+  const closeClient = (): Promise<void> => client.close();
+  const unregister = onCleanup(closeClient);
+  return { client, close: () => runAndForget(unregister, closeClient) };
+}
+
+/** A direct stdio client of server-everything (the floor). */
+export async function connectDirect(): Promise<{ client: Client; close: () => Promise<void> }> {
+  const [command, ...args] = EVERYTHING_COMMAND as [string, ...string[]];
+  return connectClient(new StdioClientTransport({ command, args, stderr: 'ignore' }), 'bench-direct');
+}
+
+/** Starts a bridge or gateway and registers its stop. */
+export function track(share: RunningShare): RunningShare {
+  const unregister = onCleanup(() => share.stop());
+  return {
+    ...share,
+    stop: async () => {
+      await runAndForget(unregister, () => share.stop());
+      return share.exited;
+    },
+  };
+}
+
+/** Our chain's client: the SDK Client over `mcp-tools run <token>`, registered for cleanup. */
+export async function connectTools(token: string, env: NodeJS.ProcessEnv): Promise<{ client: Client; pid: number; close: () => Promise<void> }> {
+  const { client, transport } = await connectThroughTools(token, env, {});
+  const closeClient = (): Promise<void> => client.close();
+  const unregister = onCleanup(closeClient);
+  return { client, pid: transport.pid ?? Number.NaN, close: () => runAndForget(unregister, closeClient) };
+}
+
+/** A gateway config with `count` server-everything backends ev0…ev(count-1). */
+export async function writeGatewayConfig(dir: string, count: number, options: { isolation?: 'session' | 'shared'; maxSessions?: number; name?: string } = {}): Promise<string> {
+  const [command, ...args] = EVERYTHING_COMMAND;
+  const backends = Array.from({ length: count }, (_, i) =>
+    [
+      `  - id: ev${i}`,
+      ...(options.isolation === undefined ? [] : [`    isolation: ${options.isolation}`]),
+      '    transport:',
+      '      type: stdio',
+      `      command: ${JSON.stringify(command)}`,
+      `      args: ${JSON.stringify(args)}`,
+    ].join('\n'),
+  );
+  const yaml = [
+    'aggregator:',
+    '  name: bench-gateway',
+    '  connection: { connect_timeout: 60s, call_timeout: 60s }',
+    ...(options.maxSessions === undefined ? [] : [`max_sessions: ${options.maxSessions}`]),
+    'backends:',
+    ...backends,
+    '',
+  ].join('\n');
+  const path = join(dir, `${options.name ?? `gateway-${count}`}.yml`);
+  await writeFile(path, yaml);
+  return path;
+}
+
+function direct(): PathSpec {
+  return {
+    key: 'direct',
+    label: 'direct stdio',
+    kind: 'floor',
+    chain: 'SDK Client → StdioClientTransport → server',
+    async open() {
+      const { client, close } = await connectDirect();
+      return { client, tool: 'echo', close };
+    },
+  };
+}
+
+function bridge(): PathSpec {
+  return {
+    key: 'bridge',
+    label: 'ours: bridge',
+    kind: 'ours',
+    chain: 'SDK Client → mcp-tools run → local share → mcp-bridge → server',
+    async open(ctx) {
+      const share = track(await startBridge([...EVERYTHING_COMMAND], ctx.env));
+      const tools = await connectTools(share.token, ctx.env);
+      return {
+        client: tools.client,
+        tool: 'echo',
+        close: async () => {
+          await tools.close();
+          await share.stop();
+        },
+      };
+    },
+  };
+}
+
+function gateway(count: number): PathSpec {
+  return {
+    key: `gateway${count}`,
+    label: `ours: gateway (${count} backend${count === 1 ? '' : 's'})`,
+    kind: 'ours',
+    chain: `SDK Client → mcp-tools run → local share → mcp-gateway (${count} stdio backend${count === 1 ? '' : 's'}, isolation: session) → server; calls ev0_echo`,
+    async open(ctx) {
+      const config = await writeGatewayConfig(ctx.home, count);
+      const share = track(await startGateway(config, ctx.env));
+      const tools = await connectTools(share.token, ctx.env);
+      return {
+        client: tools.client,
+        tool: 'ev0_echo',
+        close: async () => {
+          await tools.close();
+          await share.stop();
+        },
+      };
+    },
+  };
+}
+
+/** Starts supergateway --stateful (streamable HTTP) in front of server-everything on a loopback port. */
+async function startSupergateway(): Promise<{ url: string; proc: Tracked }> {
+  const port = await freePort();
+  const preload = pathToFileURL(benchFile('fixtures/loopback-only.js')).href;
+  const stdio = EVERYTHING_COMMAND.map((part) => `'${part}'`).join(' ');
+  const proc = spawnTracked(
+    process.execPath,
+    [nodeModule('supergateway/dist/index.js'), '--stdio', stdio, '--outputTransport', 'streamableHttp', '--stateful', '--port', String(port), '--logLevel', 'none'],
+    { env: { ...process.env, NODE_OPTIONS: `${process.env['NODE_OPTIONS'] ?? ''} --import ${preload}`.trim() } },
+  );
+  await waitForPort(port, 30_000, () => proc.proc.exitCode !== null).catch((error: Error) => {
+    throw new Error(`${error.message}\n${proc.output()}`);
+  });
+  return { url: `http://127.0.0.1:${port}/mcp`, proc };
+}
+
+function mcpRemote(): PathSpec {
+  return {
+    key: 'mcp-remote',
+    label: 'peer: mcp-remote → supergateway',
+    kind: 'peer',
+    chain: 'SDK Client → mcp-remote (stdio→HTTP) → supergateway --stateful (streamable HTTP→stdio) → server',
+    async open() {
+      const sg = await startSupergateway();
+      const configDir = await tempDir('mcpgw-bench-mcp-remote-');
+      const { client, close } = await connectClient(
+        new StdioClientTransport({
+          command: process.execPath,
+          args: [nodeModule('mcp-remote/dist/proxy.js'), sg.url, '--transport', 'http-only', '--silent'],
+          env: { ...(process.env as Record<string, string>), MCP_REMOTE_CONFIG_DIR: configDir },
+          stderr: 'ignore',
+        }),
+      );
+      return {
+        client,
+        tool: 'echo',
+        close: async () => {
+          await close();
+          await sg.proc.stop();
+        },
+      };
+    },
+  };
+}
+
+function supergatewayHttp(): PathSpec {
+  return {
+    key: 'supergateway',
+    label: 'peer: supergateway (HTTP client)',
+    kind: 'peer',
+    chain: 'SDK Client → StreamableHTTPClientTransport → supergateway --stateful → server',
+    async open() {
+      const sg = await startSupergateway();
+      const { client, close } = await connectClient(new StreamableHTTPClientTransport(new URL(sg.url)));
+      return {
+        client,
+        tool: 'echo',
+        close: async () => {
+          await close();
+          await sg.proc.stop();
+        },
+      };
+    },
+  };
+}
+
+function mcpProxy(): PathSpec {
+  return {
+    key: 'mcp-proxy',
+    label: 'peer: mcp-proxy (punkpeye)',
+    kind: 'peer',
+    chain: 'SDK Client → StreamableHTTPClientTransport → mcp-proxy --server stream → server',
+    async open() {
+      const port = await freePort();
+      const proc = spawnTracked(process.execPath, [
+        nodeModule('mcp-proxy/dist/bin/mcp-proxy.mjs'),
+        '--host', '127.0.0.1', '--port', String(port), '--server', 'stream',
+        '--', ...EVERYTHING_COMMAND,
+      ]);
+      await waitForPort(port, 30_000, () => proc.proc.exitCode !== null).catch((error: Error) => {
+        throw new Error(`${error.message}\n${proc.output()}`);
+      });
+      const { client, close } = await connectClient(new StreamableHTTPClientTransport(new URL(`http://127.0.0.1:${port}/mcp`)));
+      return {
+        client,
+        tool: 'echo',
+        close: async () => {
+          await close();
+          await proc.stop();
+        },
+      };
+    },
+  };
+}
+
+/** Every sequential path, floor first. */
+export function allPaths(): PathSpec[] {
+  return [direct(), bridge(), gateway(1), gateway(10), mcpRemote(), supergatewayHttp(), mcpProxy()];
+}
