@@ -43,7 +43,7 @@ async function settleChildren(pid: number, timeoutMs = 15_000): Promise<number> 
  * median of each side is kept, so background load hits both alike.
  */
 export async function measureThroughput(ctx: BenchContext, clientsCount = 16): Promise<ThroughputResult> {
-  const callsPerClient = ctx.quick ? 5 : 100;
+  const callsPerClient = ctx.quick ? 20 : 100;
   const reps = ctx.quick ? 1 : 3;
 
   const direct = await connectDirect();

@@ -6,7 +6,7 @@ import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
-import { EVERYTHING_BIN, connectThroughTools, startBridge, startGateway, type RunningShare } from '../test/helpers/cli.js';
+import { EVERYTHING_BIN, binPath, connectThroughTools, startBridge, startGateway, type RunningShare } from '../test/helpers/cli.js';
 import { benchFile, freePort, nodeModule, onCleanup, runAndForget, spawnTracked, tempDir, waitForPort, type Tracked } from './support.js';
 
 /** What every path gets: a home for local shares and the environment our CLIs run with. */
@@ -29,6 +29,10 @@ export interface PathSpec {
   label: string;
   kind: 'floor' | 'ours' | 'peer';
   chain: string;
+  /** False for paths shown for context only, outside the issue's targets. */
+  inTargets: boolean;
+  /** For peers: our path with the same kind of client (stdio or HTTP), for a like-for-like ratio. */
+  sameClientAs?: string;
   open(ctx: BenchContext): Promise<OpenPath>;
 }
 
@@ -108,6 +112,7 @@ function direct(): PathSpec {
     key: 'direct',
     label: 'direct stdio',
     kind: 'floor',
+    inTargets: true,
     chain: 'SDK Client → StdioClientTransport → server',
     async open() {
       const { client, close } = await connectDirect();
@@ -121,6 +126,7 @@ function bridge(): PathSpec {
     key: 'bridge',
     label: 'ours: bridge',
     kind: 'ours',
+    inTargets: true,
     chain: 'SDK Client → mcp-tools run → local share → mcp-bridge → server',
     async open(ctx) {
       const share = track(await startBridge([...EVERYTHING_COMMAND], ctx.env));
@@ -142,6 +148,7 @@ function gateway(count: number): PathSpec {
     key: `gateway${count}`,
     label: `ours: gateway (${count} backend${count === 1 ? '' : 's'})`,
     kind: 'ours',
+    inTargets: true,
     chain: `SDK Client → mcp-tools run → local share → mcp-gateway (${count} stdio backend${count === 1 ? '' : 's'}, isolation: session) → server; calls ev0_echo`,
     async open(ctx) {
       const config = await writeGatewayConfig(ctx.home, count);
@@ -175,11 +182,41 @@ async function startSupergateway(): Promise<{ url: string; proc: Tracked }> {
   return { url: `http://127.0.0.1:${port}/mcp`, proc };
 }
 
+function bridgeHttp(): PathSpec {
+  return {
+    key: 'bridge-http',
+    label: 'ours: bridge (HTTP client)',
+    kind: 'ours',
+    inTargets: false,
+    chain: 'SDK Client → StreamableHTTPClientTransport → mcp-tools http → local share → mcp-bridge → server',
+    async open(ctx) {
+      const share = track(await startBridge([...EVERYTHING_COMMAND], ctx.env));
+      const port = await freePort();
+      const http = spawnTracked(process.execPath, [binPath('mcp-tools'), 'http', share.token, '--bind', `127.0.0.1:${port}`], { env: { ...process.env, ...ctx.env } });
+      await waitForPort(port, 30_000, () => http.proc.exitCode !== null).catch((error: Error) => {
+        throw new Error(`${error.message}\n${http.output()}`);
+      });
+      const { client, close } = await connectClient(new StreamableHTTPClientTransport(new URL(`http://127.0.0.1:${port}/mcp`)));
+      return {
+        client,
+        tool: 'echo',
+        close: async () => {
+          await close();
+          await http.stop();
+          await share.stop();
+        },
+      };
+    },
+  };
+}
+
 function mcpRemote(): PathSpec {
   return {
     key: 'mcp-remote',
     label: 'peer: mcp-remote → supergateway',
     kind: 'peer',
+    inTargets: true,
+    sameClientAs: 'bridge',
     chain: 'SDK Client → mcp-remote (stdio→HTTP) → supergateway --stateful (streamable HTTP→stdio) → server',
     async open() {
       const sg = await startSupergateway();
@@ -209,6 +246,8 @@ function supergatewayHttp(): PathSpec {
     key: 'supergateway',
     label: 'peer: supergateway (HTTP client)',
     kind: 'peer',
+    inTargets: false,
+    sameClientAs: 'bridge-http',
     chain: 'SDK Client → StreamableHTTPClientTransport → supergateway --stateful → server',
     async open() {
       const sg = await startSupergateway();
@@ -230,6 +269,8 @@ function mcpProxy(): PathSpec {
     key: 'mcp-proxy',
     label: 'peer: mcp-proxy (punkpeye)',
     kind: 'peer',
+    inTargets: true,
+    sameClientAs: 'bridge-http',
     chain: 'SDK Client → StreamableHTTPClientTransport → mcp-proxy --server stream → server',
     async open() {
       const port = await freePort();
@@ -256,5 +297,5 @@ function mcpProxy(): PathSpec {
 
 /** Every sequential path, floor first. */
 export function allPaths(): PathSpec[] {
-  return [direct(), bridge(), gateway(1), gateway(10), mcpRemote(), supergatewayHttp(), mcpProxy()];
+  return [direct(), bridge(), gateway(1), gateway(10), bridgeHttp(), mcpRemote(), supergatewayHttp(), mcpProxy()];
 }

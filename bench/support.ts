@@ -16,7 +16,7 @@ import { descendants, isAlive } from '../test/helpers/cli.js';
 type CleanupTask = () => unknown;
 
 const tasks: CleanupTask[] = [];
-let cleaning: Promise<void> | undefined;
+let cleaning: Promise<number[]> | undefined;
 
 /** Registers something to stop at the end (run last-in, first-out); returns an unregister function. */
 export function onCleanup(task: CleanupTask): () => void {
@@ -34,13 +34,13 @@ export async function runAndForget(unregister: () => void, task: CleanupTask): P
 }
 
 /** Stops everything registered, then SIGTERM/SIGKILLs any descendant process still alive; returns the stragglers. */
-export function cleanupAll(): Promise<void> {
+export function cleanupAll(): Promise<number[]> {
   cleaning ??= (async () => {
     while (tasks.length > 0) {
       const task = tasks.pop() as CleanupTask;
       await withTimeout(Promise.resolve().then(task), 10_000).catch(() => undefined);
     }
-    await sweepDescendants();
+    return sweepDescendants();
   })();
   return cleaning;
 }

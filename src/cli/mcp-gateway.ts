@@ -51,7 +51,8 @@ async function run(path: string, flags: RunFlags): Promise<undefined> {
     gateway = await Gateway.start({
       config,
       provider,
-      dialProvider: createShareProvider(choice),
+      // `type: zrok` backends may be local tokens too: reach them however they are served.
+      dialProvider: createShareProvider(choice === 'zrok' ? 'zrok' : 'auto'),
       logger,
       onBackendStatus: startupReporter(logger),
       ...(flags.shareToken === undefined ? {} : { token: flags.shareToken }),

@@ -62,7 +62,7 @@ export function checkEnvelope(message: unknown): EnvelopeProblem | undefined {
   const m = message as Record<string, unknown>;
   const rawId = m['id'];
   const idOk = rawId === undefined || typeof rawId === 'string' || (typeof rawId === 'number' && Number.isFinite(rawId));
-  const id = idOk && rawId !== undefined ? (rawId as JsonRpcId) : null;
+  const id = idOk && rawId !== undefined ? (rawId) : null;
   if (m['jsonrpc'] !== '2.0') return { id, code: JsonRpcErrorCode.InvalidRequest, message: 'Invalid Request: jsonrpc must be "2.0"' };
   if (!idOk) return { id: null, code: JsonRpcErrorCode.InvalidRequest, message: 'Invalid Request: id must be a string or a number' };
   if (m['method'] === undefined) {

@@ -16,7 +16,8 @@ export type ProviderChoice = (typeof PROVIDER_CHOICES)[number];
 
 /** Reads `--provider`, falling back to `MCP_SHARE_PROVIDER`, then `auto`; rejects anything else. */
 export function resolveProviderChoice(flag: string | undefined, env: NodeJS.ProcessEnv = process.env): ProviderChoice {
-  const value = flag ?? env['MCP_SHARE_PROVIDER'] ?? 'auto';
+  // An empty variable counts as unset, as shells make it easy to leave one behind.
+  const value = flag ?? (env['MCP_SHARE_PROVIDER'] || undefined) ?? 'auto';
   if ((PROVIDER_CHOICES as readonly string[]).includes(value)) return value as ProviderChoice;
   throw new GatewayError('USAGE', `unknown share provider '${value}': choose local, zrok or auto`);
 }

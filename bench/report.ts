@@ -1,0 +1,131 @@
+// Turns measurements into the printed tables: latency per path, the extras, and the targets.
+import type { BigResult } from './big-result.js';
+import type { FirstListResult, IdleSessionsResult, ThroughputResult } from './extras.js';
+import type { PathSpec } from './paths.js';
+import { mb, ms, ratio, table, type LatencySummary } from './stats.js';
+
+/** One sequential path's outcome: a summary, or why it could not run. */
+export interface SequentialResult {
+  key: string;
+  label: string;
+  kind: PathSpec['kind'];
+  chain: string;
+  inTargets: boolean;
+  sameClientAs?: string;
+  summary?: LatencySummary;
+  skipped?: string;
+}
+
+/** Everything one run measured. */
+export interface BenchResults {
+  meta: { date: string; node: string; cpus: number; cpuModel: string; loadavg: number[]; quick: boolean; calls: number; warmup: number; rounds: number };
+  sequential: SequentialResult[];
+  throughput?: ThroughputResult | undefined;
+  firstList?: FirstListResult | undefined;
+  idle?: IdleSessionsResult | undefined;
+  big?: BigResult | undefined;
+  errors: Record<string, string>;
+}
+
+function p50Of(results: BenchResults, key: string): number {
+  return results.sequential.find((r) => r.key === key)?.summary?.p50 ?? Number.NaN;
+}
+
+/** The sequential latency table. */
+export function latencyTable(results: BenchResults): string {
+  const direct = p50Of(results, 'direct');
+  const ours = p50Of(results, 'bridge');
+  const rows = results.sequential.map((r) => {
+    const s = r.summary;
+    if (s === undefined) return [r.label, 'skipped', '', '', '', '', '', '', r.skipped ?? ''];
+    const same = r.sameClientAs === undefined ? Number.NaN : p50Of(results, r.sameClientAs);
+    return [
+      r.label,
+      ms(s.p50),
+      ms(s.p90),
+      ms(s.p99),
+      ms(s.mean),
+      s.callsPerSecond.toFixed(0),
+      r.kind === 'floor' ? '1.00×' : ratio(s.p50 / direct),
+      r.kind === 'peer' ? ratio(s.p50 / ours) : '',
+      r.kind === 'peer' ? ratio(s.p50 / same) : '',
+    ];
+  });
+  return table(['path', 'p50 ms', 'p90 ms', 'p99 ms', 'mean ms', 'calls/s', 'p50 / direct', 'peer / ours (bridge)', 'peer / ours, same client'], rows);
+}
+
+/** The extras as one table. */
+export function extrasTable(results: BenchResults): string {
+  const rows: string[][] = [];
+  const t = results.throughput;
+  if (t !== undefined) {
+    rows.push([`${t.clients} concurrent clients, direct (one stdio connection, ${t.clients} in flight)`, `${t.directCallsPerSecond.toFixed(0)} calls/s`]);
+    rows.push([`${t.clients} concurrent clients through one gateway (session streams, shared backend)`, `${t.gatewayCallsPerSecond.toFixed(0)} calls/s (${pct(t.gatewayCallsPerSecond / t.directCallsPerSecond)} of direct)`]);
+    if (t.gatewayViaToolsCallsPerSecond !== undefined) {
+      rows.push([`${t.clients} concurrent clients through one gateway, each via its own mcp-tools run`, `${t.gatewayViaToolsCallsPerSecond.toFixed(0)} calls/s (${pct(t.gatewayViaToolsCallsPerSecond / t.directCallsPerSecond)} of direct)`]);
+    }
+  }
+  const f = results.firstList;
+  if (f !== undefined) {
+    rows.push([`first tools/list, ${f.backends} stdio backends, ours (lazy; median of ${f.reps})`, `${ms(f.lazyMs)} ms, ${f.tools} tools, ${f.lazyBackendsStarted} backends started`]);
+    rows.push([`first tools/list, ${f.backends} stdio backends, eager (original's behaviour, simulated)`, `${ms(f.eagerMs)} ms, ${f.eagerBackendsStarted} backends started`]);
+    if (f.lazyViaToolsMs !== undefined) rows.push(['first tools/list, lazy, via a fresh mcp-tools run (node start-up included)', `${ms(f.lazyViaToolsMs)} ms`]);
+  }
+  const i = results.idle;
+  if (i !== undefined) {
+    rows.push([`gateway RSS, ${i.sessions} idle sessions`, `${mb(i.rssAfterBytes)} (${mb(i.rssBeforeBytes)} before; ${((i.rssAfterBytes - i.rssBeforeBytes) / i.sessions / 1024).toFixed(1)} KB per session; ${i.backendsStarted} backends started; opened in ${(i.openMs / 1000).toFixed(1)} s)`]);
+  }
+  const b = results.big;
+  if (b !== undefined) {
+    rows.push([`${mb(b.payloadBytes)} result, bridge chain (median of ${b.runs})`, `${ms(b.bridgeMs)} ms (direct ${ms(b.directMs)} ms); ${b.whole ? 'whole and correct' : 'NOT whole/correct'}`]);
+    rows.push(['  bridge RSS growth', `${mb(b.bridgeRssPeakBytes - b.bridgeRssBeforeBytes)} (${mb(b.bridgeRssBeforeBytes)} → peak ${mb(b.bridgeRssPeakBytes)}); ${ratio((b.bridgeRssPeakBytes - b.bridgeRssBeforeBytes) / b.payloadBytes)} payload`]);
+    rows.push(['  mcp-tools RSS growth', `${mb(b.toolsRssPeakBytes - b.toolsRssBeforeBytes)} (${mb(b.toolsRssBeforeBytes)} → peak ${mb(b.toolsRssPeakBytes)}); ${ratio((b.toolsRssPeakBytes - b.toolsRssBeforeBytes) / b.payloadBytes)} payload`]);
+  }
+  for (const [what, error] of Object.entries(results.errors)) rows.push([`${what}: FAILED`, error.split('\n')[0] ?? error]);
+  return table(['measurement', 'result'], rows);
+}
+
+function pct(x: number): string {
+  return Number.isFinite(x) ? `${(x * 100).toFixed(0)}%` : '—';
+}
+
+interface Target {
+  target: string;
+  goal: string;
+  measured: string;
+  pass: boolean | undefined;
+}
+
+/** Each of the issue's targets, measured, with pass/fail (no assertion: a report). */
+export function targets(results: BenchResults): Target[] {
+  const direct = p50Of(results, 'direct');
+  const bridge = p50Of(results, 'bridge');
+  const gateway1 = p50Of(results, 'gateway1');
+  const list: Target[] = [];
+  const add = (target: string, goal: string, value: number, format: (v: number) => string, pass: (v: number) => boolean, note = ''): void => {
+    list.push({ target, goal, measured: Number.isFinite(value) ? `${format(value)}${note}` : 'not measured', pass: Number.isFinite(value) ? pass(value) : undefined });
+  };
+  add('bridge chain p50 / direct p50', '≤ 2×', bridge / direct, ratio, (v) => v <= 2);
+  add('gateway chain (1 backend) p50 / direct p50', '≤ 2.2×', gateway1 / direct, ratio, (v) => v <= 2.2);
+  const peers = results.sequential.filter((r) => r.kind === 'peer' && r.inTargets && r.summary !== undefined);
+  const worst = peers.map((r) => ({ label: r.label, value: (r.summary as LatencySummary).p50 / bridge })).sort((a, b) => a.value - b.value)[0];
+  add('peer chain p50 / our chain (bridge) p50, closest peer', '≥ 5×', worst?.value ?? Number.NaN, ratio, (v) => v >= 5, worst === undefined ? '' : ` (${worst.label.replace(/^peer: /, '')})`);
+  const t = results.throughput;
+  add('16 clients through one gateway / direct, calls/s', '≥ 80%', t === undefined ? Number.NaN : t.gatewayCallsPerSecond / t.directCallsPerSecond, pct, (v) => v >= 0.8);
+  const f = results.firstList;
+  add('first tools/list, 10 stdio backends (no backend started)', '≤ 20 ms', f === undefined ? Number.NaN : f.lazyMs, (v) => `${ms(v)} ms`, (v) => v <= 20 && f?.lazyBackendsStarted === 0);
+  const i = results.idle;
+  const idleNote = i === undefined || i.sessions === 1000 ? '' : ` (${i.sessions} sessions, quick run)`;
+  add('gateway RSS with 1,000 idle sessions', '≤ 150 MB', i === undefined ? Number.NaN : i.rssAfterBytes, mb, (v) => v <= 150e6 && i?.backendsStarted === 0, idleNote);
+  const b = results.big;
+  add('8 MB result: bridge RSS growth / payload, whole and correct', '≤ 4×', b === undefined ? Number.NaN : (b.bridgeRssPeakBytes - b.bridgeRssBeforeBytes) / b.payloadBytes, (v) => `${ratio(v)}${b?.whole === true ? ', whole' : ', NOT whole'}`, (v) => v <= 4 && b?.whole === true);
+  return list;
+}
+
+/** The final targets table. */
+export function targetsTable(results: BenchResults): string {
+  return table(
+    ['target', 'goal', 'measured', 'result'],
+    targets(results).map((t) => [t.target, t.goal, t.measured, t.pass === undefined ? 'n/a' : t.pass ? 'pass' : 'FAIL']),
+  );
+}
