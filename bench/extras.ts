@@ -1,5 +1,6 @@
 // The measurements beyond sequential latency: concurrency, first tools/list, idle sessions.
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { z } from 'zod';
 import { descendants, isAlive, startGateway } from '../test/helpers/cli.js';
 import { connectDirect, connectTools, track, writeGatewayConfig, type BenchContext } from './paths.js';
 import { echoOnce, median } from './stats.js';
@@ -100,14 +101,26 @@ export interface FirstListResult {
   eagerBackendsStarted: number;
   /** Lazy, but through a fresh `mcp-tools run` process (its node start-up included); absent in quick runs. */
   lazyViaToolsMs?: number;
+  /** One SDK `Client.listTools()` on an open session: the answer plus the SDK's client-side schema work. */
+  sdkListToolsMs: number;
   tools: number;
+}
+
+/** tools/list answer as it arrives, only checked for its shape: the server's time, not the client's. */
+const RawToolsList = z.object({ tools: z.array(z.object({ name: z.string() }).passthrough()) }).passthrough();
+
+/** Asks tools/list and returns how many tools came back. */
+async function rawListTools(client: Client): Promise<number> {
+  return (await client.request({ method: 'tools/list', params: {} }, RawToolsList)).tools.length;
 }
 
 /**
  * With 10 stdio backends (`isolation: session`): from opening a session to the first tools/list
  * answer. Lazy is ours as it is. Eager simulates the original, which starts every backend for
  * each new client before serving it: right after initialize one `echo` goes to every backend (all
- * ten concurrently, which flatters the original), then tools/list.
+ * ten concurrently, which flatters the original), then tools/list. The answer is timed as it
+ * arrives; the SDK's `listTools()` also compiles a validator for every tool's output schema in
+ * the client (10–30 ms here, whatever the server), which is reported on its own.
  */
 export async function measureFirstList(ctx: BenchContext, count = 10): Promise<FirstListResult> {
   const reps = ctx.quick ? 2 : 10;
@@ -119,22 +132,26 @@ export async function measureFirstList(ctx: BenchContext, count = 10): Promise<F
 
   const lazy: number[] = [];
   const eager: number[] = [];
+  const sdkList: number[] = [];
   let lazyStarted = 0;
   let eagerStarted = 0;
   let tools = 0;
   for (let r = 0; r < reps; r++) {
     let t0 = performance.now();
     let client = await dialer.connect('bench-first-list');
-    tools = (await client.listTools()).tools.length;
+    tools = await rawListTools(client);
     lazy.push(performance.now() - t0);
     lazyStarted = Math.max(lazyStarted, descendants(pid).filter(isAlive).length);
+    t0 = performance.now();
+    await client.listTools();
+    sdkList.push(performance.now() - t0);
     await client.close();
     await settleChildren(pid);
 
     t0 = performance.now();
     client = await dialer.connect('bench-first-list-eager');
     await Promise.all(Array.from({ length: count }, (_, i) => echoOnce(client, `ev${i}_echo`)));
-    await client.listTools();
+    await rawListTools(client);
     eager.push(performance.now() - t0);
     eagerStarted = Math.max(eagerStarted, descendants(pid).filter(isAlive).length);
     await client.close();
@@ -147,7 +164,7 @@ export async function measureFirstList(ctx: BenchContext, count = 10): Promise<F
     for (let r = 0; r < 3; r++) {
       const t0 = performance.now();
       const t = await connectTools(gateway.token, ctx.env);
-      await t.client.listTools();
+      await rawListTools(t.client);
       samples.push(performance.now() - t0);
       await t.close();
     }
@@ -162,6 +179,7 @@ export async function measureFirstList(ctx: BenchContext, count = 10): Promise<F
     eagerMs: median(eager),
     eagerBackendsStarted: eagerStarted,
     ...(viaTools === undefined ? {} : { lazyViaToolsMs: viaTools }),
+    sdkListToolsMs: median(sdkList),
     tools,
   };
 }

@@ -7,7 +7,7 @@ import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js'
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import { EVERYTHING_BIN, binPath, connectThroughTools, startBridge, startGateway, type RunningShare } from '../test/helpers/cli.js';
-import { benchFile, freePort, nodeModule, onCleanup, runAndForget, spawnTracked, tempDir, waitForPort, type Tracked } from './support.js';
+import { benchFile, freePort, nodeModule, onCleanup, runAndForget, sessionDialer, spawnTracked, tempDir, waitForPort, type Tracked } from './support.js';
 
 /** What every path gets: a home for local shares and the environment our CLIs run with. */
 export interface BenchContext {
@@ -81,8 +81,12 @@ export async function connectTools(token: string, env: NodeJS.ProcessEnv): Promi
 }
 
 /** A gateway config with `count` server-everything backends ev0…ev(count-1). */
-export async function writeGatewayConfig(dir: string, count: number, options: { isolation?: 'session' | 'shared'; maxSessions?: number; name?: string } = {}): Promise<string> {
-  const [command, ...args] = EVERYTHING_COMMAND;
+export async function writeGatewayConfig(
+  dir: string,
+  count: number,
+  options: { isolation?: 'session' | 'shared'; maxSessions?: number; name?: string; server?: readonly string[] } = {},
+): Promise<string> {
+  const [command, ...args] = options.server ?? EVERYTHING_COMMAND;
   const backends = Array.from({ length: count }, (_, i) =>
     [
       `  - id: ev${i}`,
@@ -136,6 +140,30 @@ function bridge(): PathSpec {
         tool: 'echo',
         close: async () => {
           await tools.close();
+          await share.stop();
+        },
+      };
+    },
+  };
+}
+
+function bridgeInProcess(): PathSpec {
+  return {
+    key: 'bridge-inproc',
+    label: 'ours: bridge, in-process client',
+    kind: 'ours',
+    inTargets: false,
+    chain: 'SDK Client → StreamTransport over a session stream opened in-process (no mcp-tools) → local share → mcp-bridge → server',
+    async open(ctx) {
+      const share = track(await startBridge([...EVERYTHING_COMMAND], ctx.env));
+      const client = await (await sessionDialer(ctx.home, share.token)).connect('bench-inproc');
+      const closeClient = (): Promise<void> => client.close();
+      const unregister = onCleanup(closeClient);
+      return {
+        client,
+        tool: 'echo',
+        close: async () => {
+          await runAndForget(unregister, closeClient);
           await share.stop();
         },
       };
@@ -297,5 +325,5 @@ function mcpProxy(): PathSpec {
 
 /** Every sequential path, floor first. */
 export function allPaths(): PathSpec[] {
-  return [direct(), bridge(), gateway(1), gateway(10), bridgeHttp(), mcpRemote(), supergatewayHttp(), mcpProxy()];
+  return [direct(), bridge(), gateway(1), gateway(10), bridgeInProcess(), bridgeHttp(), mcpRemote(), supergatewayHttp(), mcpProxy()];
 }

@@ -70,6 +70,7 @@ export function extrasTable(results: BenchResults): string {
     rows.push([`first tools/list, ${f.backends} stdio backends, ours (lazy; median of ${f.reps})`, `${ms(f.lazyMs)} ms, ${f.tools} tools, ${f.lazyBackendsStarted} backends started`]);
     rows.push([`first tools/list, ${f.backends} stdio backends, eager (original's behaviour, simulated)`, `${ms(f.eagerMs)} ms, ${f.eagerBackendsStarted} backends started`]);
     if (f.lazyViaToolsMs !== undefined) rows.push(['first tools/list, lazy, via a fresh mcp-tools run (node start-up included)', `${ms(f.lazyViaToolsMs)} ms`]);
+    rows.push(['  for reference: one SDK Client.listTools() on an open session (client-side schema compilation included)', `${ms(f.sdkListToolsMs)} ms`]);
   }
   const i = results.idle;
   if (i !== undefined) {

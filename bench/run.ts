@@ -2,7 +2,7 @@
 // and gateway chains and the peers, then concurrency, first tools/list, idle sessions and an
 // 8 MiB result, and the issue's targets. Every process it starts is stopped, also on Ctrl-C.
 //   node dist/bench/run.js [--quick] [--calls N] [--warmup N] [--rounds N] [--only KEY,...] [--profile]
-// --only keys: direct bridge gateway1 gateway10 bridge-http mcp-remote supergateway mcp-proxy
+// --only keys: direct bridge gateway1 gateway10 bridge-inproc bridge-http mcp-remote supergateway mcp-proxy
 //              throughput first-list idle big
 import { mkdir, writeFile } from 'node:fs/promises';
 import { cpus, loadavg } from 'node:os';
@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { measureBigResult } from './big-result.js';
 import { measureFirstList, measureIdleSessions, measureThroughput } from './extras.js';
 import { allPaths, benchContext, type BenchContext, type OpenPath } from './paths.js';
-import { profileBridgeChain } from './profile.js';
+import { profileChains } from './profile.js';
 import { extrasTable, latencyTable, targetsTable, type BenchResults, type SequentialResult } from './report.js';
 import { summarise, timeSequential } from './stats.js';
 import { cleanupAll, installSignalHandlers } from './support.js';
@@ -119,7 +119,7 @@ async function main(): Promise<number> {
   process.stdout.write(`# mcp-gateway benchmark${options.quick ? ' (quick)' : ''}\n${header}\n\n`);
 
   if (options.profile) {
-    process.stdout.write(`${await profileBridgeChain(ctx, options.quick ? 200 : 3000, options.warmup)}\n`);
+    process.stdout.write(`${await profileChains(ctx, options.quick ? 200 : 3000, options.warmup)}\n`);
     return 0;
   }
 

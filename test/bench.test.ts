@@ -19,7 +19,7 @@ describe('benchmark smoke run (no timing is asserted)', () => {
     assert.match(stdout, /^\| direct stdio +\| \d/m);
     assert.match(stdout, /^\| ours: bridge +\| \d/m);
     assert.match(stdout, /## Targets \(issue 6\)/);
-    const rows = stdout.split('\n').filter((line) => line.startsWith('| '));
+    const rows = (stdout.split('## Targets')[1] ?? '').split('\n').filter((line) => line.startsWith('| '));
     for (const target of ['bridge chain p50 / direct p50', 'gateway chain (1 backend)', '16 clients through one gateway', 'first tools/list', 'gateway RSS with 1,000 idle sessions', '8 MB result']) {
       const row = rows.find((line) => line.startsWith(`| ${target}`));
       assert.ok(row !== undefined, `no targets row for '${target}'`);

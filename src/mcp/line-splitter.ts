@@ -1,17 +1,27 @@
+/** Bytes kept from each end of an oversized line, enough to find its JSON-RPC id. */
+const EDGE_BYTES = 512;
+
+/** What is left of a line that was too long: its first and last bytes. */
+export interface OversizedLine {
+  head: Buffer;
+  tail: Buffer;
+}
+
 /**
  * Splits a byte stream into newline-terminated lines without decoding chunks that hold no line
- * end, so a multi-megabyte message is copied once, not once per chunk.
+ * end, so a multi-megabyte message is copied once, not once per chunk. With a limit, a longer
+ * line is never buffered whole: only its two ends are kept, reported once the line ends.
  */
 export class LineSplitter {
   #pending: Buffer[] = [];
   #pendingBytes = 0;
   readonly #maxLineBytes: number;
-  readonly #onOversize: (() => void) | undefined;
-  /** True while skipping the rest of an oversized line. */
-  #discarding = false;
+  readonly #onOversize: ((line: OversizedLine) => void) | undefined;
+  /** Set while skipping the rest of an oversized line. */
+  #discarding: { head: Buffer; tail: Buffer } | undefined;
 
-  /** With `maxLineBytes`, longer lines are dropped (not buffered) and reported once each. */
-  constructor(options: { maxLineBytes?: number; onOversize?: () => void } = {}) {
+  /** With `maxLineBytes`, longer lines are dropped and reported to `onOversize`. */
+  constructor(options: { maxLineBytes?: number; onOversize?: (line: OversizedLine) => void } = {}) {
     this.#maxLineBytes = options.maxLineBytes ?? Infinity;
     this.#onOversize = options.onOversize;
   }
@@ -21,49 +31,75 @@ export class LineSplitter {
     let start = 0;
     let newline = chunk.indexOf(10);
     while (newline !== -1) {
-      if (this.#discarding) {
-        this.#discarding = false;
-        start = newline + 1;
-        newline = chunk.indexOf(10, start);
-        continue;
-      }
-      if (this.#pendingBytes + newline - start > this.#maxLineBytes) {
-        this.#pending = [];
-        this.#pendingBytes = 0;
-        this.#onOversize?.();
-        start = newline + 1;
-        newline = chunk.indexOf(10, start);
-        continue;
-      }
-      let line: Buffer;
-      if (this.#pendingBytes > 0) {
-        this.#pending.push(chunk.subarray(start, newline));
-        line = Buffer.concat(this.#pending, this.#pendingBytes + newline - start);
-        this.#pending = [];
-        this.#pendingBytes = 0;
+      const part = chunk.subarray(start, newline);
+      if (this.#discarding !== undefined) {
+        this.#endOversized(part);
+      } else if (this.#pendingBytes + part.length > this.#maxLineBytes) {
+        this.#startOversized(part);
+        this.#endOversized(Buffer.alloc(0));
       } else {
-        line = chunk.subarray(start, newline);
+        let line = part;
+        if (this.#pendingBytes > 0) {
+          this.#pending.push(part);
+          line = Buffer.concat(this.#pending, this.#pendingBytes + part.length);
+          this.#pending = [];
+          this.#pendingBytes = 0;
+        }
+        const end = line.length > 0 && line[line.length - 1] === 13 ? line.length - 1 : line.length;
+        onLine(end === line.length ? line : line.subarray(0, end));
       }
-      const end = line.length > 0 && line[line.length - 1] === 13 ? line.length - 1 : line.length;
-      onLine(end === line.length ? line : line.subarray(0, end));
       start = newline + 1;
       newline = chunk.indexOf(10, start);
     }
-    if (start < chunk.length && !this.#discarding) {
-      this.#pending.push(chunk.subarray(start));
-      this.#pendingBytes += chunk.length - start;
-      if (this.#pendingBytes > this.#maxLineBytes) {
-        // Stop buffering at once: an endless line must not exhaust memory.
-        this.#pending = [];
-        this.#pendingBytes = 0;
-        this.#discarding = true;
-        this.#onOversize?.();
-      }
+    if (start >= chunk.length) return;
+    const rest = chunk.subarray(start);
+    if (this.#discarding !== undefined) {
+      this.#discarding.tail = lastBytes([this.#discarding.tail, rest]);
+      return;
     }
+    this.#pending.push(rest);
+    this.#pendingBytes += rest.length;
+    // Stop buffering at once: an endless line must not exhaust memory.
+    if (this.#pendingBytes > this.#maxLineBytes) this.#startOversized(Buffer.alloc(0));
   }
 
   /** Bytes received after the last line end. */
   get bufferedBytes(): number {
     return this.#pendingBytes;
   }
+
+  #startOversized(part: Buffer): void {
+    const parts = [...this.#pending, part];
+    this.#discarding = { head: Buffer.concat(parts).subarray(0, EDGE_BYTES), tail: lastBytes(parts) };
+    this.#pending = [];
+    this.#pendingBytes = 0;
+  }
+
+  #endOversized(part: Buffer): void {
+    const discarding = this.#discarding as { head: Buffer; tail: Buffer };
+    this.#discarding = undefined;
+    this.#onOversize?.({ head: discarding.head, tail: lastBytes([discarding.tail, part]) });
+  }
+}
+
+function lastBytes(parts: Buffer[]): Buffer {
+  const joined = Buffer.concat(parts);
+  return joined.length <= EDGE_BYTES ? joined : joined.subarray(joined.length - EDGE_BYTES);
+}
+
+const ID_PATTERN = /"id"\s*:\s*("(?:[^"\\]|\\.){0,200}"|-?\d{1,20})\s*[,}]/;
+
+/** The JSON-RPC id of an oversized message when one of its ends shows it, so its sender gets an answer. */
+export function oversizedId(line: OversizedLine): string | number | null {
+  for (const edge of [line.tail, line.head]) {
+    const match = ID_PATTERN.exec(edge.toString('utf8'));
+    if (match?.[1] !== undefined) {
+      try {
+        return JSON.parse(match[1]) as string | number;
+      } catch {
+        // not a JSON value after all
+      }
+    }
+  }
+  return null;
 }

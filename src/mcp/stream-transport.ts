@@ -1,7 +1,7 @@
 import type { Duplex } from 'node:stream';
 import type { Transport, TransportSendOptions } from '@modelcontextprotocol/sdk/shared/transport.js';
 import type { JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
-import { LineSplitter } from './line-splitter.js';
+import { LineSplitter, oversizedId } from './line-splitter.js';
 
 /** Options for {@link StreamTransport}. */
 export interface StreamTransportOptions {
@@ -42,7 +42,9 @@ export class StreamTransport implements Transport {
     this.#onEnd = options.onEnd;
     this.#answerBadInput = options.answerBadInput ?? false;
     const limit = options.maxLineBytes;
-    this.#splitter = new LineSplitter(limit === undefined ? {} : { maxLineBytes: limit, onOversize: () => this.#badInput(-32600, `Invalid Request: message exceeds ${limit} bytes`) });
+    this.#splitter = new LineSplitter(
+      limit === undefined ? {} : { maxLineBytes: limit, onOversize: (line) => this.#badInput(-32600, `Invalid Request: message exceeds ${limit} bytes`, oversizedId(line)) },
+    );
   }
 
   /** A transport over one duplex socket. */
@@ -108,9 +110,9 @@ export class StreamTransport implements Transport {
   };
 
   /** As a server side, answer input we cannot even parse; the session carries on. */
-  #badInput(code: number, message: string): void {
+  #badInput(code: number, message: string, id: string | number | null = null): void {
     if (!this.#answerBadInput || this.#closed) return;
-    this.#output.write(`${JSON.stringify({ jsonrpc: '2.0', id: null, error: { code, message } })}\n`);
+    this.#output.write(`${JSON.stringify({ jsonrpc: '2.0', id, error: { code, message } })}\n`);
   }
 
   readonly #finish = (): void => {

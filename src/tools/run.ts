@@ -1,7 +1,7 @@
 import type { Readable, Writable } from 'node:stream';
 import type { Logger } from '../log.js';
 import { type JsonRpcId, JsonRpcErrorCode, type RoutingView, checkEnvelope, isRequest, isResponse } from '../mcp/jsonrpc.js';
-import { LineSplitter } from '../mcp/line-splitter.js';
+import { LineSplitter, oversizedId } from '../mcp/line-splitter.js';
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import type { JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
 import type { Duplex } from 'node:stream';
@@ -102,7 +102,8 @@ export async function runStdio(options: RunStdioOptions): Promise<RunStdioResult
 
     const fromClient = new LineSplitter({
       maxLineBytes: options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES,
-      onOversize: () => writeOut(JSON.stringify({ jsonrpc: '2.0', id: null, error: { code: JsonRpcErrorCode.InvalidRequest, message: 'Invalid Request: message too large' } })),
+      onOversize: (line) =>
+        writeOut(JSON.stringify({ jsonrpc: '2.0', id: oversizedId(line), error: { code: JsonRpcErrorCode.InvalidRequest, message: 'Invalid Request: message too large' } })),
     });
     const onClientLine = (line: Buffer): void => {
       if (isBlank(line)) return;
