@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 import { createLogger, type LoggerOptions } from '../log.js';
 import { dialShare, resolveProviderChoice } from '../share/index.js';
-import { parseBind, serveHttp } from '../tools/http.js';
+import { assertBindAllowed, parseBind, serveHttp } from '../tools/http.js';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { callTool, connectClient, describeShare } from '../tools/inspect.js';
 import { runStdio } from '../tools/run.js';
@@ -125,6 +125,7 @@ async function call(token: string, tool: string, args: string | undefined, flags
 async function http(token: string, flags: HttpFlags): Promise<undefined> {
   const logger = createLogger({ name: 'mcp-tools', level: flags.logLevel });
   const { host, port } = parseBind(flags.bind);
+  assertBindAllowed(host, flags.allowRemote === true);
   const { connector, provider, reason } = await dialShare(resolveProviderChoice(flags.provider), token);
   logger.info({ provider, why: reason }, 'share dialled');
   const service = await serveHttp({

@@ -33,6 +33,13 @@ export function isLoopback(host: string): boolean {
   return bare === 'localhost' || bare === '::1' || /^127\.\d+\.\d+\.\d+$/.test(bare);
 }
 
+/** Refuses a non-loopback address unless the user said `--allow-remote`. */
+export function assertBindAllowed(host: string, allowRemote: boolean): void {
+  if (!isLoopback(host) && !allowRemote) {
+    throw new GatewayError('USAGE', `refusing to bind ${host}: it is reachable from other machines; pass --allow-remote to do it anyway`);
+  }
+}
+
 /** Parses `--bind HOST:PORT` (`[::1]:8080` for IPv6). */
 export function parseBind(value: string): { host: string; port: number } {
   const match = /^(\[[^\]]+\]|[^:]+):(\d{1,5})$/.exec(value);
@@ -50,9 +57,7 @@ export function parseBind(value: string): { host: string; port: number } {
  */
 export async function serveHttp(options: ServeHttpOptions): Promise<HttpService> {
   const { host, logger, connector } = options;
-  if (!isLoopback(host) && options.allowRemote !== true) {
-    throw new GatewayError('USAGE', `refusing to bind ${host}: it is reachable from other machines; pass --allow-remote to do it anyway`);
-  }
+  assertBindAllowed(host, options.allowRemote === true);
   // The endpoint needs the bound port for its Host check, so it is made once we listen.
   const holder: { endpoint?: McpHttpEndpoint } = {};
   const server = createServer({ noDelay: true, ...HTTP_TIMEOUTS }, (req, res) => {

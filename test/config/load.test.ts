@@ -113,6 +113,9 @@ void describe('parseConfig: defaults and new keys', () => {
         { id: 'fs', name: 'fs', namespace: 'fs', transport: { type: 'stdio', command: 'mcp-filesystem', args: [], env: {} }, isolation: 'session', required: true },
       ],
       logArguments: false,
+      shutdownGraceMs: 10_000,
+      maxMessageBytes: 16 * 1024 * 1024,
+      maxConcurrentCalls: 64,
     });
   });
 
