@@ -14,7 +14,7 @@ import { allPaths, benchContext, type BenchContext, type OpenPath } from './path
 import { profileChains } from './profile.js';
 import { extrasTable, latencyTable, targetsTable, type BenchResults, type SequentialResult } from './report.js';
 import { summarise, timeSequential } from './stats.js';
-import { cleanupAll, installSignalHandlers } from './support.js';
+import { cleanupAll, installSignalHandlers, isStopping } from './support.js';
 
 interface Options {
   quick: boolean;
@@ -59,6 +59,7 @@ async function measureSequential(ctx: BenchContext, options: Options): Promise<S
   }));
   const open = new Map<string, OpenPath>();
   for (const spec of specs) {
+    if (isStopping()) break;
     log(`starting ${spec.label}`);
     try {
       const path = await spec.open(ctx);
@@ -73,7 +74,7 @@ async function measureSequential(ctx: BenchContext, options: Options): Promise<S
   const samples = new Map<string, { all: number[]; wallMs: number }>();
   const perRound = Math.ceil(options.calls / options.rounds);
   const keys = [...open.keys()];
-  for (let round = 0; round < options.rounds; round++) {
+  for (let round = 0; round < options.rounds && !isStopping(); round++) {
     log(`round ${round + 1}/${options.rounds}: ${perRound} calls per path`);
     const order = keys.map((_, i) => keys[(i + round) % keys.length] as string);
     for (const key of order) {
@@ -100,6 +101,7 @@ async function measureSequential(ctx: BenchContext, options: Options): Promise<S
 }
 
 async function extra<T>(results: BenchResults, what: string, run: () => Promise<T>): Promise<T | undefined> {
+  if (isStopping()) return undefined;
   log(what);
   try {
     return await run();

@@ -55,11 +55,22 @@ export async function sweepDescendants(): Promise<number[]> {
   return left;
 }
 
+let stopping = false;
+
+/** True once Ctrl-C or SIGTERM arrived: nothing new should be started. */
+export function isStopping(): boolean {
+  return stopping;
+}
+
 /** Makes Ctrl-C and SIGTERM clean up before exiting. */
 export function installSignalHandlers(): void {
   const onSignal = (name: NodeJS.Signals): void => {
+    stopping = true;
     process.stderr.write(`\nbench: ${name}, stopping every process it started…\n`);
-    void cleanupAll().finally(() => process.exit(name === 'SIGINT' ? 130 : 143));
+    // A second sweep catches anything a step still in flight started during the first.
+    void cleanupAll()
+      .then(() => sweepDescendants())
+      .finally(() => process.exit(name === 'SIGINT' ? 130 : 143));
   };
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
@@ -135,6 +146,7 @@ export interface Tracked {
 
 /** Spawns a process, keeps the last 64 KB of its output for error messages, and registers its stop. */
 export function spawnTracked(command: string, args: string[], options: SpawnOptions = {}): Tracked {
+  if (stopping) throw new Error('the benchmark is stopping');
   const proc = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'], ...options });
   let output = '';
   const keep = (chunk: Buffer): void => {
