@@ -33,7 +33,16 @@ export function createLogger(options: LoggerOptions): Logger {
       PinoPretty({ destination: 2, colorize: true, sync: true }),
     );
   }
-  return pino({ name: options.name, level }, pino.destination({ dest: 2, sync: true }));
+  // Asynchronous writes keep log lines off the hot path; whatever is buffered is flushed on exit.
+  const destination = pino.destination({ dest: 2, sync: false, minLength: 0 });
+  process.once('exit', () => {
+    try {
+      destination.flushSync();
+    } catch {
+      // stderr already gone
+    }
+  });
+  return pino({ name: options.name, level }, destination);
 }
 
 /** A logger that drops everything, for library use and tests. */

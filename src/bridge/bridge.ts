@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { Logger } from '../log.js';
 import { McpHttpEndpoint } from '../mcp/http-endpoint.js';
@@ -49,8 +50,8 @@ export class Bridge {
     const { logger, server } = options;
     const grace = options.stopGraceMs ?? DEFAULT_STOP_GRACE_MS;
     const sessions = new Map<string, StdioUpstream>();
-    const spawnSession = (label: string): StdioUpstream => {
-      const upstream = new StdioUpstream(server, { logger, label });
+    const spawnSession = (label: string, socket?: Socket): StdioUpstream => {
+      const upstream = new StdioUpstream(server, socket === undefined ? { logger, label } : { logger, label, socket });
       sessions.set(label, upstream);
       logger.info({ session: label, pid: upstream.child.pid }, 'session started');
       void upstream.exited.then((exit) => {
@@ -67,7 +68,11 @@ export class Bridge {
     const shareServer = new ShareServer({
       endpoint,
       logger,
-      onSessionStream: (socket, head) => pipeSession(spawnSession(newLabel()), socket, head, grace),
+      onSessionStream: (socket, head) => {
+        // A real socket with nothing read past the handshake can become the server's own stdio.
+        if (socket instanceof Socket && head.length === 0 && hasFd(socket)) handOver(spawnSession(newLabel(), socket), socket);
+        else pipeSession(spawnSession(newLabel()), socket, head, grace);
+      },
     });
     const listener = await options.provider.listen(
       options.token === undefined ? { onConnection: shareServer.onConnection } : { token: options.token, onConnection: shareServer.onConnection },
@@ -102,6 +107,26 @@ export class Bridge {
 
 function newLabel(): string {
   return randomBytes(4).toString('hex');
+}
+
+function hasFd(socket: Socket): boolean {
+  return typeof (socket as unknown as { _handle?: { fd?: number } })._handle?.fd === 'number' && ((socket as unknown as { _handle: { fd: number } })._handle.fd >= 0);
+}
+
+/**
+ * The fastest relay is none: the server process got the client's socket as its stdin and
+ * stdout, so bytes flow client ↔ server with no hop through us. We drop our copy of the
+ * descriptor (destroy, never end: a shutdown would cut the server's side too) and learn of the
+ * client leaving from the server exiting on EOF.
+ */
+function handOver(upstream: StdioUpstream, socket: Socket): void {
+  socket.on('error', () => undefined);
+  socket.pause();
+  const release = (): void => {
+    socket.destroy();
+  };
+  upstream.child.once('spawn', release);
+  upstream.child.once('error', release);
 }
 
 /** Our own clients' session streams need no parsing here: bytes go straight to the process. */

@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import type { Socket } from 'node:net';
 import { GatewayError, describeError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { LineSplitter } from './line-splitter.js';
@@ -30,12 +31,16 @@ export class StdioUpstream {
   readonly exited: Promise<ChildExit>;
   #exit: ChildExit | undefined;
 
-  constructor(spec: StdioServerSpec, options: { logger: Logger; label: string }) {
+  /**
+   * @param options.socket when given, the process reads and writes this socket directly as its
+   *   stdin and stdout, taking the parent out of the data path (no relay hop at all).
+   */
+  constructor(spec: StdioServerSpec, options: { logger: Logger; label: string; socket?: Socket }) {
     const { logger, label } = options;
     this.child = spawn(spec.command, [...spec.args], {
       cwd: spec.cwd,
       env: spec.env === undefined ? process.env : { ...process.env, ...spec.env },
-      stdio: ['pipe', 'pipe', 'pipe'],
+      stdio: options.socket === undefined ? ['pipe', 'pipe', 'pipe'] : [options.socket, options.socket, 'pipe'],
       // Its own process group, so stop() reaches grandchildren (npx, shells) and a terminal's
       // Ctrl-C reaches only us: we stop children in order instead of racing them.
       detached: true,
@@ -73,8 +78,11 @@ export class StdioUpstream {
   /** Ends the process: close stdin, then SIGTERM, then SIGKILL, each after `graceMs`. */
   async stop(graceMs = DEFAULT_STOP_GRACE_MS): Promise<ChildExit> {
     if (this.#exit !== undefined) return this.#exit;
-    this.child.stdin?.end();
-    if (await this.#waitExit(graceMs)) return this.exited;
+    // A process holding a client's socket as stdin has no pipe of ours to close: go to SIGTERM.
+    if (this.child.stdin !== null) {
+      this.child.stdin.end();
+      if (await this.#waitExit(graceMs)) return this.exited;
+    }
     this.#signal('SIGTERM');
     if (await this.#waitExit(graceMs)) return this.exited;
     this.#signal('SIGKILL');

@@ -19,10 +19,7 @@ interface Wire {
 function socketWire(socket: Duplex, head: Buffer, logger: Logger): Wire {
   const splitter = new LineSplitter();
   return {
-    write: (line) => {
-      socket.write(line);
-      socket.write('\n');
-    },
+    write: (line) => writeLine(socket, line),
     start: (onLine, onClose) => {
       socket.on('data', (chunk: Buffer) => splitter.push(chunk, onLine));
       socket.on('error', (error) => logger.debug({ err: error }, 'share stream error'));
@@ -95,10 +92,7 @@ export async function runStdio(options: RunStdioOptions): Promise<RunStdioResult
       output.write('', () => resolve(result));
     };
 
-    const writeOut = (line: Buffer | string): void => {
-      output.write(line);
-      output.write('\n');
-    };
+    const writeOut = (line: Buffer | string): void => writeLine(output, line);
 
     const fromClient = new LineSplitter({
       maxLineBytes: options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES,
@@ -128,14 +122,8 @@ export async function runStdio(options: RunStdioOptions): Promise<RunStdioResult
       if (done) return;
       if (isBlank(line)) return;
       if (pending.size > 0) {
-        try {
-          const message = JSON.parse(line.toString('utf8')) as unknown;
-          for (const item of Array.isArray(message) ? message : [message]) {
-            if (item !== null && typeof item === 'object' && isResponse(item as RoutingView)) pending.delete((item as RoutingView).id as JsonRpcId);
-          }
-        } catch {
-          logger.warn('share sent a line that is not JSON; passing it on');
-        }
+        const answered = respondedId(line);
+        if (answered !== undefined) pending.delete(answered);
       }
       writeOut(line);
       if (inputEnded && pending.size === 0) finish({ exitCode: 0, reason: 'client closed stdin' });
@@ -158,6 +146,38 @@ export async function runStdio(options: RunStdioOptions): Promise<RunStdioResult
       else finish({ exitCode: 1, reason: `share '${connector.token}' closed the session` });
     });
   });
+}
+
+const NEWLINE = Buffer.from('\n');
+
+/** Line and newline in one system call (writev), not two. */
+function writeLine(stream: Writable | Duplex, line: Buffer | string): void {
+  stream.cork();
+  stream.write(line);
+  stream.write(NEWLINE);
+  stream.uncork();
+}
+
+const RESPONSE_START = [Buffer.from('{"result":'), Buffer.from('{"error":')];
+const TRAILING_ID = /"id":\s*("(?:[^"\\]|\\.)*"|-?\d+)\s*}\s*$/;
+
+/**
+ * The id a line answers, if it is a response. The SDK writes responses as
+ * `{"result":…,"jsonrpc":"2.0","id":N}`: the first key says it is a response, and an id followed
+ * by a single closing brace can only be the top-level one. That is checked on the line's last
+ * bytes, so an 8 MB result is not parsed here; any other shape is parsed in full.
+ */
+function respondedId(line: Buffer): JsonRpcId | undefined {
+  if (RESPONSE_START.some((start) => line.subarray(0, start.length).equals(start))) {
+    const match = TRAILING_ID.exec(line.subarray(Math.max(0, line.length - 256)).toString('utf8'));
+    if (match?.[1] !== undefined) return JSON.parse(match[1]) as JsonRpcId;
+  }
+  try {
+    const message = JSON.parse(line.toString('utf8')) as RoutingView;
+    return message !== null && typeof message === 'object' && isResponse(message) ? (message.id as JsonRpcId) : undefined;
+  } catch {
+    return undefined; // not JSON: passed on all the same
+  }
 }
 
 function isBlank(line: Buffer): boolean {
