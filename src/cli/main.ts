@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError, Option } from 'commander';
 import { describeError, isGatewayError } from '../errors.js';
-import { LOG_LEVELS } from '../log.js';
+import { LOG_LEVELS, type Logger } from '../log.js';
 import { PROVIDER_CHOICES } from '../share/index.js';
 
 /**
@@ -63,3 +63,43 @@ export function onShutdownSignal(onSignal: (signal: NodeJS.Signals) => void): vo
 
 /** The package version, for `--version` and client info (compiled to dist/src/cli/, three levels down). */
 export const VERSION = (JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+
+/** A running share server as the CLIs see it. */
+export interface Serving {
+  readonly failed: Promise<Error>;
+  stop(): Promise<void>;
+}
+
+/**
+ * Serves until SIGINT/SIGTERM (exit 0) or until the share fails underneath (exit 1), stopping
+ * cleanly either way. `hooks` let managed mode report each step; returns the stop function.
+ */
+export function serveUntilStopped(
+  serving: Serving,
+  logger: Logger,
+  hooks: { beforeStop?: () => void; afterStop?: () => Promise<void> | undefined; onFailure?: (error: Error) => void } = {},
+): (code: number) => void {
+  const stop = (code: number): void => {
+    hooks.beforeStop?.();
+    serving
+      .stop()
+      .then(() => hooks.afterStop?.())
+      .then(
+        () => exit(code),
+        (error: unknown) => {
+          logger.error({ err: describeError(error) }, 'error while stopping');
+          exit(1);
+        },
+      );
+  };
+  onShutdownSignal((signal) => {
+    logger.info({ signal }, 'stopping');
+    stop(0);
+  });
+  void serving.failed.then((error) => {
+    logger.error({ err: describeError(error) }, 'share failed');
+    hooks.onFailure?.(error);
+    stop(1);
+  });
+  return stop;
+}

@@ -1,9 +1,9 @@
 #!/usr/bin/env node
 import { Bridge } from '../bridge/bridge.js';
-import { GatewayError, describeError } from '../errors.js';
+import { GatewayError } from '../errors.js';
 import { createLogger, type LoggerOptions } from '../log.js';
 import { createListenProvider, resolveProviderChoice } from '../share/index.js';
-import { VERSION, exit, logLevelOption, newProgram, onShutdownSignal, providerOption, runCli } from './main.js';
+import { VERSION, logLevelOption, newProgram, providerOption, runCli, serveUntilStopped } from './main.js';
 
 interface BridgeFlags {
   env: string[];
@@ -45,23 +45,7 @@ runCli('mcp-bridge', async () => {
   process.stdout.write(`${JSON.stringify({ share_token: bridge.token })}\n`);
   logger.info({ provider: provider.name, why: reason, token: bridge.token }, `serving '${command}'; connect with: mcp-tools run ${bridge.token}`);
 
-  const stop = (exitCode: number): void => {
-    bridge.stop().then(
-      () => exit(exitCode),
-      (error: unknown) => {
-        logger.error({ err: describeError(error) }, 'error while stopping');
-        exit(1);
-      },
-    );
-  };
-  onShutdownSignal((signal) => {
-    logger.info({ signal }, 'stopping');
-    stop(0);
-  });
-  void bridge.failed.then((error) => {
-    logger.error({ err: describeError(error) }, 'share failed');
-    stop(1);
-  });
+  serveUntilStopped(bridge, logger);
   return undefined;
 });
 

@@ -6,7 +6,7 @@ import { Gateway, type BackendStatus } from '../gateway/gateway.js';
 import { OrchestratorClient } from '../gateway/orchestrator.js';
 import { createLogger, type Logger, type LoggerOptions } from '../log.js';
 import { createListenProvider, createShareProvider, resolveProviderChoice } from '../share/index.js';
-import { VERSION, exit, logLevelOption, newProgram, onShutdownSignal, providerOption, runCli } from './main.js';
+import { VERSION, exit, logLevelOption, newProgram, providerOption, runCli, serveUntilStopped } from './main.js';
 
 interface RunFlags {
   shareToken?: string;
@@ -66,28 +66,10 @@ async function run(path: string, flags: RunFlags): Promise<undefined> {
   orchestrator?.setStatus('running');
   process.stdout.write(`${JSON.stringify({ share_token: gateway.token })}\n`);
   logger.info({ provider: provider.name, why: reason, token: gateway.token, tools: gateway.catalogue().tools.size }, `gateway '${config.aggregator.name}' serving; connect with: mcp-tools run ${gateway.token}`);
-  const stop = (code: number): void => {
-    orchestrator?.setStatus('stopping');
-    void gateway
-      .stop()
-      .then(() => orchestrator?.stop())
-      .then(
-      () => exit(code),
-      (error: unknown) => {
-        logger.error({ err: describeError(error) }, 'error while stopping');
-        exit(1);
-      },
-    );
-  };
-  onShutdownSignal((signal) => {
-    logger.info({ signal }, 'stopping');
-    stop(0);
-  });
-  holder.stop = stop;
-  void gateway.failed.then((error) => {
-    logger.error({ err: describeError(error) }, 'share failed');
-    orchestrator?.setStatus('failed', describeError(error));
-    stop(1);
+  holder.stop = serveUntilStopped(gateway, logger, {
+    beforeStop: () => orchestrator?.setStatus('stopping'),
+    afterStop: () => orchestrator?.stop(),
+    onFailure: (error) => orchestrator?.setStatus('failed', describeError(error)),
   });
   return undefined;
 }

@@ -65,7 +65,7 @@ describe('faults: crashing, restarting and failing backends', () => {
     const before = listChanged;
     const started = Date.now();
     await assert.rejects(client.callTool({ name: 'flaky_echo', arguments: { text: 'x' } }), /backend 'flaky' is unavailable \(crashed 3 times in 30 s\)/);
-    assert.ok(Date.now() - started < 200, 'fails fast');
+    assert.ok(Date.now() - started < 500, 'fails fast, without trying the backend');
     await waitFor(() => listChanged > before, 10_000, 'list_changed announcing recovery');
     assert.equal(text(await client.callTool({ name: 'flaky_echo', arguments: { text: 'back' } })), 'back');
   });

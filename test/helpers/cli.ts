@@ -144,3 +144,15 @@ export function isAlive(pid: number): boolean {
 export async function onceWithin(emitter: NodeJS.EventEmitter, event: string, ms: number): Promise<unknown[]> {
   return Promise.race([once(emitter, event), new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`no '${event}' within ${ms} ms`)), ms))]);
 }
+
+/** Starts `mcp-tools http <token>` on a free loopback port and reads the URL it logs. */
+export async function startHttpFront(token: string, env: NodeJS.ProcessEnv, extra: string[] = []): Promise<{ cli: RunningCli; url: URL }> {
+  const cli = startCli('mcp-tools', ['http', token, '--bind', '127.0.0.1:0', ...extra], env);
+  let url: string | undefined;
+  await waitFor(() => {
+    url = /"url":"([^"]+)"/.exec(cli.stderr())?.[1];
+    return url !== undefined || cli.proc.exitCode !== null;
+  }, 15_000, 'mcp-tools http to listen');
+  if (url === undefined) throw new Error(`mcp-tools http did not start: ${cli.stderr()}`);
+  return { cli, url: new URL(url) };
+}

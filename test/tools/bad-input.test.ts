@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { LocalShareProvider } from '../../src/share/local/index.js';
-import { EVERYTHING_BIN, runCli, startBridge, startCli, waitFor, type RunningCli, type RunningShare } from '../helpers/cli.js';
+import { EVERYTHING_BIN, runCli, startBridge, startHttpFront, type RunningCli, type RunningShare } from '../helpers/cli.js';
 
 /** Sends raw bytes and resolves with everything received until the peer closes. */
 function rawExchange(socket: Socket, bytes: string, timeoutMs = 20_000): Promise<{ text: string; closedAfterMs: number }> {
@@ -31,9 +31,7 @@ describe('bad input on the HTTP surfaces', () => {
     home = await mkdtemp(join(tmpdir(), 'mcpgw-bad-'));
     env = { MCP_GATEWAY_HOME: home, MCP_SHARE_PROVIDER: 'local' };
     bridge = await startBridge([process.execPath, EVERYTHING_BIN, 'stdio'], env);
-    http = startCli('mcp-tools', ['http', bridge.token, '--bind', '127.0.0.1:0'], env);
-    await waitFor(() => /"url":"[^"]+"/.test(http.stderr()), 15_000, 'mcp-tools http');
-    url = new URL((/"url":"([^"]+)"/.exec(http.stderr()) as RegExpExecArray)[1] as string);
+    ({ cli: http, url } = await startHttpFront(bridge.token, env));
   });
   after(async () => {
     http.proc.kill('SIGTERM');

@@ -8,20 +8,8 @@ import { SSEClientTransport } from '@modelcontextprotocol/sdk/client/sse.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { CreateMessageRequestSchema } from '@modelcontextprotocol/sdk/types.js';
 import { tapProgress, text } from '../helpers/mcp.js';
-import { EVERYTHING_BIN, runCli, startBridge, startCli, waitFor, type RunningCli, type RunningShare } from '../helpers/cli.js';
+import { EVERYTHING_BIN, runCli, startBridge, startHttpFront, type RunningCli, type RunningShare } from '../helpers/cli.js';
 
-
-/** Starts `mcp-tools http` on a free loopback port and reads the URL it logs. */
-async function startHttp(token: string, env: NodeJS.ProcessEnv, extra: string[] = []): Promise<{ cli: RunningCli; url: URL }> {
-  const cli = startCli('mcp-tools', ['http', token, '--bind', '127.0.0.1:0', ...extra], env);
-  let url: string | undefined;
-  await waitFor(() => {
-    url = /"url":"([^"]+)"/.exec(cli.stderr())?.[1];
-    return url !== undefined || cli.proc.exitCode !== null;
-  }, 15_000, 'mcp-tools http to listen');
-  assert.ok(url !== undefined, `mcp-tools http did not start: ${cli.stderr()}`);
-  return { cli, url: new URL(url) };
-}
 
 function withSampling(client: Client): Client {
   client.setRequestHandler(CreateMessageRequestSchema, () => ({ model: 'm', role: 'assistant', content: { type: 'text', text: 'sampled over http' } }));
@@ -50,7 +38,7 @@ describe('mcp-tools http', () => {
   });
 
   it('serves streamable HTTP on /mcp: tools, progress, sampling on the request stream', async () => {
-    const { cli, url } = await startHttp(bridge.token, env);
+    const { cli, url } = await startHttpFront(bridge.token, env);
     clis.push(cli);
     assert.equal(url.pathname, '/mcp');
     assert.equal(url.hostname, '127.0.0.1');
@@ -74,7 +62,7 @@ describe('mcp-tools http', () => {
   });
 
   it('refuses a foreign Host header with 403', async () => {
-    const { cli, url } = await startHttp(bridge.token, env);
+    const { cli, url } = await startHttpFront(bridge.token, env);
     clis.push(cli);
     const { request } = await import('node:http');
     const status = await new Promise<number>((resolve, reject) => {
@@ -89,7 +77,7 @@ describe('mcp-tools http', () => {
   });
 
   it('serves the legacy SSE pair /sse + /message', async () => {
-    const { cli, url } = await startHttp(bridge.token, env);
+    const { cli, url } = await startHttpFront(bridge.token, env);
     clis.push(cli);
     const client = withSampling(new Client({ name: 'sse-test', version: '1' }, { capabilities: { sampling: {} } }));
     clients.push(client);
@@ -99,7 +87,7 @@ describe('mcp-tools http', () => {
   });
 
   it('answers with plain JSON under --json-response', async () => {
-    const { cli, url } = await startHttp(bridge.token, env, ['--json-response']);
+    const { cli, url } = await startHttpFront(bridge.token, env, ['--json-response']);
     clis.push(cli);
     const res = await fetch(url, {
       method: 'POST',
@@ -114,7 +102,7 @@ describe('mcp-tools http', () => {
   });
 
   it('serves many stateless clients from one share session under --stateless', async () => {
-    const { cli, url } = await startHttp(bridge.token, env, ['--stateless']);
+    const { cli, url } = await startHttpFront(bridge.token, env, ['--stateless']);
     clis.push(cli);
     const results = await Promise.all(
       ['a', 'b', 'c'].map(async (name) => {
