@@ -180,7 +180,7 @@ function gateway(count: number): PathSpec {
     chain: `SDK Client → mcp-tools run → local share → mcp-gateway (${count} stdio backend${count === 1 ? '' : 's'}, isolation: session) → server; calls ev0_echo`,
     async open(ctx) {
       const config = await writeGatewayConfig(ctx.home, count);
-      const share = track(await startGateway(config, ctx.env));
+      const share = track(await startGateway(config, ctx.env, process.env["BENCH_GATEWAY_ARGS"]?.split(" ") ?? []));
       const tools = await connectTools(share.token, ctx.env);
       return {
         client: tools.client,
