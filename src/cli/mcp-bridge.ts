@@ -44,6 +44,8 @@ runCli('mcp-bridge', async () => {
   });
   process.stdout.write(`${JSON.stringify({ share_token: bridge.token })}\n`);
   logger.info({ provider: provider.name, why: reason, token: bridge.token }, `serving '${command}'; connect with: mcp-tools run ${bridge.token}`);
+  // Start-up lines are what people watch for: write them now, not with the next batch.
+  logger.flush();
 
   serveUntilStopped(bridge, logger);
   return undefined;

@@ -33,6 +33,7 @@ runCli('mcp-filesystem', async () => {
   server.server.onerror = (err) => logger.warn({ err }, 'protocol error');
   await server.connect(new StdioServerTransport());
   logger.info({ roots: sandbox.roots }, 'ready');
+  logger.flush();
 
   const reason = await stopped;
   logger.info({ reason }, 'shutting down');

@@ -66,6 +66,8 @@ async function run(path: string, flags: RunFlags): Promise<undefined> {
   orchestrator?.setStatus('running');
   process.stdout.write(`${JSON.stringify({ share_token: gateway.token })}\n`);
   logger.info({ provider: provider.name, why: reason, token: gateway.token, tools: gateway.catalogue().tools.size }, `gateway '${config.aggregator.name}' serving; connect with: mcp-tools run ${gateway.token}`);
+  // Start-up lines are what people watch for: write them now, not with the next batch.
+  logger.flush();
   holder.stop = serveUntilStopped(gateway, logger, {
     beforeStop: () => orchestrator?.setStatus('stopping'),
     afterStop: () => orchestrator?.stop(),

@@ -139,6 +139,8 @@ async function http(token: string, flags: HttpFlags): Promise<undefined> {
   });
   if (flags.allowRemote === true) logger.warn({ bind: flags.bind }, 'listening on an address other machines can reach: anyone who reaches it uses this share');
   logger.info({ url: service.url, token }, `share '${token}' served at ${service.url}`);
+  // Start-up lines are what people watch for: write them now, not with the next batch.
+  logger.flush();
   onShutdownSignal(() => {
     void service.close().then(() => connector.close()).then(() => exit(0));
   });

@@ -51,8 +51,8 @@ backends:
     await rm(home, { recursive: true, force: true });
   });
 
-  it('warns at start-up about tool names that break the common client rule', () => {
-    assert.match(gateway.stderr(), /tool name 'dyn:echo' breaks the common client rule/);
+  it('warns at start-up about tool names that break the common client rule', async () => {
+    await waitFor(() => /tool name 'dyn:echo' breaks the common client rule/.test(gateway.stderr()), 5_000, 'the tool-name warning');
   });
 
   it('starts without a backend that is not required', async () => {
@@ -90,7 +90,9 @@ backends:
     await assert.rejects(connectThroughTools(gateway.token, env), /maximum of 1 sessions/);
   });
 
-  it('logs one line per call without arguments', () => {
+  it('logs one line per call without arguments', async () => {
+    // Log lines are written in batches (at most 200 ms apart).
+    await waitFor(() => gateway.stderr().split('\n').filter((line) => line.includes('"msg":"call"')).length >= 3, 5_000, 'call log lines');
     const calls = gateway.stderr().split('\n').filter((line) => line.includes('"msg":"call"'));
     assert.ok(calls.length >= 3);
     assert.ok(calls.every((line) => !line.includes('"arguments"')));

@@ -10,7 +10,7 @@ import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { SSEClientTransport } from '@modelcontextprotocol/sdk/client/sse.js';
 import { CreateMessageRequestSchema, ElicitRequestSchema } from '@modelcontextprotocol/sdk/types.js';
 import { ZROK2_STANDIN, enabledHome, runZrok2, settledStandins } from '../fixtures/zrok2/harness.js';
-import { EVERYTHING_BIN, connectThroughTools, runCli, startBridge, startGateway, type RunningShare } from '../helpers/cli.js';
+import { EVERYTHING_BIN, connectThroughTools, runCli, startBridge, startGateway, waitFor, type RunningShare } from '../helpers/cli.js';
 import { tapProgress, text } from '../helpers/mcp.js';
 
 const SSE_ONLY = fileURLToPath(new URL('../fixtures/sse-only-server.js', import.meta.url));
@@ -81,7 +81,7 @@ describe('zrok shares through the zrok2 stand-in', () => {
   it('auto serves on zrok when zrok2 is enabled, and says so', async () => {
     const bridge = await startBridge([process.execPath, EVERYTHING_BIN, 'stdio'], serverEnv);
     shares.push(bridge);
-    assert.match(bridge.stderr(), /"provider":"zrok"/);
+    await waitFor(() => /"provider":"zrok"/.test(bridge.stderr()), 5_000, 'the provider choice in the log');
     await bridge.stop();
   });
 
