@@ -51,16 +51,22 @@ describe('https backends with tls settings', () => {
     return path;
   }
 
-  it('trusts a certificate given as tls.ca_cert_file', async () => {
+  /** Serves a gateway with these tls settings and calls the backend through it. */
+  async function callThrough(tls: string): Promise<string> {
     const env = { MCP_GATEWAY_HOME: dir, MCP_SHARE_PROVIDER: 'local' };
-    const gateway = await startGateway(await configWith(`      tls: { ca_cert_file: "${caFile}" }\n`), env);
+    const gateway = await startGateway(await configWith(tls), env);
     try {
       const { client } = await connectThroughTools(gateway.token, env);
-      assert.equal(text(await client.callTool({ name: 'secure_whoami', arguments: {} })), 'served over TLS');
+      const answer = text(await client.callTool({ name: 'secure_whoami', arguments: {} }));
       await client.close();
+      return answer;
     } finally {
       await gateway.stop();
     }
+  }
+
+  it('trusts a certificate given as tls.ca_cert_file', async () => {
+    assert.equal(await callThrough(`      tls: { ca_cert_file: "${caFile}" }\n`), 'served over TLS');
   });
 
   it('refuses an untrusted certificate without tls settings, naming the backend', async () => {
@@ -71,14 +77,6 @@ describe('https backends with tls settings', () => {
   });
 
   it('skips verification with tls.insecure_skip_verify', async () => {
-    const env = { MCP_GATEWAY_HOME: dir, MCP_SHARE_PROVIDER: 'local' };
-    const gateway = await startGateway(await configWith('      tls: { insecure_skip_verify: true }\n'), env);
-    try {
-      const { client } = await connectThroughTools(gateway.token, env);
-      assert.equal(text(await client.callTool({ name: 'secure_whoami', arguments: {} })), 'served over TLS');
-      await client.close();
-    } finally {
-      await gateway.stop();
-    }
+    assert.equal(await callThrough('      tls: { insecure_skip_verify: true }\n'), 'served over TLS');
   });
 });
