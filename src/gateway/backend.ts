@@ -7,6 +7,13 @@ import type { UpstreamConnection } from '../mcp/upstream.js';
 /** The list kinds a backend can announce changes of. */
 export type ListKind = 'tools' | 'prompts' | 'resources';
 
+/** The notification a backend sends when one of its lists changed, by list. */
+export const LIST_CHANGED_KINDS: Readonly<Record<string, ListKind>> = {
+  'notifications/tools/list_changed': 'tools',
+  'notifications/prompts/list_changed': 'prompts',
+  'notifications/resources/list_changed': 'resources',
+};
+
 /** An MCP object as listed by a backend (tool, prompt, resource or template): passed through as is. */
 export type Item = Record<string, unknown> & { name?: string; uri?: string; uriTemplate?: string };
 
@@ -41,8 +48,6 @@ export class Backend {
   readonly id: string;
   readonly filters: { tools: NameFilter; prompts: NameFilter; resources: NameFilter };
   catalogue: BackendCatalogue | undefined;
-  /** Why discovery failed, while it has. */
-  failure: string | undefined;
   /** Set while the backend is marked failed after repeated crashes: calls fail fast. */
   unavailable: string | undefined;
   readonly #crashes: number[] = [];
@@ -86,7 +91,6 @@ export class Backend {
       ...(typeof instructions === 'string' && instructions !== '' ? { instructions } : {}),
     };
     this.catalogue = catalogue;
-    this.failure = undefined;
     return catalogue;
   }
 

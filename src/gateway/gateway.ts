@@ -13,7 +13,7 @@ import { StreamTransport } from '../mcp/stream-transport.js';
 import type { UpstreamConnection, UpstreamHandlers } from '../mcp/upstream.js';
 import { openUpstream } from '../mcp/upstream-transport.js';
 import type { ShareListener, ShareProvider } from '../share/provider.js';
-import { Backend, type ListKind } from './backend.js';
+import { Backend, LIST_CHANGED_KINDS, type ListKind } from './backend.js';
 import { Catalogue } from './catalogue.js';
 import { GatewaySession, type SessionHost } from './session.js';
 
@@ -39,7 +39,11 @@ export interface GatewayOptions {
 /** Capabilities the gateway offers to backends on behalf of its clients at discovery. */
 const DISCOVERY_CLIENT = { name: 'mcp-gateway', version: '0' };
 /** Servers hide tools a client cannot serve (e.g. sampling); discovery must see them all. */
-const DISCOVERY_CAPABILITIES = { sampling: {}, elicitation: {}, roots: { listChanged: true } };
+const DISCOVERY_INIT = {
+  protocolVersion: LATEST_PROTOCOL_VERSION,
+  capabilities: { sampling: {}, elicitation: {}, roots: { listChanged: true } },
+  clientInfo: DISCOVERY_CLIENT,
+};
 const RETRY_MIN_MS = 1_000;
 const RETRY_MAX_MS = 30_000;
 
@@ -190,27 +194,40 @@ export class Gateway implements SessionHost {
 
   /** A failed backend is probed with backoff; when it starts again, clients hear list_changed. */
   #scheduleRecovery(backend: Backend, attempt: number): void {
-    if (this.#stopping !== undefined) return;
-    const timer = setTimeout(() => {
-      this.#retries.delete(timer);
-      const noop: UpstreamHandlers = { onRequest: () => undefined, onNotification: () => undefined, onClose: () => undefined };
-      void this.#open(backend, { protocolVersion: LATEST_PROTOCOL_VERSION, capabilities: DISCOVERY_CAPABILITIES, clientInfo: DISCOVERY_CLIENT }, noop, backend.id)
-        .then(async (opened) => {
-          try {
-            await backend.discover(opened.connection, opened.result, this.config.aggregator.callTimeoutMs);
-          } finally {
-            await opened.connection.close();
-          }
+    this.#after(attempt, () => {
+      this.#discoverOnce(backend).then(
+        () => {
           backend.recovered();
           this.logger.info({ backend: backend.id }, 'backend recovered');
           this.#catalogueChanged(['tools', 'prompts', 'resources']);
-        })
-        .catch((error: unknown) => {
+        },
+        (error: unknown) => {
           this.logger.warn({ backend: backend.id, err: describeError(error), attempt }, 'backend still failing');
           this.#scheduleRecovery(backend, attempt + 1);
-        });
+        },
+      );
+    });
+  }
+
+  /** Runs `retry` after the backoff for `attempt` (1 s, 2 s, 4 s … 30 s), unless we are stopping. */
+  #after(attempt: number, retry: () => void): void {
+    if (this.#stopping !== undefined) return;
+    const timer = setTimeout(() => {
+      this.#retries.delete(timer);
+      retry();
     }, Math.min(RETRY_MIN_MS * 2 ** (attempt - 1), RETRY_MAX_MS));
     this.#retries.add(timer);
+  }
+
+  /** Learns a session backend's catalogue over a connection of its own, closed afterwards. */
+  async #discoverOnce(backend: Backend): Promise<void> {
+    const noop: UpstreamHandlers = { onRequest: () => undefined, onNotification: () => undefined, onClose: () => undefined };
+    const opened = await this.#open(backend, DISCOVERY_INIT, noop, backend.id);
+    try {
+      await backend.discover(opened.connection, opened.result, this.config.aggregator.callTimeoutMs);
+    } finally {
+      await opened.connection.close();
+    }
   }
 
   sessionClosed(session: GatewaySession): void {
@@ -298,9 +315,7 @@ export class Gateway implements SessionHost {
         owner.relayRequest(opened.connection, message);
       },
       onNotification: (message) => {
-        const kind = ({ 'notifications/tools/list_changed': 'tools', 'notifications/prompts/list_changed': 'prompts', 'notifications/resources/list_changed': 'resources' } as const)[
-          message.method as 'notifications/tools/list_changed'
-        ] as ListKind | undefined;
+        const kind = LIST_CHANGED_KINDS[message.method];
         if (kind !== undefined) {
           if (opened.connection !== undefined) this.listChanged(backend, opened.connection, kind);
           return;
@@ -312,7 +327,7 @@ export class Gateway implements SessionHost {
         if (unexpected && this.#stopping === undefined) this.backendCrashed(backend);
       },
     };
-    const result = await this.#open(backend, { protocolVersion: LATEST_PROTOCOL_VERSION, capabilities: DISCOVERY_CAPABILITIES, clientInfo: DISCOVERY_CLIENT }, handlers, backend.id);
+    const result = await this.#open(backend, DISCOVERY_INIT, handlers, backend.id);
     opened.connection = result.connection;
     return result;
   }
@@ -337,18 +352,11 @@ export class Gateway implements SessionHost {
       if (backend.config.isolation === 'shared') {
         await this.sharedConnection(backend);
       } else {
-        const noop: UpstreamHandlers = { onRequest: () => undefined, onNotification: () => undefined, onClose: () => undefined };
-        const opened = await this.#open(backend, { protocolVersion: LATEST_PROTOCOL_VERSION, capabilities: DISCOVERY_CAPABILITIES, clientInfo: DISCOVERY_CLIENT }, noop, backend.id);
-        try {
-          await backend.discover(opened.connection, opened.result, this.config.aggregator.callTimeoutMs);
-        } finally {
-          await opened.connection.close();
-        }
+        await this.#discoverOnce(backend);
       }
       report?.({ id: backend.id, state: 'ready', tools: backend.catalogue?.tools.length ?? 0, seconds: (performance.now() - started) / 1000 });
     } catch (error) {
       const reason = describeError(error);
-      backend.failure = reason;
       report?.({ id: backend.id, state: 'failed', reason, required: backend.config.required });
       if (backend.config.required) throw error;
       this.#scheduleRetry(backend, attempt + 1);
@@ -357,18 +365,14 @@ export class Gateway implements SessionHost {
 
   /** A backend that is not required keeps being retried, with backoff, until it arrives. */
   #scheduleRetry(backend: Backend, attempt: number): void {
-    if (this.#stopping !== undefined) return;
-    const delay = Math.min(RETRY_MIN_MS * 2 ** (attempt - 1), RETRY_MAX_MS);
-    const timer = setTimeout(() => {
-      this.#retries.delete(timer);
+    this.#after(attempt, () => {
       void this.#discover(backend, undefined, attempt).then(() => {
         if (backend.catalogue !== undefined) {
           this.logger.info({ backend: backend.id }, 'backend arrived');
           this.#catalogueChanged(['tools', 'prompts', 'resources']);
         }
       });
-    }, delay);
-    this.#retries.add(timer);
+    });
   }
 
   #catalogueChanged(kinds: ListKind[]): void {

@@ -5,7 +5,7 @@ import { GatewayError, describeError, isGatewayError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { type JsonRpcId, JsonRpcErrorCode, type RoutingView, checkEnvelope, isRequest, isResponse } from '../mcp/jsonrpc.js';
 import { type RawMessage, type RawResponse, type UpstreamConnection, type UpstreamHandlers, upstreamErrorResponse } from '../mcp/upstream.js';
-import type { Backend, ListKind } from './backend.js';
+import { LIST_CHANGED_KINDS, type Backend, type ListKind } from './backend.js';
 import type { Catalogue } from './catalogue.js';
 
 /** What a session needs from the gateway that owns it. */
@@ -42,12 +42,6 @@ interface Relayed {
   connection: UpstreamConnection;
   upstreamId: JsonRpcId;
 }
-
-const LIST_CHANGED: Record<string, ListKind> = {
-  'notifications/tools/list_changed': 'tools',
-  'notifications/prompts/list_changed': 'prompts',
-  'notifications/resources/list_changed': 'resources',
-};
 
 const NOT_FOUND = -32002;
 const TRUNCATE_ARGUMENTS = 200;
@@ -125,7 +119,7 @@ export class GatewaySession {
         if (c !== undefined) this.relayRequest(c, message);
       },
       onNotification: (message) => {
-        const kind = LIST_CHANGED[message.method];
+        const kind = LIST_CHANGED_KINDS[message.method];
         const c = connection();
         if (kind !== undefined) {
           if (c !== undefined) this.#host.listChanged(backend, c, kind);

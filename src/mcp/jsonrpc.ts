@@ -34,11 +34,6 @@ export function isResponse(message: RoutingView): boolean {
   return message.method === undefined && (message.result !== undefined || message.error !== undefined);
 }
 
-/** A notification carries a method and no id. */
-export function isNotification(message: RoutingView): boolean {
-  return message.method !== undefined && message.id === undefined;
-}
-
 /** A JSON-RPC error response. */
 export function errorResponse(id: JsonRpcId | null, code: number, message: string): JSONRPCMessage {
   return { jsonrpc: '2.0', id, error: { code, message } } as JSONRPCMessage;

@@ -87,13 +87,6 @@ export class StreamTransport implements Transport {
     this.#output.uncork?.();
   };
 
-  /** Writes an already-serialised message line (no trailing newline) without re-encoding it. */
-  sendRaw(line: Buffer | string): void {
-    if (this.#closed) return;
-    this.#output.write(line);
-    this.#output.write('\n');
-  }
-
   close(): Promise<void> {
     if (!this.#closed) {
       if (this.#onEnd !== undefined) this.#onEnd();
