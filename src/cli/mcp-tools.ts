@@ -4,7 +4,7 @@ import { dialShare, resolveProviderChoice } from '../share/index.js';
 import { assertBindAllowed, parseBind, serveHttp } from '../tools/http.js';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { callTool, connectClient, describeShare } from '../tools/inspect.js';
-import { runStdio } from '../tools/run.js';
+import { handOverStdio, runStdio } from '../tools/run.js';
 import { VERSION, exit, logLevelOption, newProgram, onShutdownSignal, providerOption, runCli } from './main.js';
 
 interface CommonFlags {
@@ -27,10 +27,11 @@ runCli('mcp-tools', async () => {
     .command('run')
     .description('serve the share to an MCP client on stdin/stdout (stdout carries JSON-RPC only)')
     .argument('<token>', 'share token')
+    .option('--no-handover', 'on the local share, relay stdin/stdout instead of handing them to the serving gateway')
     .addOption(providerOption())
     .addOption(logLevelOption())
     .addHelpText('after', '\nExample (Claude Desktop mcpServers):\n  { "command": "mcp-tools", "args": ["run", "k3v9x0q2m7ab"] }')
-    .action((token: string, flags: CommonFlags) => {
+    .action((token: string, flags: CommonFlags & { handover: boolean }) => {
       result = run(token, flags);
     });
 
@@ -89,11 +90,13 @@ runCli('mcp-tools', async () => {
   return result;
 });
 
-async function run(token: string, flags: CommonFlags): Promise<number> {
+async function run(token: string, flags: CommonFlags & { handover: boolean }): Promise<number> {
   const logger = createLogger({ name: 'mcp-tools', level: flags.logLevel });
   const { connector, provider, reason } = await dialShare(resolveProviderChoice(flags.provider), token);
   logger.debug({ provider, why: reason }, 'share dialled');
-  const outcome = await runStdio({ connector, input: process.stdin, output: process.stdout, logger });
+  // process.stdin and process.stdout are not touched before this: a handover needs them unread.
+  const handedOver = flags.handover ? await handOverStdio(connector, logger) : undefined;
+  const outcome = handedOver ?? (await runStdio({ connector, input: process.stdin, output: process.stdout, logger }));
   await connector.close();
   if (outcome.exitCode !== 0) process.stderr.write(`mcp-tools: ${outcome.reason}\n`);
   return outcome.exitCode;

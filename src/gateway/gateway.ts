@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { Socket } from 'node:net';
 import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js';
 import { LATEST_PROTOCOL_VERSION, SUPPORTED_PROTOCOL_VERSIONS } from '@modelcontextprotocol/sdk/types.js';
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
@@ -12,7 +13,7 @@ import { ShareServer } from '../mcp/share-server.js';
 import { StreamTransport } from '../mcp/stream-transport.js';
 import type { UpstreamConnection, UpstreamHandlers } from '../mcp/upstream.js';
 import { openUpstream } from '../mcp/upstream-transport.js';
-import type { ShareListener, ShareProvider } from '../share/provider.js';
+import type { ShareListener, ShareProvider, StdioHandover } from '../share/provider.js';
 import { Backend, LIST_CHANGED_KINDS, type ListKind } from './backend.js';
 import { Catalogue } from './catalogue.js';
 import { GatewaySession, type SessionHost } from './session.js';
@@ -59,6 +60,7 @@ export class Gateway implements SessionHost {
   readonly #provider: ShareProvider;
   readonly #dialProvider: ShareProvider;
   readonly #sessions = new Set<GatewaySession>();
+  readonly #onSessionClosed = new Map<GatewaySession, () => void>();
   readonly #shared = new Map<string, Promise<UpstreamConnection>>();
   readonly #sharedClaims = new Map<string, GatewaySession[]>();
   readonly #retries = new Set<NodeJS.Timeout>();
@@ -232,6 +234,8 @@ export class Gateway implements SessionHost {
 
   sessionClosed(session: GatewaySession): void {
     this.#sessions.delete(session);
+    this.#onSessionClosed.get(session)?.();
+    this.#onSessionClosed.delete(session);
     this.logger.info({ session: session.id, sessions: this.#sessions.size }, 'session closed');
   }
 
@@ -248,7 +252,7 @@ export class Gateway implements SessionHost {
         await new Promise((resolve) => setTimeout(resolve, 20));
       }
       await this.#endpoint?.close();
-      await Promise.allSettled([...this.#sessions].map((s) => s.close()));
+      await Promise.allSettled([...this.#sessions].map((s) => s.close('the gateway is shutting down')));
       await Promise.allSettled([...this.#shared.values()].map(async (c) => (await c).close()));
       this.#shareServer?.close();
     })();
@@ -273,15 +277,50 @@ export class Gateway implements SessionHost {
     });
     this.#endpoint = endpoint;
     this.#shareServer = shareServer;
-    this.#listener = await this.#provider.listen(token === undefined ? { onConnection: shareServer.onConnection } : { token, onConnection: shareServer.onConnection });
+    const listen = { onConnection: shareServer.onConnection, onStdioHandover: (handover: StdioHandover) => this.#acceptHandover(handover) };
+    this.#listener = await this.#provider.listen(token === undefined ? listen : { ...listen, token });
   }
 
-  #accept(id: string, transport: Transport): void {
+  /**
+   * A local client's own stdin and stdout, handed over by `mcp-tools run`: the session reads
+   * and writes them directly. Its stdin ending is a half-close: what it asked is still answered.
+   */
+  #acceptHandover(handover: StdioHandover): void {
+    const input = new Socket({ fd: handover.input, readable: true, writable: false });
+    const output = new Socket({ fd: handover.output, readable: false, writable: true });
+    const state: { session?: GatewaySession | undefined; clientEnded: boolean } = { clientEnded: false };
+    const release = (): void => {
+      output.end();
+      input.destroy();
+    };
+    const transport = new StreamTransport({
+      input,
+      output,
+      maxLineBytes: this.config.maxMessageBytes,
+      answerBadInput: true,
+      onInputEnd: () => {
+        state.clientEnded = true;
+        if (state.session === undefined) void transport.close();
+        else state.session.closeWhenIdle();
+      },
+      onEnd: release,
+    });
+    const ended = (): void => {
+      release();
+      handover.end(state.clientEnded ? 0 : 1, state.clientEnded ? 'client closed stdin' : `share '${this.token}' closed the session`);
+    };
+    state.session = this.#accept(randomBytes(4).toString('hex'), transport);
+    if (state.session === undefined) transport.onclose = ended;
+    else this.#onSessionClosed.set(state.session, ended);
+    void handover.abandoned.then(() => (state.session === undefined ? transport.close() : state.session.close()));
+  }
+
+  #accept(id: string, transport: Transport): GatewaySession | undefined {
     const max = this.config.maxSessions;
     if (max !== undefined && this.#sessions.size >= max) {
       this.logger.warn({ max }, 'session refused: max_sessions reached');
       void refuse(transport, `the gateway already serves its maximum of ${max} sessions`);
-      return;
+      return undefined;
     }
     const session = new GatewaySession(id, transport, this);
     this.#sessions.add(session);
@@ -290,6 +329,7 @@ export class Gateway implements SessionHost {
       this.logger.warn({ session: id, err: describeError(error) }, 'session failed to start');
       void session.close();
     });
+    return session;
   }
 
   #open(backend: Backend, params: Record<string, unknown>, handlers: UpstreamHandlers, label: string, logger: Logger = this.logger) {

@@ -65,6 +65,9 @@ export class GatewaySession {
   #logLevel: string | undefined;
   #initialized = false;
   #closed = false;
+  /** Requests received and not yet answered, whether a backend has them or not. */
+  #unanswered = 0;
+  #closeWhenIdle = false;
 
   constructor(id: string, client: Transport, host: SessionHost) {
     this.id = id;
@@ -92,9 +95,19 @@ export class GatewaySession {
     this.#client.send(message as unknown as JSONRPCMessage).catch(() => undefined);
   }
 
-  /** Ends the session and every backend connection it started. */
-  async close(): Promise<void> {
+  /** The client sends no more (its stdin ended): close once every request it made is answered. */
+  closeWhenIdle(): void {
+    this.#closeWhenIdle = true;
+    if (this.#unanswered === 0) void this.close();
+  }
+
+  /**
+   * Ends the session and every backend connection it started. With a `reason` (the gateway is
+   * stopping, not the client leaving), requests still in flight are answered with it first.
+   */
+  async close(reason?: string): Promise<void> {
     if (this.#closed) return;
+    if (reason !== undefined) for (const id of this.#inFlight.keys()) this.#fail(id, JsonRpcErrorCode.ConnectionClosed, reason);
     this.#closed = true;
     for (const { controller } of this.#inFlight.values()) controller.abort('client left');
     const connections = [...this.#connections.values()];
@@ -142,7 +155,8 @@ export class GatewaySession {
     }
     const view = message as RoutingView;
     if (isRequest(view)) {
-      void this.#onRequest(view.id as JsonRpcId, String(view.method), (message['params'] as Record<string, unknown> | undefined) ?? {});
+      this.#unanswered++;
+      this.#onRequest(view.id as JsonRpcId, String(view.method), (message['params'] as Record<string, unknown> | undefined) ?? {}).then(this.#answered, this.#answered);
       return;
     }
     if (isResponse(view)) {
@@ -155,6 +169,11 @@ export class GatewaySession {
     }
     this.#onNotification(String(view.method), (message['params'] as Record<string, unknown> | undefined) ?? {});
   }
+
+  readonly #answered = (): void => {
+    this.#unanswered--;
+    if (this.#closeWhenIdle && this.#unanswered === 0) void this.close();
+  };
 
   #onNotification(method: string, params: Record<string, unknown>): void {
     if (method === 'notifications/cancelled') {

@@ -15,6 +15,12 @@ export interface StreamTransportOptions {
   maxLineBytes?: number;
   /** Answer unparsable or oversized input with a JSON-RPC error (server side of a session). */
   answerBadInput?: boolean;
+  /**
+   * Called when `input` ends while `output` is a separate stream that can still carry answers
+   * (a client's half-closed stdio); the owner closes the transport when it is done. Without it,
+   * the end of the input closes the transport.
+   */
+  onInputEnd?: () => void;
 }
 
 /**
@@ -33,6 +39,8 @@ export class StreamTransport implements Transport {
   readonly #head: Buffer | undefined;
   readonly #onEnd: (() => void) | undefined;
   readonly #answerBadInput: boolean;
+  readonly #onInputEnd: (() => void) | undefined;
+  #inputEnded = false;
   #closed = false;
   #corked = false;
 
@@ -42,6 +50,7 @@ export class StreamTransport implements Transport {
     this.#head = options.head;
     this.#onEnd = options.onEnd;
     this.#answerBadInput = options.answerBadInput ?? false;
+    this.#onInputEnd = options.onInputEnd;
     const limit = options.maxLineBytes;
     this.#splitter = new LineSplitter(
       limit === undefined ? {} : { maxLineBytes: limit, onOversize: (line) => this.#badInput(-32600, `Invalid Request: message exceeds ${limit} bytes`, oversizedId(line)) },
@@ -55,8 +64,8 @@ export class StreamTransport implements Transport {
 
   start(): Promise<void> {
     this.#input.on('data', this.#onData);
-    this.#input.once('end', this.#finish);
-    this.#input.once('close', this.#finish);
+    this.#input.once('end', this.#inputDone);
+    this.#input.once('close', this.#inputDone);
     this.#input.on('error', (error: Error) => this.onerror?.(error));
     this.#output.on('error', (error: Error) => {
       this.onerror?.(error);
@@ -95,6 +104,14 @@ export class StreamTransport implements Transport {
     }
     return Promise.resolve();
   }
+
+  readonly #inputDone = (): void => {
+    if (this.#onInputEnd === undefined) return this.#finish();
+    if (this.#inputEnded || this.#closed) return;
+    this.#inputEnded = true;
+    this.#input.removeListener('data', this.#onData);
+    this.#onInputEnd();
+  };
 
   readonly #onData = (chunk: Buffer | string): void => {
     const buffer = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;

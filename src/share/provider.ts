@@ -11,6 +11,32 @@ export interface ListenOptions {
   /** A chosen (persistent) token; a random ephemeral one when absent. */
   token?: string;
   onConnection: ConnectionHandler;
+  /**
+   * Takes clients' stdin and stdout handed over by `mcp-tools run` on the same machine, so that
+   * no process relays them. Only the local share offers this; others ignore it.
+   */
+  onStdioHandover?: StdioHandoverHandler;
+}
+
+/** A client's own stdin and stdout, handed over a local share: the receiver now owns both. */
+export interface StdioHandover {
+  /** Where the client's messages arrive: what was `mcp-tools run`'s stdin. */
+  readonly input: number;
+  /** Where answers go: what was `mcp-tools run`'s stdout. */
+  readonly output: number;
+  /** Settles when the process that handed them over is gone (the client stopped it, or it died). */
+  readonly abandoned: Promise<void>;
+  /** Lets that process exit with this code, printing `reason` when it is not 0. */
+  end(exitCode: number, reason: string): void;
+}
+
+/** Called for every accepted handover; throwing refuses it (the client then relays as usual). */
+export type StdioHandoverHandler = (handover: StdioHandover) => void;
+
+/** How a handed-over session ended, as the serving process reported it. */
+export interface HandoverEnd {
+  exitCode: number;
+  reason: string;
 }
 
 /** A share being served; `close()` stops accepting and removes an ephemeral share. */
@@ -31,6 +57,11 @@ export interface ShareConnector {
   readonly httpBase?: string;
   connect(): Promise<Duplex>;
   close(): Promise<void>;
+  /**
+   * Hands these descriptors (a client's stdin and stdout) to the serving process, when the share
+   * is local and its server takes them; resolves to undefined otherwise, the descriptors untouched.
+   */
+  handOverStdio?(input: number, output: number): Promise<{ ended: Promise<HandoverEnd> } | undefined>;
 }
 
 /** The overlay seam: serve under a token, reach a token. Every provider passes test/share/contract.ts. */

@@ -1,3 +1,4 @@
+import { closeSync, openSync } from 'node:fs';
 import type { Readable, Writable } from 'node:stream';
 import type { Logger } from '../log.js';
 import { type JsonRpcId, JsonRpcErrorCode, type RoutingView, checkEnvelope, isRequest, isResponse } from '../mcp/jsonrpc.js';
@@ -146,6 +147,34 @@ export async function runStdio(options: RunStdioOptions): Promise<RunStdioResult
       else finish({ exitCode: 1, reason: `share '${connector.token}' closed the session` });
     });
   });
+}
+
+/**
+ * `mcp-tools run` on the local share: instead of relaying, hand this process's stdin and stdout
+ * (fds 0 and 1) to the process serving the share, which then talks to the client directly, and
+ * wait for it to end the session. Resolves to undefined when the share does not take them (not
+ * local, an older server, no fd-passing addon, stdio not pipes): nothing has been read from or
+ * written to them, so {@link runStdio} can relay as usual.
+ */
+export async function handOverStdio(connector: ShareConnector, logger: Logger): Promise<RunStdioResult | undefined> {
+  const handed = await connector.handOverStdio?.(0, 1);
+  if (handed === undefined) return undefined;
+  // Our copies must go, or the client would never see the end of its session's output.
+  detachStdio();
+  logger.debug('stdin and stdout handed over to the share');
+  return handed.ended;
+}
+
+/** Points fds 0 and 1 at /dev/null (the lowest free descriptor is the one just closed). */
+function detachStdio(): void {
+  for (const [fd, flags] of [
+    [0, 'r'],
+    [1, 'w'],
+  ] as const) {
+    closeSync(fd);
+    const replacement = openSync('/dev/null', flags);
+    if (replacement !== fd) closeSync(replacement);
+  }
 }
 
 const NEWLINE = Buffer.from('\n');

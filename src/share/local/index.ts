@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { GatewayError } from '../../errors.js';
 import type { ListenOptions, ShareConnector, ShareListener, ShareProvider } from '../provider.js';
 import { generateToken, validateToken } from '../token.js';
+import { fdPassing, listenForHandovers, offerHandover, type HandoverListener } from './handover.js';
 
 /** Where local state lives: `$MCP_GATEWAY_HOME`, else `~/.mcp-gateway`. */
 export function defaultGatewayHome(env: NodeJS.ProcessEnv = process.env): string {
@@ -29,6 +30,11 @@ export class LocalShareProvider implements ShareProvider {
     return join(this.#dir, `${token}.sock`);
   }
 
+  /** Where the share's server takes clients' stdio handed over (see handover.ts). */
+  handoverPath(token: string): string {
+    return join(this.#dir, `${token}.stdio.sock`);
+  }
+
   async listen(options: ListenOptions): Promise<ShareListener> {
     const token = options.token === undefined ? generateToken() : validateToken(options.token);
     await mkdir(this.#dir, { recursive: true, mode: 0o700 });
@@ -43,7 +49,18 @@ export class LocalShareProvider implements ShareProvider {
     });
     await listenOn(server, path);
     await chmod(path, 0o600);
-    return new LocalShareListener(token, path, server);
+    // Without the addon there is no handover socket, and clients relay as they always could.
+    let handovers: HandoverListener | undefined;
+    if (options.onStdioHandover !== undefined && fdPassing() !== undefined) {
+      try {
+        handovers = await listenForHandovers(this.handoverPath(token), options.onStdioHandover);
+      } catch (error) {
+        server.close();
+        await unlink(path).catch(() => undefined);
+        throw error;
+      }
+    }
+    return new LocalShareListener(token, [path, ...(handovers === undefined ? [] : [this.handoverPath(token)])], server, handovers);
   }
 
   async dial(token: string): Promise<ShareConnector> {
@@ -52,10 +69,12 @@ export class LocalShareProvider implements ShareProvider {
     // One probe connection tells "no such share" apart from a live one before anyone relies on it.
     const probe = await openSocket(path, token);
     probe.destroy();
+    const handoverPath = this.handoverPath(token);
     return {
       token,
       connect: () => openSocket(path, token),
       close: () => Promise.resolve(),
+      handOverStdio: (input, output) => offerHandover(handoverPath, input, output),
     };
   }
 }
@@ -63,14 +82,16 @@ export class LocalShareProvider implements ShareProvider {
 class LocalShareListener implements ShareListener {
   readonly token: string;
   readonly failed: Promise<Error>;
-  readonly #path: string;
+  readonly #paths: readonly string[];
   readonly #server: Server;
+  readonly #handovers: HandoverListener | undefined;
   #closing: Promise<void> | undefined;
 
-  constructor(token: string, path: string, server: Server) {
+  constructor(token: string, paths: readonly string[], server: Server, handovers: HandoverListener | undefined) {
     this.token = token;
-    this.#path = path;
+    this.#paths = paths;
     this.#server = server;
+    this.#handovers = handovers;
     this.failed = new Promise<Error>((resolve) => server.once('error', resolve));
     // Unlinking on close() is not enough: a crash between listen and close would leave a stale
     // socket, which the next listen reclaims. On a normal exit we still clean up synchronously.
@@ -78,10 +99,12 @@ class LocalShareListener implements ShareListener {
   }
 
   readonly #unlinkSync = (): void => {
-    try {
-      unlinkSync(this.#path);
-    } catch {
-      // already gone
+    for (const path of this.#paths) {
+      try {
+        unlinkSync(path);
+      } catch {
+        // already gone
+      }
     }
   };
 
@@ -90,7 +113,8 @@ class LocalShareListener implements ShareListener {
       process.removeListener('exit', this.#unlinkSync);
       // Stop accepting at once; connections already open are their owners' to end.
       this.#server.close();
-      await unlink(this.#path).catch(() => undefined);
+      await this.#handovers?.close();
+      await Promise.all(this.#paths.map((path) => unlink(path).catch(() => undefined)));
     })();
     return this.#closing;
   }

@@ -1,0 +1,224 @@
+import { closeSync, fstatSync } from 'node:fs';
+import { chmod, unlink } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import { connect, createServer, type Server, type Socket } from 'node:net';
+import { LineSplitter } from '../../mcp/line-splitter.js';
+import type { HandoverEnd, StdioHandover, StdioHandoverHandler } from '../provider.js';
+
+/**
+ * The stdio handover of the local share. `mcp-tools run` is a relay between its client's pipes
+ * and the share; on one machine it can instead pass those pipes themselves (SCM_RIGHTS over a
+ * unix socket) to the process serving the share, which then reads and writes the client directly:
+ * one process and two system calls fewer per message in each direction.
+ *
+ * Wire: the client connects to `<token>.stdio.sock` and sends one line,
+ * `{"handover":"stdio","version":1}`, carrying its stdin and stdout; the server answers
+ * `{"accepted":true}` (or `false` with a reason: the client then relays as usual), and when the
+ * session is over `{"ended":{"exitCode":N,"reason":"…"}}` before closing.
+ */
+const HELLO = { handover: 'stdio', version: 1 } as const;
+/** How long a server waits for the hello of a connection it accepted. */
+const HELLO_TIMEOUT_MS = 5_000;
+
+/** The native half: sendmsg/recvmsg with SCM_RIGHTS (src/native/fd-passing.c). */
+interface FdPassing {
+  sendFds(socketFd: number, data: Buffer, fds: number[]): number;
+  recvFds(socketFd: number): { data: Buffer; fds: number[]; truncated: boolean };
+}
+
+let addon: FdPassing | null | undefined;
+
+/** The fd-passing addon, or undefined where it was not built (then every session is relayed). */
+export function fdPassing(): FdPassing | undefined {
+  if (addon === undefined) {
+    try {
+      addon = createRequire(import.meta.url)('../../../../build/Release/fd_passing.node') as FdPassing;
+    } catch {
+      addon = null;
+    }
+  }
+  return addon ?? undefined;
+}
+
+/** The descriptor under a net.Socket, when it has one (unix sockets and pipes do). */
+export function socketFd(socket: object): number | undefined {
+  const fd = (socket as { _handle?: { fd?: unknown } })._handle?.fd;
+  return typeof fd === 'number' && fd >= 0 ? fd : undefined;
+}
+
+/** True for the descriptors a handover can carry: pipes and sockets (not files or terminals). */
+export function isStreamFd(fd: number): boolean {
+  try {
+    const stat = fstatSync(fd);
+    return stat.isFIFO() || stat.isSocket();
+  } catch {
+    return false;
+  }
+}
+
+function closeQuietly(fds: readonly number[]): void {
+  for (const fd of fds) {
+    try {
+      closeSync(fd);
+    } catch {
+      // already closed
+    }
+  }
+}
+
+/** A listening handover socket. */
+export interface HandoverListener {
+  close(): Promise<void>;
+}
+
+/** Serves handovers at `path` (0600); every valid one goes to `onHandover`. */
+export async function listenForHandovers(path: string, onHandover: StdioHandoverHandler): Promise<HandoverListener> {
+  const native = fdPassing();
+  if (native === undefined) throw new Error('fd passing is not available');
+  await unlink(path).catch(() => undefined);
+  // Paused: the hello and its descriptors must be read with recvmsg, not by the stream.
+  const server: Server = createServer({ pauseOnConnect: true }, (socket) => receive(native, socket, onHandover));
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(path, () => {
+      server.removeListener('error', reject);
+      resolve();
+    });
+  });
+  await chmod(path, 0o600);
+  return {
+    close: async () => {
+      server.close();
+      await unlink(path).catch(() => undefined);
+    },
+  };
+}
+
+function receive(native: FdPassing, socket: Socket, onHandover: StdioHandoverHandler): void {
+  socket.on('error', () => undefined);
+  const fd = socketFd(socket);
+  if (fd === undefined) {
+    socket.destroy();
+    return;
+  }
+  const deadline = Date.now() + HELLO_TIMEOUT_MS;
+  const attempt = (): void => {
+    let message: ReturnType<FdPassing['recvFds']>;
+    try {
+      message = native.recvFds(fd);
+    } catch (error) {
+      // The client sends its hello as soon as it is connected: poll briefly for it.
+      if ((error as { code?: unknown }).code === 'EAGAIN' && Date.now() < deadline && !socket.destroyed) setTimeout(attempt, 1);
+      else socket.destroy();
+      return;
+    }
+    const refusal = checkHello(message);
+    if (refusal !== undefined) {
+      closeQuietly(message.fds);
+      if (message.data.length === 0) socket.destroy();
+      else socket.end(`${JSON.stringify({ accepted: false, reason: refusal })}\n`);
+      return;
+    }
+    const [input, output] = message.fds as [number, number];
+    let ended = false;
+    const abandoned = new Promise<void>((resolve) => socket.once('close', () => resolve()));
+    const handover: StdioHandover = {
+      input,
+      output,
+      abandoned,
+      end: (exitCode, reason) => {
+        if (ended) return;
+        ended = true;
+        socket.end(`${JSON.stringify({ ended: { exitCode, reason } })}\n`);
+      },
+    };
+    try {
+      onHandover(handover);
+    } catch (error) {
+      closeQuietly(message.fds);
+      socket.end(`${JSON.stringify({ accepted: false, reason: (error as Error).message })}\n`);
+      return;
+    }
+    socket.write(`${JSON.stringify({ accepted: true })}\n`);
+    // From here the socket only tells us when the client's process goes away.
+    socket.resume();
+  };
+  attempt();
+}
+
+function checkHello(message: ReturnType<FdPassing['recvFds']>): string | undefined {
+  if (message.data.length === 0) return 'no hello';
+  if (message.truncated || message.fds.length !== 2) return 'expected exactly two descriptors (stdin, stdout)';
+  let hello: unknown;
+  try {
+    hello = JSON.parse(message.data.toString('utf8'));
+  } catch {
+    return 'malformed hello';
+  }
+  const { handover, version } = (hello ?? {}) as { handover?: unknown; version?: unknown };
+  if (handover !== HELLO.handover || version !== HELLO.version) return 'unsupported handover';
+  if (!message.fds.every(isStreamFd)) return 'descriptors must be pipes or sockets';
+  return undefined;
+}
+
+/**
+ * Offers `input` and `output` to the server at `path`. Resolves to undefined (descriptors
+ * untouched, still ours) when there is no handover socket, no addon, or the server declines;
+ * else the descriptors belong to the server and `ended` settles when it closes the session.
+ */
+export async function offerHandover(path: string, input: number, output: number): Promise<{ ended: Promise<HandoverEnd> } | undefined> {
+  const native = fdPassing();
+  if (native === undefined || !isStreamFd(input) || !isStreamFd(output)) return undefined;
+  const socket = await new Promise<Socket | undefined>((resolve) => {
+    const s = connect(path);
+    s.once('connect', () => resolve(s));
+    s.once('error', () => resolve(undefined));
+  });
+  if (socket === undefined) return undefined;
+  socket.on('error', () => undefined);
+  const fd = socketFd(socket);
+  try {
+    if (fd === undefined) throw new Error('no descriptor');
+    native.sendFds(fd, Buffer.from(`${JSON.stringify(HELLO)}\n`), [input, output]);
+  } catch {
+    socket.destroy();
+    return undefined;
+  }
+
+  const lines: unknown[] = [];
+  let wake: (() => void) | undefined;
+  let closed = false;
+  const splitter = new LineSplitter();
+  socket.on('data', (chunk: Buffer) =>
+    splitter.push(chunk, (line) => {
+      try {
+        lines.push(JSON.parse(line.toString('utf8')));
+      } catch {
+        lines.push(undefined);
+      }
+      wake?.();
+    }),
+  );
+  socket.once('close', () => {
+    closed = true;
+    wake?.();
+  });
+  const next = async (): Promise<unknown> => {
+    while (lines.length === 0 && !closed) await new Promise<void>((resolve) => (wake = resolve));
+    return lines.shift();
+  };
+
+  const answer = (await next()) as { accepted?: unknown } | undefined;
+  if (answer?.accepted !== true) {
+    socket.destroy();
+    return undefined;
+  }
+  const ended = (async (): Promise<HandoverEnd> => {
+    const last = (await next()) as { ended?: Partial<HandoverEnd> } | undefined;
+    socket.destroy();
+    const { exitCode, reason } = last?.ended ?? {};
+    if (typeof exitCode === 'number' && typeof reason === 'string') return { exitCode, reason };
+    return { exitCode: 1, reason: 'the share went away without ending the session' };
+  })();
+  return { ended };
+}
