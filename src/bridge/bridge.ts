@@ -1,11 +1,13 @@
 import { randomBytes } from 'node:crypto';
+import { closeSync } from 'node:fs';
 import { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { Logger } from '../log.js';
 import { McpHttpEndpoint } from '../mcp/http-endpoint.js';
 import { ShareServer } from '../mcp/share-server.js';
-import { DEFAULT_STOP_GRACE_MS, StdioUpstream, probeStdioServer, type StdioServerSpec } from '../mcp/stdio-upstream.js';
-import type { ShareListener, ShareProvider } from '../share/provider.js';
+import { DEFAULT_STOP_GRACE_MS, StdioUpstream, probeStdioServer, type ChildExit, type StdioServerSpec } from '../mcp/stdio-upstream.js';
+import { socketFd } from '../share/local/handover.js';
+import type { ShareListener, ShareProvider, StdioHandover } from '../share/provider.js';
 
 /** Options for {@link Bridge.start}. */
 export interface BridgeOptions {
@@ -33,9 +35,17 @@ export class Bridge {
   readonly #shareServer: ShareServer;
   readonly #sessions: Map<string, StdioUpstream>;
   readonly #grace: number;
+  readonly #state: { stopping: boolean };
   #stopping: Promise<void> | undefined;
 
-  private constructor(parts: { listener: ShareListener; endpoint: McpHttpEndpoint; shareServer: ShareServer; sessions: Map<string, StdioUpstream>; grace: number }) {
+  private constructor(parts: {
+    listener: ShareListener;
+    endpoint: McpHttpEndpoint;
+    shareServer: ShareServer;
+    sessions: Map<string, StdioUpstream>;
+    grace: number;
+    state: { stopping: boolean };
+  }) {
     this.#listener = parts.listener;
     this.token = parts.listener.token;
     this.failed = parts.listener.failed;
@@ -43,6 +53,7 @@ export class Bridge {
     this.#shareServer = parts.shareServer;
     this.#sessions = parts.sessions;
     this.#grace = parts.grace;
+    this.#state = parts.state;
   }
 
   /** Checks the server starts and answers `initialize`, then serves it on a share. */
@@ -50,8 +61,9 @@ export class Bridge {
     const { logger, server } = options;
     const grace = options.stopGraceMs ?? DEFAULT_STOP_GRACE_MS;
     const sessions = new Map<string, StdioUpstream>();
-    const spawnSession = (label: string, socket?: Socket): StdioUpstream => {
-      const upstream = new StdioUpstream(server, socket === undefined ? { logger, label } : { logger, label, socket });
+    const state = { stopping: false };
+    const spawnSession = (label: string, direct: { socket?: Socket; stdio?: readonly [number, number] } = {}): StdioUpstream => {
+      const upstream = new StdioUpstream(server, { logger, label, ...direct });
       sessions.set(label, upstream);
       logger.info({ session: label, pid: upstream.child.pid }, 'session started');
       void upstream.exited.then((exit) => {
@@ -70,13 +82,17 @@ export class Bridge {
       logger,
       onSessionStream: (socket, head) => {
         // A real socket with nothing read past the handshake can become the server's own stdio.
-        if (socket instanceof Socket && head.length === 0 && hasFd(socket)) handOver(spawnSession(newLabel(), socket), socket);
+        if (socket instanceof Socket && head.length === 0 && socketFd(socket) !== undefined) handOver(spawnSession(newLabel(), { socket }), socket);
         else pipeSession(spawnSession(newLabel()), socket, head, grace);
       },
     });
-    const listener = await options.provider.listen(
-      options.token === undefined ? { onConnection: shareServer.onConnection } : { token: options.token, onConnection: shareServer.onConnection },
-    );
+    const onStdioHandover = (handover: StdioHandover): void => {
+      const token = listener.token;
+      const upstream = spawnSession(newLabel(), { stdio: [handover.input, handover.output] });
+      acceptStdio(upstream, handover, grace, (exit) => (state.stopping || exit.code !== 0 ? `share '${token}' closed the session${state.stopping ? '' : ` (${describeExitBriefly(exit)})`}` : undefined));
+    };
+    const listen = { onConnection: shareServer.onConnection, onStdioHandover };
+    const listener: ShareListener = await options.provider.listen(options.token === undefined ? listen : { ...listen, token: options.token });
     // Listening first claims the token (or fails fast on a taken one) before the slower check.
     try {
       const info = await probeStdioServer(server, { logger: logger.child({ phase: 'startup check' }), timeoutMs: options.probeTimeoutMs ?? 30_000 });
@@ -85,7 +101,7 @@ export class Bridge {
       await listener.close();
       throw error;
     }
-    return new Bridge({ listener, endpoint, shareServer, sessions, grace });
+    return new Bridge({ listener, endpoint, shareServer, sessions, grace, state });
   }
 
   /** Number of live server processes, one per client session. */
@@ -96,6 +112,7 @@ export class Bridge {
   /** Stops accepting, ends every session's process and removes the share. */
   stop(): Promise<void> {
     this.#stopping ??= (async () => {
+      this.#state.stopping = true;
       await this.#listener.close();
       await this.#endpoint.close();
       await Promise.allSettled([...this.#sessions.values()].map((upstream) => upstream.stop(this.#grace)));
@@ -109,8 +126,34 @@ function newLabel(): string {
   return randomBytes(4).toString('hex');
 }
 
-function hasFd(socket: Socket): boolean {
-  return typeof (socket as unknown as { _handle?: { fd?: number } })._handle?.fd === 'number' && ((socket as unknown as { _handle: { fd: number } })._handle.fd >= 0);
+/**
+ * A local client's own stdin and stdout became the server process's: the client talks to its
+ * process exactly as if it had started it. We keep no copy of the descriptors, so the client sees
+ * the end of the output when the process exits, and tell `mcp-tools` how it ended.
+ */
+function acceptStdio(upstream: StdioUpstream, handover: StdioHandover, grace: number, failure: (exit: ChildExit) => string | undefined): void {
+  const release = (): void => {
+    for (const fd of new Set([handover.input, handover.output])) {
+      try {
+        closeSync(fd);
+      } catch {
+        // already closed
+      }
+    }
+  };
+  upstream.child.once('spawn', release);
+  upstream.child.once('error', release);
+  void upstream.exited.then((exit) => {
+    const reason = failure(exit);
+    handover.end(reason === undefined ? 0 : 1, reason ?? 'the server process ended');
+  });
+  // The client stopped mcp-tools (or it died): the session is over.
+  void handover.abandoned.then(() => upstream.stop(grace));
+}
+
+function describeExitBriefly(exit: ChildExit): string {
+  if (exit.error !== undefined) return `the server could not start: ${exit.error.message}`;
+  return exit.signal === null ? `the server exited with code ${exit.code ?? '?'}` : `the server was killed by ${exit.signal}`;
 }
 
 /**

@@ -4,7 +4,7 @@ import type { GatewayConfig } from '../config/types.js';
 import { GatewayError, describeError, isGatewayError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { type JsonRpcId, JsonRpcErrorCode, type RoutingView, checkEnvelope, isRequest, isResponse } from '../mcp/jsonrpc.js';
-import { type RawMessage, type RawResponse, type UpstreamConnection, type UpstreamHandlers, upstreamErrorResponse } from '../mcp/upstream.js';
+import { Cancellation, type RawMessage, type RawResponse, type UpstreamConnection, type UpstreamHandlers, upstreamErrorResponse } from '../mcp/upstream.js';
 import { LIST_CHANGED_KINDS, type Backend, type ListKind } from './backend.js';
 import type { Catalogue } from './catalogue.js';
 
@@ -34,7 +34,7 @@ export interface SessionHost {
 
 /** A request the client made and a backend is working on. */
 interface InFlight {
-  controller: AbortController;
+  cancellation: Cancellation;
 }
 
 /** A server→client request we passed on, to route the client's answer back. */
@@ -109,7 +109,7 @@ export class GatewaySession {
     if (this.#closed) return;
     if (reason !== undefined) for (const id of this.#inFlight.keys()) this.#fail(id, JsonRpcErrorCode.ConnectionClosed, reason);
     this.#closed = true;
-    for (const { controller } of this.#inFlight.values()) controller.abort('client left');
+    for (const { cancellation } of this.#inFlight.values()) cancellation.abort('client left');
     const connections = [...this.#connections.values()];
     this.#connections.clear();
     await Promise.allSettled(connections.map(async (c) => (await c).close()));
@@ -177,7 +177,7 @@ export class GatewaySession {
 
   #onNotification(method: string, params: Record<string, unknown>): void {
     if (method === 'notifications/cancelled') {
-      this.#inFlight.get(params['requestId'] as JsonRpcId)?.controller.abort(params['reason'] ?? 'cancelled by client');
+      this.#inFlight.get(params['requestId'] as JsonRpcId)?.cancellation.abort(params['reason'] ?? 'cancelled by client');
       return;
     }
     if (method === 'notifications/roots/list_changed') {
@@ -304,8 +304,8 @@ export class GatewaySession {
       this.#fail(id, JsonRpcErrorCode.ConnectionClosed, `too many concurrent requests in this session (max_concurrent_calls: ${limit})`);
       return;
     }
-    const controller = new AbortController();
-    this.#inFlight.set(id, { controller });
+    const cancellation = new Cancellation();
+    this.#inFlight.set(id, { cancellation });
     const release = backend.config.isolation === 'shared' ? this.#host.claimShared(backend, this) : undefined;
     const meta = params['_meta'] as { progressToken?: unknown } | undefined;
     const clientToken = meta?.progressToken;
@@ -316,7 +316,7 @@ export class GatewaySession {
       }
       const options = {
         timeoutMs: this.#host.config.aggregator.callTimeoutMs,
-        signal: controller.signal,
+        cancellation,
         ...(clientToken === undefined
           ? {}
           : {
@@ -325,7 +325,7 @@ export class GatewaySession {
             }),
       };
       let connection = await this.#connection(backend);
-      if (controller.signal.aborted) {
+      if (cancellation.aborted) {
         outcome = 'cancelled';
         return;
       }
@@ -345,7 +345,7 @@ export class GatewaySession {
       else if (response.result?.['isError'] === true) outcome = 'tool_error';
       this.#reply(id, response);
     } catch (error) {
-      if (controller.signal.aborted) {
+      if (cancellation.aborted) {
         outcome = 'cancelled'; // the client asked for it: no answer is due
       } else {
         outcome = describeError(error);

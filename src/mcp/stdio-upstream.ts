@@ -34,13 +34,15 @@ export class StdioUpstream {
   /**
    * @param options.socket when given, the process reads and writes this socket directly as its
    *   stdin and stdout, taking the parent out of the data path (no relay hop at all).
+   * @param options.stdio the same with two descriptors: a client's own stdin and stdout.
    */
-  constructor(spec: StdioServerSpec, options: { logger: Logger; label: string; socket?: Socket }) {
+  constructor(spec: StdioServerSpec, options: { logger: Logger; label: string; socket?: Socket; stdio?: readonly [number, number] }) {
     const { logger, label } = options;
+    const direct = options.stdio ?? (options.socket === undefined ? undefined : [options.socket, options.socket]);
     this.child = spawn(spec.command, [...spec.args], {
       cwd: spec.cwd,
       env: spec.env === undefined ? process.env : { ...process.env, ...spec.env },
-      stdio: options.socket === undefined ? ['pipe', 'pipe', 'pipe'] : [options.socket, options.socket, 'pipe'],
+      stdio: direct === undefined ? ['pipe', 'pipe', 'pipe'] : [direct[0], direct[1], 'pipe'],
       // Its own process group, so stop() reaches grandchildren (npx, shells) and a terminal's
       // Ctrl-C reaches only us: we stop children in order instead of racing them.
       detached: true,
@@ -72,7 +74,8 @@ export class StdioUpstream {
   transport(): StreamTransport {
     const { stdin, stdout } = this.child;
     if (stdin === null || stdout === null) throw new GatewayError('UPSTREAM_START_FAILED', 'child has no stdio');
-    return new StreamTransport({ input: stdout, output: stdin, onEnd: () => void this.stop() });
+    // Closing waits for the process to be gone, so nobody stops before its children do.
+    return new StreamTransport({ input: stdout, output: stdin, onEnd: async () => void (await this.stop()) });
   }
 
   /** Ends the process: close stdin, then SIGTERM, then SIGKILL, each after `graceMs`. */

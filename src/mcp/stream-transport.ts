@@ -9,8 +9,8 @@ export interface StreamTransportOptions {
   output: NodeJS.WritableStream;
   /** Bytes already read past an HTTP upgrade, processed first. */
   head?: Buffer;
-  /** Called by close() instead of ending `output` (e.g. to stop a child process). */
-  onEnd?: () => void;
+  /** Called by close() instead of ending `output` (e.g. to stop a child process); close() waits for it. */
+  onEnd?: () => void | Promise<void>;
   /** Longer messages are dropped without being buffered whole. */
   maxLineBytes?: number;
   /** Answer unparsable or oversized input with a JSON-RPC error (server side of a session). */
@@ -37,12 +37,13 @@ export class StreamTransport implements Transport {
   readonly #output: NodeJS.WritableStream & { destroyed?: boolean; writableEnded?: boolean; cork?: () => void; uncork?: () => void };
   readonly #splitter: LineSplitter;
   readonly #head: Buffer | undefined;
-  readonly #onEnd: (() => void) | undefined;
+  readonly #onEnd: (() => void | Promise<void>) | undefined;
   readonly #answerBadInput: boolean;
   readonly #onInputEnd: (() => void) | undefined;
   #inputEnded = false;
   #closed = false;
   #corked = false;
+  #wroteThisTick = false;
 
   constructor(options: StreamTransportOptions) {
     this.#input = options.input;
@@ -80,29 +81,39 @@ export class StreamTransport implements Transport {
       return Promise.reject(new Error('transport closed'));
     }
     // Resolving without waiting for the write callback keeps the hot path free of a round trip
-    // through the event loop; ordering is preserved by the stream itself. Messages sent in the
-    // same tick (many sessions answering on one shared backend) leave in one writev.
-    if (!this.#corked) {
-      this.#corked = true;
-      this.#output.cork?.();
-      process.nextTick(this.#uncork);
+    // through the event loop; ordering is preserved by the stream itself. The first message of a
+    // tick is written at once (a lone call pays no deferral); further ones in the same tick (many
+    // sessions answering on one shared backend) are corked and leave together in one writev.
+    if (this.#wroteThisTick) {
+      if (!this.#corked) {
+        this.#corked = true;
+        this.#output.cork?.();
+      }
+    } else {
+      this.#wroteThisTick = true;
+      process.nextTick(this.#endTick);
     }
     this.#output.write(`${JSON.stringify(message)}\n`);
     return Promise.resolve();
   }
 
-  readonly #uncork = (): void => {
+  readonly #endTick = (): void => {
+    this.#wroteThisTick = false;
+    if (!this.#corked) return;
     this.#corked = false;
     this.#output.uncork?.();
   };
 
-  close(): Promise<void> {
-    if (!this.#closed) {
-      if (this.#onEnd !== undefined) this.#onEnd();
-      else this.#output.end();
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    if (this.#onEnd === undefined) {
+      this.#output.end();
       this.#finish();
+      return;
     }
-    return Promise.resolve();
+    const ending = this.#onEnd();
+    this.#finish();
+    await ending;
   }
 
   readonly #inputDone = (): void => {

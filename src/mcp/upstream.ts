@@ -27,8 +27,39 @@ export interface RequestOptions {
   timeoutMs: number;
   /** Receives each progress notification synchronously, token already restored by the caller. */
   onProgress?: (notification: RawMessage & { params: Record<string, unknown> }) => void;
-  /** Settles as the client cancels. */
-  signal?: AbortSignal;
+  /** Fires as the client cancels. */
+  cancellation?: Cancellation;
+}
+
+/**
+ * A request's cancellation: what an AbortSignal does here, without an EventTarget per call
+ * (creating one was 3–4% of the gateway's CPU per forwarded call in the profile).
+ */
+export class Cancellation {
+  #reason: unknown;
+  #aborted = false;
+  #onAbort: ((reason: unknown) => void) | undefined;
+
+  /** True once {@link abort} was called. */
+  get aborted(): boolean {
+    return this.#aborted;
+  }
+
+  /** Cancels, once; the listener (if any) hears the reason. */
+  abort(reason: unknown): void {
+    if (this.#aborted) return;
+    this.#aborted = true;
+    this.#reason = reason;
+    const listener = this.#onAbort;
+    this.#onAbort = undefined;
+    listener?.(reason);
+  }
+
+  /** Sets the one listener; called at once if already cancelled. */
+  onAbort(listener: ((reason: unknown) => void) | undefined): void {
+    if (this.#aborted && listener !== undefined) listener(this.#reason);
+    else this.#onAbort = listener;
+  }
 }
 
 interface Pending {
@@ -100,7 +131,7 @@ export class UpstreamConnection {
       pending.timer = setTimeout(() => {
         abandon('timeout', new GatewayError('UPSTREAM_TIMEOUT', `backend '${this.label}' did not answer ${method} within ${options.timeoutMs} ms`));
       }, options.timeoutMs);
-      options.signal?.addEventListener('abort', () => abandon(String(options.signal?.reason ?? 'cancelled'), new GatewayError('UPSTREAM_CLOSED', 'cancelled')), { once: true });
+      options.cancellation?.onAbort((reason) => abandon(typeof reason === 'string' ? reason : 'cancelled', new GatewayError('UPSTREAM_CLOSED', 'cancelled')));
       const message = { jsonrpc: '2.0', id, method, ...(sendParams === undefined ? {} : { params: sendParams }) };
       this.#transport.send(message as JSONRPCMessage).catch((error: unknown) => {
         if (!this.#pending.has(id)) return;

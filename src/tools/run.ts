@@ -130,6 +130,8 @@ export async function runStdio(options: RunStdioOptions): Promise<RunStdioResult
       if (inputEnded && pending.size === 0) finish({ exitCode: 0, reason: 'client closed stdin' });
     };
 
+    // A client that stops reading its stdout has left: end the session, do not crash on EPIPE.
+    output.on('error', (error: NodeJS.ErrnoException) => finish({ exitCode: 1, reason: `the client stopped reading stdout (${error.code ?? error.message})` }));
     input.on('data', onInput);
     input.once('end', () => {
       inputEnded = true;

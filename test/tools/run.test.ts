@@ -38,8 +38,10 @@ describe('mcp-tools run on raw stdio', () => {
     await rm(home, { recursive: true, force: true });
   });
 
-  it('answers malformed JSON with -32700 and carries on; stdout holds JSON-RPC only', async () => {
-    const cli = startCli('mcp-tools', ['run', bridge.token], env);
+  // Handed over, a bridged client talks to its server process directly and gets whatever that
+  // server does with bad input; relaying, mcp-tools answers it itself.
+  it('relaying, answers malformed JSON with -32700 and carries on; stdout holds JSON-RPC only', async () => {
+    const cli = startCli('mcp-tools', ['run', bridge.token, '--no-handover'], env);
     cli.proc.stdin?.write(lines(INITIALIZE, '{"jsonrpc": "2.0", oops', INITIALIZED, { jsonrpc: '2.0', id: 7, method: 'tools/call', params: { name: 'echo', arguments: { message: 'after garbage' } } }));
     await waitFor(() => parsed(cli.stdoutLines).some((r) => r.id === 7), 10_000, 'echo answer');
     cli.proc.stdin?.end();
@@ -61,9 +63,9 @@ describe('mcp-tools run on raw stdio', () => {
     assert.match(parsed(cli.stdoutLines).find((r) => r.id === 'slow')?.result?.content?.[0]?.text ?? '', /completed/i);
   });
 
-  it('fails pending requests with JSON-RPC errors and exits non-zero when the share goes away', async () => {
+  it('relaying, fails pending requests with JSON-RPC errors and exits non-zero when the share goes away', async () => {
     const doomed = await startBridge([process.execPath, EVERYTHING_BIN, 'stdio'], env);
-    const cli = startCli('mcp-tools', ['run', doomed.token], env);
+    const cli = startCli('mcp-tools', ['run', doomed.token, '--no-handover'], env);
     cli.proc.stdin?.write(
       lines(INITIALIZE, INITIALIZED, { jsonrpc: '2.0', id: 99, method: 'tools/call', params: { name: 'trigger-long-running-operation', arguments: { duration: 30, steps: 3 } } }),
     );
