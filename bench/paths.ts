@@ -73,8 +73,8 @@ export function track(share: RunningShare): RunningShare {
 }
 
 /** Our chain's client: the SDK Client over `mcp-tools run <token>`, registered for cleanup. */
-export async function connectTools(token: string, env: NodeJS.ProcessEnv): Promise<{ client: Client; pid: number; close: () => Promise<void> }> {
-  const { client, transport } = await connectThroughTools(token, env, {});
+export async function connectTools(token: string, env: NodeJS.ProcessEnv, extraArgs: readonly string[] = []): Promise<{ client: Client; pid: number; close: () => Promise<void> }> {
+  const { client, transport } = await connectThroughTools(token, env, {}, extraArgs);
   const closeClient = (): Promise<void> => client.close();
   const unregister = onCleanup(closeClient);
   return { client, pid: transport.pid ?? Number.NaN, close: () => runAndForget(unregister, closeClient) };
@@ -125,16 +125,21 @@ function direct(): PathSpec {
   };
 }
 
-function bridge(): PathSpec {
+/** `mcp-tools run` relaying every line itself instead of handing its stdio to the share. */
+const RELAYED = ['--no-handover'];
+
+function bridge(relayed = false): PathSpec {
   return {
-    key: 'bridge',
-    label: 'ours: bridge',
+    key: relayed ? 'bridge-relayed' : 'bridge',
+    label: relayed ? 'ours: bridge, relayed (--no-handover)' : 'ours: bridge',
     kind: 'ours',
-    inTargets: true,
-    chain: 'SDK Client → mcp-tools run → local share → mcp-bridge → server',
+    inTargets: !relayed,
+    chain: relayed
+      ? 'SDK Client → mcp-tools run --no-handover (relays each line) → local share → mcp-bridge → server'
+      : 'SDK Client → mcp-tools run → local share → mcp-bridge → server (stdio handed over: the client’s pipes are the server’s stdin/stdout)',
     async open(ctx) {
       const share = track(await startBridge([...EVERYTHING_COMMAND], ctx.env));
-      const tools = await connectTools(share.token, ctx.env);
+      const tools = await connectTools(share.token, ctx.env, relayed ? RELAYED : []);
       return {
         client: tools.client,
         tool: 'echo',
@@ -171,17 +176,20 @@ function bridgeInProcess(): PathSpec {
   };
 }
 
-function gateway(count: number): PathSpec {
+function gateway(count: number, relayed = false): PathSpec {
+  const backends = `${count} stdio backend${count === 1 ? '' : 's'}, isolation: session`;
   return {
-    key: `gateway${count}`,
-    label: `ours: gateway (${count} backend${count === 1 ? '' : 's'})`,
+    key: relayed ? `gateway${count}-relayed` : `gateway${count}`,
+    label: `ours: gateway (${count} backend${count === 1 ? '' : 's'})${relayed ? ', relayed (--no-handover)' : ''}`,
     kind: 'ours',
-    inTargets: true,
-    chain: `SDK Client → mcp-tools run → local share → mcp-gateway (${count} stdio backend${count === 1 ? '' : 's'}, isolation: session) → server; calls ev0_echo`,
+    inTargets: !relayed,
+    chain: relayed
+      ? `SDK Client → mcp-tools run --no-handover (relays each line) → local share → mcp-gateway (${backends}) → server; calls ev0_echo`
+      : `SDK Client → mcp-tools run → local share → mcp-gateway (${backends}; the client’s stdio handed over to it) → server; calls ev0_echo`,
     async open(ctx) {
       const config = await writeGatewayConfig(ctx.home, count);
-      const share = track(await startGateway(config, ctx.env, process.env["BENCH_GATEWAY_ARGS"]?.split(" ") ?? []));
-      const tools = await connectTools(share.token, ctx.env);
+      const share = track(await startGateway(config, ctx.env, process.env['BENCH_GATEWAY_ARGS']?.split(' ') ?? []));
+      const tools = await connectTools(share.token, ctx.env, relayed ? RELAYED : []);
       return {
         client: tools.client,
         tool: 'ev0_echo',
@@ -325,5 +333,5 @@ function mcpProxy(): PathSpec {
 
 /** Every sequential path, floor first. */
 export function allPaths(): PathSpec[] {
-  return [direct(), bridge(), gateway(1), gateway(10), bridgeInProcess(), bridgeHttp(), mcpRemote(), supergatewayHttp(), mcpProxy()];
+  return [direct(), bridge(), gateway(1), gateway(10), bridge(true), gateway(1, true), bridgeInProcess(), bridgeHttp(), mcpRemote(), supergatewayHttp(), mcpProxy()];
 }

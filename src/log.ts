@@ -1,4 +1,5 @@
-import { pino, type Logger, type Level } from 'pino';
+import { write as writeAsync, writeSync } from 'node:fs';
+import { pino, type DestinationStream, type Logger, type Level } from 'pino';
 import { PinoPretty } from 'pino-pretty';
 
 export type { Logger } from 'pino';
@@ -35,22 +36,95 @@ export function createLogger(options: LoggerOptions): Logger {
   }
   // A log line per call must not cost a write per call on the hot path: lines are buffered and
   // written in batches (at 8 KiB, or every 200 ms), and whatever is left is flushed on exit.
-  const destination = pino.destination({ dest: 2, sync: false, minLength: 8192 });
-  setInterval(() => {
-    try {
-      destination.flush();
-    } catch {
-      // closed: nothing left to write
-    }
-  }, 200).unref();
-  process.once('exit', () => {
-    try {
-      destination.flushSync();
-    } catch {
-      // stderr already gone
-    }
-  });
+  const destination = new BatchedWriter(2, 8192);
+  setInterval(() => destination.flush(), 200).unref();
+  process.once('exit', () => destination.flushSync());
   return pino({ name: options.name, level }, destination);
+}
+
+/** How long the flush at exit keeps trying a stderr that is full (EAGAIN). */
+const EXIT_FLUSH_DEADLINE_MS = 1_000;
+
+/**
+ * Log lines for a descriptor, written in batches. Not pino.destination (sonic-boom): its
+ * synchronous flush retries forever when the reader of stderr has gone (EPIPE), so a gateway
+ * whose supervisor had exited hung in its exit handler instead of exiting. Here a reader that
+ * went away drops the rest of the log; a full pipe is retried, at exit only until a deadline.
+ */
+export class BatchedWriter implements DestinationStream {
+  readonly #fd: number;
+  readonly #minLength: number;
+  #pending: Buffer[] = [];
+  #pendingBytes = 0;
+  #writing = false;
+  #broken = false;
+
+  constructor(fd: number, minLength: number) {
+    this.#fd = fd;
+    this.#minLength = minLength;
+  }
+
+  /** Queues one line; a batch is written once `minLength` bytes are waiting. */
+  write(line: string): void {
+    if (this.#broken) return;
+    const chunk = Buffer.from(line);
+    this.#pending.push(chunk);
+    this.#pendingBytes += chunk.length;
+    if (this.#pendingBytes >= this.#minLength) this.flush();
+  }
+
+  /** Writes what is waiting, asynchronously, one batch at a time. */
+  flush(): void {
+    if (this.#writing || this.#broken || this.#pendingBytes === 0) return;
+    this.#writing = true;
+    this.#writeAsync(this.#take());
+  }
+
+  /** Writes what is waiting before the process exits (never waits past the deadline). */
+  flushSync(): void {
+    if (this.#broken || this.#pendingBytes === 0) return;
+    let data = this.#take();
+    const deadline = Date.now() + EXIT_FLUSH_DEADLINE_MS;
+    while (data.length > 0) {
+      try {
+        data = data.subarray(writeSync(this.#fd, data));
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== 'EAGAIN' || Date.now() > deadline) return this.#fail();
+        Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 1);
+      }
+    }
+  }
+
+  #writeAsync(data: Buffer): void {
+    writeAsync(this.#fd, data, 0, data.length, null, (error, written) => {
+      if (error !== null) {
+        if (error.code === 'EAGAIN') {
+          setTimeout(() => this.#writeAsync(data), 10).unref();
+          return;
+        }
+        this.#fail();
+        return;
+      }
+      if (written < data.length) return this.#writeAsync(data.subarray(written));
+      this.#writing = false;
+      if (this.#pendingBytes >= this.#minLength) this.flush();
+    });
+  }
+
+  #take(): Buffer {
+    const data = this.#pending.length === 1 ? (this.#pending[0] as Buffer) : Buffer.concat(this.#pending, this.#pendingBytes);
+    this.#pending = [];
+    this.#pendingBytes = 0;
+    return data;
+  }
+
+  /** The reader went away (or the descriptor is gone): nothing more can be logged there. */
+  #fail(): void {
+    this.#broken = true;
+    this.#writing = false;
+    this.#pending = [];
+    this.#pendingBytes = 0;
+  }
 }
 
 /** A logger that drops everything, for library use and tests. */

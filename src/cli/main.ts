@@ -23,8 +23,15 @@ export function runCli(name: string, main: () => Promise<number | undefined>): v
   );
 }
 
-/** Exits once stdout and stderr have been flushed, so the last line is never lost. */
+/** How long {@link exit} waits for stdout and stderr to drain. */
+const EXIT_FLUSH_MS = 1_000;
+
+/**
+ * Exits once stdout and stderr have been flushed, so the last line is never lost. A pipe whose
+ * reader went away (EPIPE) never calls back: then the timer exits, with the same code.
+ */
 export function exit(code: number): void {
+  setTimeout(() => process.exit(code), EXIT_FLUSH_MS);
   process.stdout.write('', () => process.stderr.write('', () => process.exit(code)));
 }
 

@@ -81,9 +81,10 @@ export class StreamTransport implements Transport {
       return Promise.reject(new Error('transport closed'));
     }
     // Resolving without waiting for the write callback keeps the hot path free of a round trip
-    // through the event loop; ordering is preserved by the stream itself. The first message of a
-    // tick is written at once (a lone call pays no deferral); further ones in the same tick (many
-    // sessions answering on one shared backend) are corked and leave together in one writev.
+    // through the event loop; ordering is preserved by the stream itself. The first message of an
+    // event-loop turn is written at once (a lone call pays no deferral); further ones in the same
+    // turn (many sessions' requests to one shared backend, each read in its own callback) are
+    // corked until the turn's check phase and leave together in one writev.
     if (this.#wroteThisTick) {
       if (!this.#corked) {
         this.#corked = true;
@@ -91,7 +92,7 @@ export class StreamTransport implements Transport {
       }
     } else {
       this.#wroteThisTick = true;
-      process.nextTick(this.#endTick);
+      setImmediate(this.#endTick);
     }
     this.#output.write(`${JSON.stringify(message)}\n`);
     return Promise.resolve();

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
-import { runCli, startGateway, type RunningShare } from '../helpers/cli.js';
+import { EVERYTHING_BIN, descendants, isAlive, runCli, startBridge, startGateway, type RunningShare } from '../helpers/cli.js';
 
 const ORIGINAL_EXAMPLE = fileURLToPath(new URL('../../../test/fixtures/configs/original-example.yml', import.meta.url));
 const QUICKSTART = fileURLToPath(new URL('../../../examples/quickstart.yml', import.meta.url));
@@ -39,6 +39,24 @@ describe('mcp-gateway command line', () => {
     assert.match(result.stderr, /backends\[1\]\.id/);
     assert.match(result.stderr, /backends\[1\]\.transport\.allow_insecure/);
   });
+
+  // The log is batched; a batch still waiting at exit once made pino's destination retry its
+  // write forever when the reader of stderr (a supervisor that died) had gone.
+  for (const which of ['mcp-gateway', 'mcp-bridge'] as const) {
+    it(`${which} exits on SIGTERM after the reader of its stderr has gone`, async () => {
+      const config = join(home, 'stderr-gone.yml');
+      await writeFile(config, `backends:\n  - id: ev\n    transport: { type: stdio, command: "${process.execPath}", args: ["${EVERYTHING_BIN}", "stdio"] }\n`);
+      const share = which === 'mcp-gateway' ? await startGateway(config, env) : await startBridge([process.execPath, EVERYTHING_BIN, 'stdio'], env);
+      const children = descendants(share.proc.pid as number);
+      share.proc.stderr?.destroy();
+      share.proc.kill('SIGTERM');
+      const timer = setTimeout(() => share.proc.kill('SIGKILL'), 10_000);
+      const { code, signal } = await share.exited;
+      clearTimeout(timer);
+      assert.deepEqual({ code, signal }, { code: 0, signal: null }, 'exited by itself, not killed after 10 s');
+      for (const pid of children) assert.ok(!isAlive(pid), `child ${pid} outlived ${which}`);
+    });
+  }
 
   it('refuses to run a bad config with one line naming the field, nothing on stdout', async () => {
     const path = join(home, 'bad-run.yml');

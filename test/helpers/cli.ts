@@ -91,10 +91,15 @@ async function startShare(name: 'mcp-bridge' | 'mcp-gateway', args: string[], en
 }
 
 /** An SDK client speaking to a share through `mcp-tools run`. */
-export async function connectThroughTools(token: string, env: NodeJS.ProcessEnv, options: ClientOptions = {}): Promise<{ client: Client; transport: StdioClientTransport }> {
+export async function connectThroughTools(
+  token: string,
+  env: NodeJS.ProcessEnv,
+  options: ClientOptions = {},
+  extraArgs: readonly string[] = [],
+): Promise<{ client: Client; transport: StdioClientTransport }> {
   const transport = new StdioClientTransport({
     command: process.execPath,
-    args: [binPath('mcp-tools'), 'run', token],
+    args: [binPath('mcp-tools'), 'run', token, ...extraArgs],
     env: { ...(process.env as Record<string, string>), ...(env as Record<string, string>) },
     stderr: 'pipe',
   });
