@@ -1,10 +1,13 @@
 // The measurements beyond sequential latency: concurrency, first tools/list, idle sessions.
-import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { connect, type Socket } from 'node:net';
+import { join } from 'node:path';
+import { Client as SdkClient, type Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { z } from 'zod';
-import { descendants, isAlive, startGateway } from '../test/helpers/cli.js';
+import { StreamTransport } from '../src/mcp/stream-transport.js';
+import { EVERYTHING_BIN, descendants, isAlive, startGateway } from '../test/helpers/cli.js';
 import { connectDirect, connectTools, track, writeGatewayConfig, type BenchContext } from './paths.js';
 import { echoOnce, median } from './stats.js';
-import { onCleanup, rssBytes, runAndForget, sessionDialer, sleep } from './support.js';
+import { benchFile, onCleanup, rssBytes, runAndForget, sessionDialer, sleep, spawnTracked, withTimeout } from './support.js';
 
 /** Calls/s of one concurrent run. */
 export interface ThroughputResult {
@@ -14,6 +17,8 @@ export interface ThroughputResult {
   gatewayCallsPerSecond: number;
   /** The same through `mcp-tools run` processes (one per client); absent in quick runs. */
   gatewayViaToolsCallsPerSecond?: number;
+  /** The same clients through bench/fixtures/minimal-proxy.js mux: what any JS hop costs here. */
+  minimalMuxCallsPerSecond: number;
 }
 
 /** Runs `loops` concurrent sequences of `count` calls each, one client per loop; returns calls/s. */
@@ -44,40 +49,50 @@ async function settleChildren(pid: number, timeoutMs = 15_000): Promise<number> 
  * median of each side is kept, so background load hits both alike.
  */
 export async function measureThroughput(ctx: BenchContext, clientsCount = 16): Promise<ThroughputResult> {
-  const callsPerClient = ctx.quick ? 20 : 100;
+  const callsPerClient = ctx.quick ? 20 : 300;
   const reps = ctx.quick ? 1 : 3;
 
   const direct = await connectDirect();
-  for (let i = 0; i < 50; i++) await echoOnce(direct.client, 'echo');
   const sameClient = Array.from({ length: clientsCount }, () => direct.client);
 
   const config = await writeGatewayConfig(ctx.home, 1, { isolation: 'shared', name: 'throughput' });
   const gateway = track(await startGateway(config, ctx.env));
   const dialer = await sessionDialer(ctx.home, gateway.token);
   const sessions: Client[] = [];
-  const closeSessions = (): Promise<unknown> => Promise.allSettled(sessions.map((client) => client.close()));
+  const muxClients: Client[] = [];
+  const closeSessions = (): Promise<unknown> => Promise.allSettled([...sessions, ...muxClients].map((client) => client.close()));
   const unregisterSessions = onCleanup(closeSessions);
   for (let i = 0; i < clientsCount; i++) sessions.push(await dialer.connect(`bench-concurrent-${i}`));
-  for (const client of sessions) for (let i = 0; i < 5; i++) await echoOnce(client, 'ev0_echo');
+
+  const mux = await startMinimalMux(ctx.home);
+  for (let i = 0; i < clientsCount; i++) muxClients.push(await connectSocketClient(mux.socket, `bench-mux-${i}`));
+
+  // Every side warmed up alike (JIT, buffers) before anything is measured.
+  const sides: [Client[], string][] = [
+    [sameClient, 'echo'],
+    [sessions, 'ev0_echo'],
+    [muxClients, 'ev0_echo'],
+  ];
+  for (const [clients, tool] of sides) await concurrentRate(clients, tool, ctx.quick ? 5 : 200);
 
   const directRates: number[] = [];
   const gatewayRates: number[] = [];
+  const muxRates: number[] = [];
   for (let r = 0; r < reps; r++) {
     directRates.push(await concurrentRate(sameClient, 'echo', callsPerClient));
     gatewayRates.push(await concurrentRate(sessions, 'ev0_echo', callsPerClient));
+    muxRates.push(await concurrentRate(muxClients, 'ev0_echo', callsPerClient));
   }
   await runAndForget(unregisterSessions, closeSessions);
+  await mux.stop();
 
   let viaTools: number | undefined;
   if (!ctx.quick) {
     const tools = [];
     for (let i = 0; i < clientsCount; i++) tools.push(await connectTools(gateway.token, ctx.env));
-    for (const t of tools) for (let i = 0; i < 5; i++) await echoOnce(t.client, 'ev0_echo');
-    viaTools = await concurrentRate(
-      tools.map((t) => t.client),
-      'ev0_echo',
-      callsPerClient,
-    );
+    const clients = tools.map((t) => t.client);
+    await concurrentRate(clients, 'ev0_echo', 200);
+    viaTools = await concurrentRate(clients, 'ev0_echo', callsPerClient);
     await Promise.allSettled(tools.map((t) => t.close()));
   }
   await direct.close();
@@ -87,8 +102,35 @@ export async function measureThroughput(ctx: BenchContext, clientsCount = 16): P
     callsPerClient,
     directCallsPerSecond: median(directRates),
     gatewayCallsPerSecond: median(gatewayRates),
+    minimalMuxCallsPerSecond: median(muxRates),
     ...(viaTools === undefined ? {} : { gatewayViaToolsCallsPerSecond: viaTools }),
   };
+}
+
+/** bench/fixtures/minimal-proxy.js in mux mode in front of server-everything, on a unix socket. */
+async function startMinimalMux(dir: string): Promise<{ socket: string; stop(): Promise<void> }> {
+  const socket = join(dir, 'minimal-mux.sock');
+  const proxy = spawnTracked(process.execPath, [benchFile('fixtures/minimal-proxy.js'), 'mux', socket, process.execPath, EVERYTHING_BIN, 'stdio']);
+  await withTimeout(
+    new Promise<void>((resolve, reject) => {
+      proxy.proc.stdout?.once('data', () => resolve());
+      proxy.proc.once('exit', (code) => reject(new Error(`minimal-proxy exited with ${code}: ${proxy.output()}`)));
+    }),
+    30_000,
+    'minimal-proxy start-up',
+  );
+  return { socket, stop: () => proxy.stop().then(() => undefined) };
+}
+
+/** An SDK client over a plain unix socket speaking newline-delimited JSON-RPC. */
+async function connectSocketClient(path: string, name: string): Promise<Client> {
+  const socket = await new Promise<Socket>((resolve, reject) => {
+    const s = connect(path, () => resolve(s));
+    s.once('error', reject);
+  });
+  const client = new SdkClient({ name, version: '1.0.0' });
+  await client.connect(StreamTransport.overSocket(socket));
+  return client;
 }
 
 /** Time to the first tools/list answer, ours (lazy) against the original's eager start. */

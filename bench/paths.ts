@@ -27,7 +27,8 @@ export interface OpenPath {
 export interface PathSpec {
   key: string;
   label: string;
-  kind: 'floor' | 'ours' | 'peer';
+  /** `reference`: not a product, a yardstick (see bench/fixtures/minimal-proxy.ts). */
+  kind: 'floor' | 'ours' | 'peer' | 'reference';
   chain: string;
   /** False for paths shown for context only, outside the issue's targets. */
   inTargets: boolean;
@@ -202,6 +203,22 @@ function gateway(count: number, relayed = false): PathSpec {
   };
 }
 
+/** The least one JavaScript hop can cost: a proxy that only parses, renames and re-serialises. */
+function minimalProxy(): PathSpec {
+  return {
+    key: 'minimal-proxy',
+    label: 'reference: minimal JS proxy (one hop, nothing but parse/rename/serialise)',
+    kind: 'reference',
+    inTargets: false,
+    chain: 'SDK Client → StdioClientTransport → bench/fixtures/minimal-proxy.js stdio → server; calls ev0_echo',
+    async open() {
+      const transport = new StdioClientTransport({ command: process.execPath, args: [benchFile('fixtures/minimal-proxy.js'), 'stdio', ...EVERYTHING_COMMAND], stderr: 'ignore' });
+      const { client, close } = await connectClient(transport, 'bench-minimal-proxy');
+      return { client, tool: 'ev0_echo', close };
+    },
+  };
+}
+
 /** Starts supergateway --stateful (streamable HTTP) in front of server-everything on a loopback port. */
 async function startSupergateway(): Promise<{ url: string; proc: Tracked }> {
   const port = await freePort();
@@ -333,5 +350,5 @@ function mcpProxy(): PathSpec {
 
 /** Every sequential path, floor first. */
 export function allPaths(): PathSpec[] {
-  return [direct(), bridge(), gateway(1), gateway(10), bridge(true), gateway(1, true), bridgeInProcess(), bridgeHttp(), mcpRemote(), supergatewayHttp(), mcpProxy()];
+  return [direct(), bridge(), gateway(1), gateway(10), bridge(true), gateway(1, true), minimalProxy(), bridgeInProcess(), bridgeHttp(), mcpRemote(), supergatewayHttp(), mcpProxy()];
 }

@@ -61,6 +61,7 @@ export function extrasTable(results: BenchResults): string {
   if (t !== undefined) {
     rows.push([`${t.clients} concurrent clients, direct (one stdio connection, ${t.clients} in flight)`, `${t.directCallsPerSecond.toFixed(0)} calls/s`]);
     rows.push([`${t.clients} concurrent clients through one gateway (session streams, shared backend)`, `${t.gatewayCallsPerSecond.toFixed(0)} calls/s (${pct(t.gatewayCallsPerSecond / t.directCallsPerSecond)} of direct)`]);
+    rows.push([`  for reference: the same ${t.clients} clients through a minimal JS multiplexer (bench/fixtures/minimal-proxy.js mux)`, `${t.minimalMuxCallsPerSecond.toFixed(0)} calls/s (${pct(t.minimalMuxCallsPerSecond / t.directCallsPerSecond)} of direct)`]);
     if (t.gatewayViaToolsCallsPerSecond !== undefined) {
       rows.push([`${t.clients} concurrent clients through one gateway, each via its own mcp-tools run`, `${t.gatewayViaToolsCallsPerSecond.toFixed(0)} calls/s (${pct(t.gatewayViaToolsCallsPerSecond / t.directCallsPerSecond)} of direct)`]);
     }
