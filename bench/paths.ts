@@ -189,7 +189,7 @@ function gateway(count: number, relayed = false): PathSpec {
       : `SDK Client → mcp-tools run → local share → mcp-gateway (${backends}; the client’s stdio handed over to it) → server; calls ev0_echo`,
     async open(ctx) {
       const config = await writeGatewayConfig(ctx.home, count);
-      const share = track(await startGateway(config, ctx.env, process.env['BENCH_GATEWAY_ARGS']?.split(' ') ?? []));
+      const share = track(await startGateway(config, ctx.env, (process.env['BENCH_GATEWAY_ARGS'] ?? '').split(' ').filter(Boolean)));
       const tools = await connectTools(share.token, ctx.env, relayed ? RELAYED : []);
       return {
         client: tools.client,
