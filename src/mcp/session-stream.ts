@@ -30,6 +30,9 @@ export async function openSessionStream(connector: ShareConnector, timeoutMs = 3
       timeout: timeoutMs,
     });
     req.once('upgrade', (_res: IncomingMessage, upgraded: Duplex, head: Buffer) => {
+      // The handshake's timeout must not outlive it: an idle session is fine, and a socket with a
+      // timeout re-arms a timer on every read and write.
+      (upgraded as Duplex & { setTimeout?: (ms: number) => unknown }).setTimeout?.(0);
       resolve({ socket: upgraded, head });
     });
     req.once('response', (res: IncomingMessage) => {
