@@ -86,13 +86,15 @@ export class Bridge {
         else pipeSession(spawnSession(newLabel()), socket, head, grace);
       },
     });
+    // A random token is only known once listen() returns, and nobody can dial it before.
+    let token = options.token ?? '';
     const onStdioHandover = (handover: StdioHandover): void => {
-      const token = listener.token;
       const upstream = spawnSession(newLabel(), { stdio: [handover.input, handover.output] });
       acceptStdio(upstream, handover, grace, (exit) => (state.stopping || exit.code !== 0 ? `share '${token}' closed the session${state.stopping ? '' : ` (${describeExitBriefly(exit)})`}` : undefined));
     };
     const listen = { onConnection: shareServer.onConnection, onStdioHandover };
-    const listener: ShareListener = await options.provider.listen(options.token === undefined ? listen : { ...listen, token: options.token });
+    const listener = await options.provider.listen(options.token === undefined ? listen : { ...listen, token: options.token });
+    token = listener.token;
     // Listening first claims the token (or fails fast on a taken one) before the slower check.
     try {
       const info = await probeStdioServer(server, { logger: logger.child({ phase: 'startup check' }), timeoutMs: options.probeTimeoutMs ?? 30_000 });
