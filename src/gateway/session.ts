@@ -67,6 +67,10 @@ export class GatewaySession {
   #closed = false;
   /** Requests received and not yet answered, whether a backend has them or not. */
   #unanswered = 0;
+  /** Set once the host's start-up discovery has settled: later requests need not wait for it. */
+  #hostReady = false;
+  /** Connections already open, by backend id, so a call to one does not wait on a promise. */
+  readonly #open = new Map<string, UpstreamConnection>();
   #closeWhenIdle = false;
 
   constructor(id: string, client: Transport, host: SessionHost) {
@@ -112,6 +116,7 @@ export class GatewaySession {
     for (const { cancellation } of this.#inFlight.values()) cancellation.abort('client left');
     const connections = [...this.#connections.values()];
     this.#connections.clear();
+    this.#open.clear();
     await Promise.allSettled(connections.map(async (c) => (await c).close()));
     await this.#client.close().catch(() => undefined);
     this.#host.sessionClosed(this);
@@ -209,7 +214,11 @@ export class GatewaySession {
       this.#fail(id, JsonRpcErrorCode.InvalidRequest, 'Invalid Request: the session is not initialized (send initialize first)');
       return;
     }
-    await this.#host.ready;
+    // Every await costs the answer a turn through the microtask queue; once ready, skip it.
+    if (!this.#hostReady) {
+      await this.#host.ready;
+      this.#hostReady = true;
+    }
     const catalogue = this.#host.catalogue();
     switch (method) {
       case 'tools/list':
@@ -324,7 +333,11 @@ export class GatewaySession {
                 this.send({ ...notification, params: { ...notification.params, progressToken: clientToken } }),
             }),
       };
-      let connection = await this.#connection(backend);
+      let connection = this.#open.get(backend.id);
+      if (connection === undefined || connection.closed) {
+        connection = await this.#connection(backend);
+        this.#open.set(backend.id, connection);
+      }
       if (cancellation.aborted) {
         outcome = 'cancelled';
         return;
@@ -338,7 +351,9 @@ export class GatewaySession {
         this.#logger.info({ backend: backend.id }, 'backend lost the session; re-initializing');
         await connection.close().catch(() => undefined);
         this.#connections.delete(backend.id);
+        this.#open.delete(backend.id);
         connection = await this.#connection(backend);
+        this.#open.set(backend.id, connection);
         response = await connection.request(method, params, options);
       }
       if (response.error !== undefined) outcome = 'error';
