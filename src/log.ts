@@ -44,6 +44,8 @@ export function createLogger(options: LoggerOptions): Logger {
 
 /** How long the flush at exit keeps trying a stderr that is full (EAGAIN). */
 const EXIT_FLUSH_DEADLINE_MS = 1_000;
+/** What Atomics.wait sleeps on between those tries. */
+const SLEEP_CELL = new Int32Array(new SharedArrayBuffer(4));
 
 /**
  * Log lines for a descriptor, written in batches. Not pino.destination (sonic-boom): its
@@ -91,7 +93,7 @@ export class BatchedWriter implements DestinationStream {
         data = data.subarray(writeSync(this.#fd, data));
       } catch (error) {
         if ((error as NodeJS.ErrnoException).code !== 'EAGAIN' || Date.now() > deadline) return this.#fail();
-        Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 1);
+        Atomics.wait(SLEEP_CELL, 0, 0, 1);
       }
     }
   }

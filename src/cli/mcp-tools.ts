@@ -27,7 +27,7 @@ runCli('mcp-tools', async () => {
     .command('run')
     .description('serve the share to an MCP client on stdin/stdout (stdout carries JSON-RPC only)')
     .argument('<token>', 'share token')
-    .option('--no-handover', 'on the local share, relay stdin/stdout instead of handing them to the serving gateway')
+    .option('--no-handover', 'on the local share, relay stdin/stdout instead of handing them to the process serving the share')
     .addOption(providerOption())
     .addOption(logLevelOption())
     .addHelpText('after', '\nExample (Claude Desktop mcpServers):\n  { "command": "mcp-tools", "args": ["run", "k3v9x0q2m7ab"] }')

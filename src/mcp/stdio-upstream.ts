@@ -75,7 +75,10 @@ export class StdioUpstream {
     const { stdin, stdout } = this.child;
     if (stdin === null || stdout === null) throw new GatewayError('UPSTREAM_START_FAILED', 'child has no stdio');
     // Closing waits for the process to be gone, so nobody stops before its children do.
-    return new StreamTransport({ input: stdout, output: stdin, onEnd: async () => void (await this.stop()) });
+    const onEnd = async (): Promise<void> => {
+      await this.stop();
+    };
+    return new StreamTransport({ input: stdout, output: stdin, onEnd });
   }
 
   /** Ends the process: close stdin, then SIGTERM, then SIGKILL, each after `graceMs`. */

@@ -1,4 +1,3 @@
-import { closeSync, openSync } from 'node:fs';
 import type { Readable, Writable } from 'node:stream';
 import type { Logger } from '../log.js';
 import { type JsonRpcId, JsonRpcErrorCode, type RoutingView, checkEnvelope, isRequest, isResponse } from '../mcp/jsonrpc.js';
@@ -7,6 +6,7 @@ import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import type { JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
 import type { Duplex } from 'node:stream';
 import { openShareSession } from '../mcp/share-transport.js';
+import { detachStdio } from '../share/local/handover.js';
 import type { ShareConnector } from '../share/provider.js';
 
 /** The share side of a stdio session: whole lines in, whole lines out. */
@@ -165,18 +165,6 @@ export async function handOverStdio(connector: ShareConnector, logger: Logger): 
   detachStdio();
   logger.debug('stdin and stdout handed over to the share');
   return handed.ended;
-}
-
-/** Points fds 0 and 1 at /dev/null (the lowest free descriptor is the one just closed). */
-function detachStdio(): void {
-  for (const [fd, flags] of [
-    [0, 'r'],
-    [1, 'w'],
-  ] as const) {
-    closeSync(fd);
-    const replacement = openSync('/dev/null', flags);
-    if (replacement !== fd) closeSync(replacement);
-  }
 }
 
 const NEWLINE = Buffer.from('\n');

@@ -207,16 +207,22 @@ describe('mcp-tools run hands its stdio over to a local gateway', { skip: fdPass
     await within(closed, 10_000, 'the client side of the pipes to close');
   });
 
-  it('answers a call in flight with -32000 when the gateway stops, and exits 1', async () => {
+  /** A gateway of its own, and a client handed over to it with a 30 s call (`id`) at its backend. */
+  async function callInFlight(id: number): Promise<{ doomed: RunningShare; cli: RunningCli }> {
     const doomed = await startGateway(config, env);
     extraShares.push(doomed);
     await waitFor(() => descendants(doomed.proc.pid as number).length === 0, 10_000, 'discovery to finish');
     const cli = start(['run', doomed.token]);
-    cli.proc.stdin?.write(lines(INITIALIZE, INITIALIZED, call(99, 'ev_trigger-long-running-operation', { duration: 30, steps: 3 })));
+    cli.proc.stdin?.write(lines(INITIALIZE, INITIALIZED, call(id, 'ev_trigger-long-running-operation', { duration: 30, steps: 3 })));
     await answered(cli, 'init');
     await waitFor(() => handedOver(cli), 10_000, 'the handover');
     // Let the call reach the backend before the gateway starts stopping.
     await waitFor(() => descendants(doomed.proc.pid as number).length > 0, 10_000, 'the session backend');
+    return { doomed, cli };
+  }
+
+  it('answers a call in flight with -32000 when the gateway stops, and exits 1', async () => {
+    const { doomed, cli } = await callInFlight(99);
     await stopAndReap(doomed);
     const { code } = await within(cli.exited, 10_000, 'mcp-tools to exit');
     assert.equal(code, 1);
@@ -281,12 +287,7 @@ describe('mcp-tools run hands its stdio over to a local gateway', { skip: fdPass
   }
 
   it('leaves no backend running after stopping with a call in flight', async () => {
-    const doomed = await startGateway(config, env);
-    extraShares.push(doomed);
-    await waitFor(() => descendants(doomed.proc.pid as number).length === 0, 10_000, 'discovery to finish');
-    const cli = start(['run', doomed.token]);
-    cli.proc.stdin?.write(lines(INITIALIZE, INITIALIZED, call(5, 'ev_trigger-long-running-operation', { duration: 30, steps: 3 })));
-    await waitFor(() => descendants(doomed.proc.pid as number).length > 0, 10_000, 'the session backend');
+    const { doomed } = await callInFlight(5);
     const backends = descendants(doomed.proc.pid as number);
     try {
       await doomed.stop();

@@ -1,4 +1,4 @@
-import { closeSync, fstatSync } from 'node:fs';
+import { closeSync, fstatSync, openSync } from 'node:fs';
 import { chmod, unlink } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { connect, createServer, type Server, type Socket } from 'node:net';
@@ -159,6 +159,22 @@ function checkHello(message: ReturnType<FdPassing['recvFds']>): string | undefin
   if (handover !== HELLO.handover || version !== HELLO.version) return 'unsupported handover';
   if (!message.fds.every(isStreamFd)) return 'descriptors must be pipes or sockets';
   return undefined;
+}
+
+/**
+ * After a handover of fds 0 and 1: points both at /dev/null, so the server's copies are the only
+ * ones left (else the client would never see its output end) and the numbers are not reused.
+ * The lowest free descriptor is the one just closed.
+ */
+export function detachStdio(): void {
+  for (const [fd, flags] of [
+    [0, 'r'],
+    [1, 'w'],
+  ] as const) {
+    closeSync(fd);
+    const replacement = openSync('/dev/null', flags);
+    if (replacement !== fd) closeSync(replacement);
+  }
 }
 
 /**
