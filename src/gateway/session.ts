@@ -4,7 +4,7 @@ import type { GatewayConfig } from '../config/types.js';
 import { GatewayError, describeError, isGatewayError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { type JsonRpcId, JsonRpcErrorCode, type RoutingView, checkEnvelope, isRequest, isResponse } from '../mcp/jsonrpc.js';
-import { Cancellation, type RawMessage, type RawResponse, type UpstreamConnection, type UpstreamHandlers, upstreamErrorResponse } from '../mcp/upstream.js';
+import { Cancellation, type RawMessage, type RawResponse, type RequestOptions, type UpstreamConnection, type UpstreamHandlers, upstreamErrorResponse } from '../mcp/upstream.js';
 import { LIST_CHANGED_KINDS, type Backend, type ListKind } from './backend.js';
 import type { Catalogue } from './catalogue.js';
 
@@ -34,7 +34,23 @@ export interface SessionHost {
 
 /** A request the client made and a backend is working on. */
 interface InFlight {
-  cancellation: Cancellation;
+  /** The client's id for it. */
+  readonly id: JsonRpcId;
+  readonly backend: Backend;
+  readonly method: string;
+  /** As sent to the backend (names already mapped back to the backend's own). */
+  readonly params: Record<string, unknown>;
+  /** The name the client used (tools/call), for the call log. */
+  readonly name: string | undefined;
+  readonly started: number;
+  readonly cancellation: Cancellation;
+  readonly options: RequestOptions;
+  /** Ends the claim on a shared backend. */
+  readonly release: (() => void) | undefined;
+  /** Set once the request was sent again on a new backend session. */
+  retried: boolean;
+  /** Set once the client got its answer (or needs none). */
+  settled: boolean;
 }
 
 /** A server→client request we passed on, to route the client's answer back. */
@@ -65,6 +81,7 @@ export class GatewaySession {
   #logLevel: string | undefined;
   #initialized = false;
   #closed = false;
+  #closing = false;
   /** Requests received and not yet answered, whether a backend has them or not. */
   #unanswered = 0;
   /** Set once the host's start-up discovery has settled: later requests need not wait for it. */
@@ -110,10 +127,13 @@ export class GatewaySession {
    * stopping, not the client leaving), requests still in flight are answered with it first.
    */
   async close(reason?: string): Promise<void> {
-    if (this.#closed) return;
-    if (reason !== undefined) for (const id of this.#inFlight.keys()) this.#fail(id, JsonRpcErrorCode.ConnectionClosed, reason);
+    if (this.#closing) return;
+    this.#closing = true;
+    const calls = [...this.#inFlight.values()];
+    if (reason !== undefined) for (const call of calls) this.#settle(call, new GatewayError('UPSTREAM_CLOSED', reason));
     this.#closed = true;
-    for (const { cancellation } of this.#inFlight.values()) cancellation.abort('client left');
+    // The backends stop working on them (and, shared ones, send no answer to a session gone).
+    for (const call of calls) call.cancellation.abort('client left');
     const connections = [...this.#connections.values()];
     this.#connections.clear();
     this.#open.clear();
@@ -161,7 +181,7 @@ export class GatewaySession {
     const view = message as RoutingView;
     if (isRequest(view)) {
       this.#unanswered++;
-      this.#onRequest(view.id as JsonRpcId, String(view.method), (message['params'] as Record<string, unknown> | undefined) ?? {}).then(this.#answered, this.#answered);
+      this.#guarded(this.#onRequest, view.id as JsonRpcId, String(view.method), (message['params'] as Record<string, unknown> | undefined) ?? {});
       return;
     }
     if (isResponse(view)) {
@@ -175,10 +195,11 @@ export class GatewaySession {
     this.#onNotification(String(view.method), (message['params'] as Record<string, unknown> | undefined) ?? {});
   }
 
-  readonly #answered = (): void => {
+  /** One request of the client needs no more answer (it was answered, or cancelled). */
+  #answered(): void {
     this.#unanswered--;
     if (this.#closeWhenIdle && this.#unanswered === 0) void this.close();
-  };
+  }
 
   #onNotification(method: string, params: Record<string, unknown>): void {
     if (method === 'notifications/cancelled') {
@@ -190,15 +211,17 @@ export class GatewaySession {
     }
   }
 
+  /** The answer to a request of the client. */
   #reply(id: JsonRpcId, response: RawResponse): void {
     this.send({ jsonrpc: '2.0', id, ...response });
+    this.#answered();
   }
 
   #fail(id: JsonRpcId, code: number, message: string): void {
     this.#reply(id, { error: { code, message } });
   }
 
-  async #onRequest(id: JsonRpcId, method: string, params: Record<string, unknown>): Promise<void> {
+  #onRequest(id: JsonRpcId, method: string, params: Record<string, unknown>): void {
     if (method === 'initialize') {
       this.#initialized = true;
       this.#clientInit = params;
@@ -214,11 +237,28 @@ export class GatewaySession {
       this.#fail(id, JsonRpcErrorCode.InvalidRequest, 'Invalid Request: the session is not initialized (send initialize first)');
       return;
     }
-    // Every await costs the answer a turn through the microtask queue; once ready, skip it.
-    if (!this.#hostReady) {
-      await this.#host.ready;
-      this.#hostReady = true;
+    if (this.#hostReady) {
+      this.#route(id, method, params);
+      return;
     }
+    void this.#host.ready.then(() => {
+      this.#hostReady = true;
+      this.#guarded(this.#route, id, method, params);
+    });
+  }
+
+  /** Runs a request handler; should it throw (a bug of ours), the client still gets an answer. */
+  #guarded(handler: (id: JsonRpcId, method: string, params: Record<string, unknown>) => void, id: JsonRpcId, method: string, params: Record<string, unknown>): void {
+    try {
+      handler.call(this, id, method, params);
+    } catch (error) {
+      this.#logger.error({ method, err: describeError(error) }, 'request failed');
+      this.#fail(id, JsonRpcErrorCode.InternalError, `Internal error: ${describeError(error)}`);
+    }
+  }
+
+  /** Answers or forwards a request once start-up discovery is done. */
+  #route(id: JsonRpcId, method: string, params: Record<string, unknown>): void {
     const catalogue = this.#host.catalogue();
     switch (method) {
       case 'tools/list':
@@ -249,13 +289,13 @@ export class GatewaySession {
       case 'completion/complete':
         return this.#complete(id, params, catalogue);
       case 'logging/setLevel':
-        return this.#setLevel(id, params);
+        return void this.#setLevel(id, params);
       default:
         return this.#fail(id, JsonRpcErrorCode.MethodNotFound, `Method not found: ${method}`);
     }
   }
 
-  async #complete(id: JsonRpcId, params: Record<string, unknown>, catalogue: Catalogue): Promise<void> {
+  #complete(id: JsonRpcId, params: Record<string, unknown>, catalogue: Catalogue): void {
     const ref = (params['ref'] as { type?: string; name?: string; uri?: string } | undefined) ?? {};
     if (ref.type === 'ref/prompt') {
       const entry = catalogue.prompts.get(String(ref.name));
@@ -306,72 +346,104 @@ export class GatewaySession {
     return this.#clientInit;
   }
 
-  async #forward(id: JsonRpcId, backend: Backend, method: string, params: Record<string, unknown>, toolName?: string): Promise<void> {
-    const started = performance.now();
+  /**
+   * Sends a request on to a backend and its answer back to the client. Callbacks, not promises,
+   * all the way: with the backend's connection open, the answer leaves in the same turn of the
+   * event loop as it arrived.
+   */
+  #forward(id: JsonRpcId, backend: Backend, method: string, params: Record<string, unknown>, name?: string): void {
     const limit = this.#host.config.maxConcurrentCalls;
     if (this.#inFlight.size >= limit) {
       this.#fail(id, JsonRpcErrorCode.ConnectionClosed, `too many concurrent requests in this session (max_concurrent_calls: ${limit})`);
       return;
     }
     const cancellation = new Cancellation();
-    this.#inFlight.set(id, { cancellation });
-    const release = backend.config.isolation === 'shared' ? this.#host.claimShared(backend, this) : undefined;
-    const meta = params['_meta'] as { progressToken?: unknown } | undefined;
-    const clientToken = meta?.progressToken;
-    let outcome = 'ok';
-    try {
-      if (backend.unavailable !== undefined) {
-        throw new GatewayError('UPSTREAM_UNAVAILABLE', `backend '${backend.id}' is unavailable (${backend.unavailable}); it is being restarted in the background`);
-      }
-      const options = {
-        timeoutMs: this.#host.config.aggregator.callTimeoutMs,
-        cancellation,
-        ...(clientToken === undefined
-          ? {}
-          : {
-              onProgress: (notification: RawMessage & { params: Record<string, unknown> }) =>
-                this.send({ ...notification, params: { ...notification.params, progressToken: clientToken } }),
-            }),
-      };
-      let connection = this.#open.get(backend.id);
-      if (connection === undefined || connection.closed) {
-        connection = await this.#connection(backend);
-        this.#open.set(backend.id, connection);
-      }
-      if (cancellation.aborted) {
-        outcome = 'cancelled';
+    const clientToken = (params['_meta'] as { progressToken?: unknown } | undefined)?.progressToken;
+    const options: RequestOptions = { timeoutMs: this.#host.config.aggregator.callTimeoutMs, cancellation };
+    if (clientToken !== undefined) {
+      options.onProgress = (notification) => this.send({ ...notification, params: { ...notification.params, progressToken: clientToken } });
+    }
+    const call: InFlight = {
+      id,
+      backend,
+      method,
+      params,
+      name,
+      started: performance.now(),
+      cancellation,
+      options,
+      release: backend.config.isolation === 'shared' ? this.#host.claimShared(backend, this) : undefined,
+      retried: false,
+      settled: false,
+    };
+    this.#inFlight.set(id, call);
+    if (backend.unavailable !== undefined) {
+      this.#settle(call, new GatewayError('UPSTREAM_UNAVAILABLE', `backend '${backend.id}' is unavailable (${backend.unavailable}); it is being restarted in the background`));
+      return;
+    }
+    this.#dispatch(call);
+  }
+
+  /** Sends the call on the backend's open connection, opening one first if needed. */
+  #dispatch(call: InFlight): void {
+    const open = this.#open.get(call.backend.id);
+    if (open !== undefined && !open.closed) {
+      this.#send(call, open);
+      return;
+    }
+    this.#connection(call.backend).then(
+      (connection) => {
+        this.#open.set(call.backend.id, connection);
+        this.#send(call, connection);
+      },
+      (error: unknown) => this.#settle(call, error instanceof Error ? error : new Error(String(error))),
+    );
+  }
+
+  #send(call: InFlight, connection: UpstreamConnection): void {
+    if (call.cancellation.aborted) {
+      this.#settle(call, new GatewayError('UPSTREAM_CLOSED', 'cancelled'));
+      return;
+    }
+    connection.call(call.method, call.params, call.options, (outcome) => {
+      if (!call.retried && isGatewayError(outcome, 'UPSTREAM_SESSION_LOST')) {
+        // The server restarted and forgot us: initialize a new session and ask once more.
+        this.#logger.info({ backend: call.backend.id }, 'backend lost the session; re-initializing');
+        call.retried = true;
+        connection.close().catch(() => undefined);
+        this.#connections.delete(call.backend.id);
+        this.#open.delete(call.backend.id);
+        this.#dispatch(call);
         return;
       }
-      let response: RawResponse;
-      try {
-        response = await connection.request(method, params, options);
-      } catch (error) {
-        if (!isGatewayError(error, 'UPSTREAM_SESSION_LOST')) throw error;
-        // The server restarted and forgot us: initialize a new session and ask once more.
-        this.#logger.info({ backend: backend.id }, 'backend lost the session; re-initializing');
-        await connection.close().catch(() => undefined);
-        this.#connections.delete(backend.id);
-        this.#open.delete(backend.id);
-        connection = await this.#connection(backend);
-        this.#open.set(backend.id, connection);
-        response = await connection.request(method, params, options);
-      }
-      if (response.error !== undefined) outcome = 'error';
-      else if (response.result?.['isError'] === true) outcome = 'tool_error';
-      this.#reply(id, response);
-    } catch (error) {
-      if (cancellation.aborted) {
-        outcome = 'cancelled'; // the client asked for it: no answer is due
-      } else {
-        outcome = describeError(error);
-        this.#reply(id, upstreamErrorResponse(error));
-      }
-    } finally {
-      release?.();
-      this.#inFlight.delete(id);
-      if (toolName !== undefined || method === 'prompts/get' || method === 'resources/read') {
-        this.#logCall(method, toolName ?? String(params['uri'] ?? params['name']), backend, started, outcome, params);
-      }
+      this.#settle(call, outcome);
+    });
+  }
+
+  /** The call is over: answer the client (unless it cancelled) and log it. */
+  #settle(call: InFlight, outcome: RawResponse | Error): void {
+    // Already over: the gateway is stopping and told the client so.
+    if (call.settled) return;
+    call.settled = true;
+    // A client may reuse an id while the first request runs; each gets its answer.
+    if (this.#inFlight.get(call.id) === call) this.#inFlight.delete(call.id);
+    call.release?.();
+    let result: string;
+    if (call.cancellation.aborted) {
+      result = 'cancelled'; // the client asked for it: no answer is due
+      this.#answered();
+    } else if (outcome instanceof Error) {
+      result = describeError(outcome);
+      this.#reply(call.id, upstreamErrorResponse(outcome));
+    } else {
+      result = outcome.error !== undefined ? 'error' : outcome.result?.['isError'] === true ? 'tool_error' : 'ok';
+      // The backend's own message, passed on with the client's id in place of ours.
+      (outcome as RawMessage)['id'] = call.id;
+      this.send(outcome as RawMessage);
+      this.#answered();
+    }
+    if (call.name !== undefined || call.method === 'prompts/get' || call.method === 'resources/read') {
+      this.#logCall(call.method, call.name ?? String(call.params['uri'] ?? call.params['name']), call.backend, call.started, result, call.params);
     }
   }
 

@@ -62,9 +62,14 @@ export class Cancellation {
   }
 }
 
+/**
+ * Hears how one request ended: the backend's response message itself (an error response too),
+ * or an Error when there was none (timeout, cancelled, connection gone).
+ */
+export type ResponseCallback = (outcome: RawResponse | Error) => void;
+
 interface Pending {
-  resolve: (response: RawResponse) => void;
-  reject: (error: Error) => void;
+  done: ResponseCallback;
   timer: NodeJS.Timeout | undefined;
   progressToken: string | undefined;
 }
@@ -73,7 +78,8 @@ interface Pending {
  * A client-side JSON-RPC peer on an SDK Transport, without the SDK Client's schema validation:
  * results and errors pass through byte-for-byte equivalent, unknown fields included. Progress is
  * delivered synchronously from the transport callback, so the last notification can never lose
- * the race against its own response (SDK issue #2580).
+ * the race against its own response (SDK issue #2580). {@link call} is the gateway's hot path:
+ * a callback and no promise, so an answer reaches its client in the same turn it was read.
  */
 export class UpstreamConnection {
   readonly label: string;
@@ -108,7 +114,18 @@ export class UpstreamConnection {
 
   /** Sends a request and resolves with the raw response (an error response resolves too). */
   request(method: string, params: Record<string, unknown> | undefined, options: RequestOptions): Promise<RawResponse> {
-    if (this.#closed) return Promise.reject(new GatewayError('UPSTREAM_CLOSED', `backend '${this.label}' is not connected`));
+    return new Promise<RawResponse>((resolve, reject) => this.call(method, params, options, (outcome) => (outcome instanceof Error ? reject(outcome) : resolve(outcome))));
+  }
+
+  /**
+   * Sends a request; `done` hears its outcome exactly once. The response handed over is the
+   * backend's own message (`jsonrpc`, its `id`, `result` or `error`), the caller's to reuse.
+   */
+  call(method: string, params: Record<string, unknown> | undefined, options: RequestOptions, done: ResponseCallback): void {
+    if (this.#closed) {
+      done(new GatewayError('UPSTREAM_CLOSED', `backend '${this.label}' is not connected`));
+      return;
+    }
     const id = ++this.#nextId;
     let sendParams = params;
     let progressToken: string | undefined;
@@ -118,31 +135,27 @@ export class UpstreamConnection {
       sendParams = { ...params, _meta: { ...meta, progressToken } };
       this.#progress.set(progressToken, options.onProgress);
     }
-    return new Promise<RawResponse>((resolve, reject) => {
-      const pending: Pending = { resolve, reject, timer: undefined, progressToken };
-      this.#pending.set(id, pending);
-      const abandon = (reason: string, error: Error): void => {
-        if (!this.#pending.has(id)) return;
-        this.#settle(id);
-        // The backend must stop working on it; its late answer is dropped.
-        this.notify('notifications/cancelled', { requestId: id, reason });
-        reject(error);
-      };
-      pending.timer = setTimeout(() => {
-        abandon('timeout', new GatewayError('UPSTREAM_TIMEOUT', `backend '${this.label}' did not answer ${method} within ${options.timeoutMs} ms`));
-      }, options.timeoutMs);
-      options.cancellation?.onAbort((reason) => abandon(typeof reason === 'string' ? reason : 'cancelled', new GatewayError('UPSTREAM_CLOSED', 'cancelled')));
-      const message = { jsonrpc: '2.0', id, method, ...(sendParams === undefined ? {} : { params: sendParams }) };
-      this.#transport.send(message as JSONRPCMessage).catch((error: unknown) => {
-        if (!this.#pending.has(id)) return;
-        this.#settle(id);
-        // Streamable HTTP answers 404 once the server forgot our session (it restarted).
-        if ((error as { code?: unknown }).code === 404) {
-          reject(new GatewayError('UPSTREAM_SESSION_LOST', `backend '${this.label}' lost the session`, { cause: error }));
-          return;
-        }
-        reject(new GatewayError('UPSTREAM_CLOSED', `backend '${this.label}' could not be reached: ${(error as Error).message}`, { cause: error }));
-      });
+    const pending: Pending = { done, timer: undefined, progressToken };
+    this.#pending.set(id, pending);
+    const abandon = (reason: string, error: Error): void => {
+      if (this.#settle(id) === undefined) return;
+      // The backend must stop working on it; its late answer is dropped.
+      this.notify('notifications/cancelled', { requestId: id, reason });
+      done(error);
+    };
+    pending.timer = setTimeout(() => {
+      abandon('timeout', new GatewayError('UPSTREAM_TIMEOUT', `backend '${this.label}' did not answer ${method} within ${options.timeoutMs} ms`));
+    }, options.timeoutMs);
+    options.cancellation?.onAbort((reason) => abandon(typeof reason === 'string' ? reason : 'cancelled', new GatewayError('UPSTREAM_CLOSED', 'cancelled')));
+    const message = { jsonrpc: '2.0', id, method, ...(sendParams === undefined ? {} : { params: sendParams }) };
+    this.#transport.send(message as JSONRPCMessage).catch((error: unknown) => {
+      if (this.#settle(id) === undefined) return;
+      // Streamable HTTP answers 404 once the server forgot our session (it restarted).
+      if ((error as { code?: unknown }).code === 404) {
+        done(new GatewayError('UPSTREAM_SESSION_LOST', `backend '${this.label}' lost the session`, { cause: error }));
+        return;
+      }
+      done(new GatewayError('UPSTREAM_CLOSED', `backend '${this.label}' could not be reached: ${(error as Error).message}`, { cause: error }));
     });
   }
 
@@ -180,9 +193,13 @@ export class UpstreamConnection {
     if (isResponse(view)) {
       const pending = this.#settle(view.id as JsonRpcId);
       if (pending === undefined) return; // late answer to a cancelled or timed-out request
-      // Only the outcome: the id (and anything else of the envelope) is the caller's to set.
-      const { result, error } = message as RawResponse;
-      pending.resolve(error === undefined ? { result: result ?? {} } : { error });
+      // Handed over whole (the caller rewrites the id and passes it on), but well-formed: exactly
+      // one of result and error, and a result that is an object.
+      const response = message as RawResponse;
+      if (response.error !== undefined) {
+        if (response.result !== undefined) delete response.result;
+      } else if (response.result === null) response.result = {};
+      pending.done(response);
       return;
     }
     if (view.method === 'notifications/progress') {
@@ -206,7 +223,7 @@ export class UpstreamConnection {
     if (this.#closed) return;
     this.#closed = true;
     for (const id of [...this.#pending.keys()]) {
-      this.#settle(id)?.reject(
+      this.#settle(id)?.done(
         new GatewayError('UPSTREAM_CLOSED', this.#closing ? `backend '${this.label}' was stopped` : `backend '${this.label}' closed the connection (it crashed or exited)`),
       );
     }
