@@ -226,6 +226,41 @@ export async function measureFirstList(ctx: BenchContext, count = 10): Promise<F
   };
 }
 
+/** A new session's first tools/call, its backend started on demand or taken warm. */
+export interface FirstCallResult {
+  reps: number;
+  coldMs: number;
+  warmMs: number;
+}
+
+/**
+ * From opening a session to the answer of its first `echo` on a stdio backend with
+ * `isolation: session`: `warm: 0` starts the server for that call; `warm: 1` hands the session
+ * a process started ahead. Each session closes before the next; the two gateways alternate.
+ */
+export async function measureFirstCall(ctx: BenchContext): Promise<FirstCallResult> {
+  const reps = ctx.quick ? 1 : 5;
+  const sides = [];
+  for (const warm of [0, 1]) {
+    const gateway = track(await startGateway(await writeGatewayConfig(ctx.home, 1, { name: `first-call-warm${warm}`, warm }), ctx.env));
+    sides.push({ warm, gateway, dialer: await sessionDialer(ctx.home, gateway.token), samples: [] as number[] });
+  }
+  for (let r = 0; r < reps; r++) {
+    for (const side of sides) {
+      // The pool tops itself up after each take; let it (and the last session's process) settle.
+      await sleep(1_500);
+      const t0 = performance.now();
+      const client = await side.dialer.connect('bench-first-call');
+      await echoOnce(client, 'ev0_echo');
+      side.samples.push(performance.now() - t0);
+      await client.close();
+    }
+  }
+  for (const side of sides) await side.gateway.stop();
+  const [cold, warm] = sides.map((side) => median(side.samples));
+  return { reps, coldMs: cold ?? Number.NaN, warmMs: warm ?? Number.NaN };
+}
+
 /** Gateway memory with many initialised, idle sessions. */
 export interface IdleSessionsResult {
   sessions: number;

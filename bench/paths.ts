@@ -85,13 +85,14 @@ export async function connectTools(token: string, env: NodeJS.ProcessEnv, extraA
 export async function writeGatewayConfig(
   dir: string,
   count: number,
-  options: { isolation?: 'session' | 'shared'; maxSessions?: number; name?: string; server?: readonly string[] } = {},
+  options: { isolation?: 'session' | 'shared'; maxSessions?: number; name?: string; server?: readonly string[]; warm?: number } = {},
 ): Promise<string> {
   const [command, ...args] = options.server ?? EVERYTHING_COMMAND;
   const backends = Array.from({ length: count }, (_, i) =>
     [
       `  - id: ev${i}`,
       ...(options.isolation === undefined ? [] : [`    isolation: ${options.isolation}`]),
+      ...(options.warm === undefined ? [] : [`    warm: ${options.warm}`]),
       '    transport:',
       '      type: stdio',
       `      command: ${JSON.stringify(command)}`,

@@ -1,6 +1,6 @@
 // Turns measurements into the printed tables: latency per path, the extras, and the targets.
 import type { BigResult } from './big-result.js';
-import type { FirstListResult, IdleSessionsResult, ThroughputResult } from './extras.js';
+import type { FirstCallResult, FirstListResult, IdleSessionsResult, ThroughputResult } from './extras.js';
 import type { PathSpec } from './paths.js';
 import { mb, ms, ratio, table, type LatencySummary } from './stats.js';
 
@@ -22,6 +22,7 @@ export interface BenchResults {
   sequential: SequentialResult[];
   throughput?: ThroughputResult | undefined;
   firstList?: FirstListResult | undefined;
+  firstCall?: FirstCallResult | undefined;
   idle?: IdleSessionsResult | undefined;
   big?: BigResult | undefined;
   errors: Record<string, string>;
@@ -72,6 +73,11 @@ export function extrasTable(results: BenchResults): string {
     rows.push([`first tools/list, ${f.backends} stdio backends, eager (original's behaviour, simulated)`, `${ms(f.eagerMs)} ms, ${f.eagerBackendsStarted} backends started`]);
     if (f.lazyViaToolsMs !== undefined) rows.push(['first tools/list, lazy, via a fresh mcp-tools run (node start-up included)', `${ms(f.lazyViaToolsMs)} ms`]);
     rows.push(['  for reference: one SDK Client.listTools() on an open session (client-side schema compilation included)', `${ms(f.sdkListToolsMs)} ms`]);
+  }
+  const c = results.firstCall;
+  if (c !== undefined) {
+    rows.push([`first tools/call of a new session, stdio backend started for it (median of ${c.reps})`, `${ms(c.coldMs)} ms`]);
+    rows.push(['  the same with `warm: 1` (a process started ahead, initialized for the session)', `${ms(c.warmMs)} ms`]);
   }
   const i = results.idle;
   if (i !== undefined) {

@@ -3,13 +3,13 @@
 // 8 MiB result, and the issue's targets. Every process it starts is stopped, also on Ctrl-C.
 //   node dist/bench/run.js [--quick] [--calls N] [--warmup N] [--rounds N] [--only KEY,...] [--profile]
 // --only keys: direct bridge gateway1 gateway10 bridge-relayed gateway1-relayed minimal-proxy bridge-inproc bridge-http mcp-remote supergateway mcp-proxy
-//              throughput first-list idle big
+//              throughput first-list first-call idle big
 import { mkdir, writeFile } from 'node:fs/promises';
 import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { measureBigResult } from './big-result.js';
-import { measureFirstList, measureIdleSessions, measureThroughput } from './extras.js';
+import { measureFirstCall, measureFirstList, measureIdleSessions, measureThroughput } from './extras.js';
 import { allPaths, benchContext, type BenchContext, type OpenPath } from './paths.js';
 import { profileChains } from './profile.js';
 import { extrasTable, latencyTable, targetsTable, type BenchResults, type SequentialResult } from './report.js';
@@ -135,6 +135,7 @@ async function main(): Promise<number> {
   const wanted = (key: string): boolean => options.only === undefined || options.only.includes(key);
   if (wanted('throughput')) results.throughput = await extra(results, 'throughput with 16 concurrent clients', () => measureThroughput(ctx));
   if (wanted('first-list')) results.firstList = await extra(results, 'first tools/list with 10 backends', () => measureFirstList(ctx));
+  if (wanted('first-call')) results.firstCall = await extra(results, 'first call of a new session, cold and warm', () => measureFirstCall(ctx));
   if (wanted('idle')) results.idle = await extra(results, 'gateway RSS with idle sessions', () => measureIdleSessions(ctx));
   if (wanted('big')) results.big = await extra(results, '8 MiB result through the bridge chain', () => measureBigResult(ctx));
   process.stdout.write(`## Extras\n\n${extrasTable(results)}\n\n`);

@@ -112,6 +112,12 @@ function checkRules(root: unknown, problems: PathProblem[], warnings: PathProble
         else problems.push({ path: ['backends', index, 'id'], message: `duplicate backend id "${id}" (also backends[${first}].id)` });
       }
       if (isRecord(backend.transport)) checkTransport(backend.transport, ['backends', index, 'transport'], problems, warnings);
+      if (typeof backend.warm === 'number' && backend.warm > 0) {
+        const stdio = isRecord(backend.transport) && backend.transport.type === 'stdio';
+        if (!stdio || backend.isolation === 'shared') {
+          problems.push({ path: ['backends', index, 'warm'], message: 'only applies to stdio backends with isolation: session (a process kept started for each next session)' });
+        }
+      }
     });
   }
   // "" counts as unset, as in the Go original, so `${SHARE_TOKEN:-}` can switch the feature off.
@@ -227,6 +233,7 @@ function toBackend(raw: RawBackend, path: PathSegment[], warnings: PathProblem[]
     ...(prompts !== undefined && { prompts }),
     isolation: raw.isolation ?? 'session',
     required: raw.required ?? true,
+    warm: raw.warm ?? 0,
   };
 }
 

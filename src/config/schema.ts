@@ -11,6 +11,8 @@ const NAMESPACE_PATTERN = /^[A-Za-z0-9_.-]*$/;
 
 /** Longest timer Node can arm: setTimeout fires at once for anything larger. */
 export const MAX_TIMER_MS = 2_147_483_647;
+/** Most processes one backend may keep started ahead of sessions (`warm`). */
+export const MAX_WARM = 32;
 
 /**
  * A Go-style duration string, parsed to milliseconds. Custom issues (rather than zod's defaults)
@@ -91,6 +93,7 @@ const backendSchema = z.strictObject({
   prompts: filterSchema.optional(),
   isolation: z.enum(['session', 'shared']).optional(),
   required: z.boolean().optional(),
+  warm: z.number().int().min(0).max(MAX_WARM).optional(),
 });
 
 /** The config file's shape (snake_case keys, as the Go original reads them), before defaults. */

@@ -85,4 +85,10 @@ export interface BackendConfig {
   readonly isolation: 'session' | 'shared';
   /** false: start without it and retry in the background. */
   readonly required: boolean;
+  /**
+   * Processes kept started ahead of the sessions that will use them (stdio, isolation: session):
+   * a new session's first call then skips the server's start-up. Each is initialized only when
+   * a session takes it, with that client's own initialize. 0: none.
+   */
+  readonly warm: number;
 }

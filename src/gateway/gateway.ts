@@ -12,7 +12,8 @@ import { CLIENT_TOOL_NAME_RULE } from '../mcp/naming.js';
 import { ShareServer } from '../mcp/share-server.js';
 import { StreamTransport } from '../mcp/stream-transport.js';
 import type { UpstreamConnection, UpstreamHandlers } from '../mcp/upstream.js';
-import { openUpstream } from '../mcp/upstream-transport.js';
+import { openUpstream, stdioSpec } from '../mcp/upstream-transport.js';
+import { StdioUpstream, describeExit } from '../mcp/stdio-upstream.js';
 import type { ShareListener, ShareProvider, StdioHandover } from '../share/provider.js';
 import { Backend, LIST_CHANGED_KINDS, type ListKind } from './backend.js';
 import { Catalogue } from './catalogue.js';
@@ -57,6 +58,8 @@ export class Gateway implements SessionHost {
   readonly logger: Logger;
   readonly ready: Promise<void>;
   readonly #backends: Backend[];
+  /** Processes of `warm` backends started ahead of the sessions that will take them. */
+  readonly #warm = new Map<string, StdioUpstream[]>();
   readonly #provider: ShareProvider;
   readonly #dialProvider: ShareProvider;
   readonly #sessions = new Set<GatewaySession>();
@@ -93,6 +96,7 @@ export class Gateway implements SessionHost {
       throw error;
     }
     gateway.#resolveReady();
+    for (const backend of gateway.#backends) if (backend.catalogue !== undefined) gateway.#fillWarm(backend);
     return gateway;
   }
 
@@ -154,7 +158,44 @@ export class Gateway implements SessionHost {
       capabilities: init['capabilities'] ?? {},
       clientInfo: init['clientInfo'] ?? DISCOVERY_CLIENT,
     };
-    return this.#open(backend, params, handlers, backend.id, this.logger.child({ session: session.id })).then((opened) => opened.connection);
+    return this.#open(backend, params, handlers, backend.id, this.logger.child({ session: session.id }), this.#takeWarm(backend)).then((opened) => opened.connection);
+  }
+
+  /** A process started ahead for this backend (`warm`), if one waits; the pool is topped up behind it. */
+  #takeWarm(backend: Backend): StdioUpstream | undefined {
+    const pool = this.#warm.get(backend.id) ?? [];
+    let taken = pool.shift();
+    // One that has just exited may not have been dropped yet.
+    while (taken !== undefined && (taken.child.exitCode !== null || taken.child.signalCode !== null)) taken = pool.shift();
+    this.#fillWarm(backend);
+    return taken;
+  }
+
+  /**
+   * Starts processes until `warm` of them wait, not while stopping or while the backend is
+   * failed. One that exits while waiting is dropped, and only the next session that takes one
+   * starts another: a server that cannot start is not restarted in a loop.
+   */
+  #fillWarm(backend: Backend): void {
+    const { warm, transport } = backend.config;
+    if (warm === 0 || transport.type !== 'stdio' || this.#stopping !== undefined || backend.unavailable !== undefined) return;
+    let pool = this.#warm.get(backend.id);
+    if (pool === undefined) {
+      pool = [];
+      this.#warm.set(backend.id, pool);
+    }
+    const spec = stdioSpec(transport);
+    while (pool.length < warm) {
+      const upstream = new StdioUpstream(spec, { logger: this.logger, label: backend.id });
+      pool.push(upstream);
+      const waiting = pool;
+      void upstream.exited.then((exit) => {
+        const at = waiting.indexOf(upstream);
+        if (at === -1) return; // taken by a session, or stopped with the gateway
+        waiting.splice(at, 1);
+        this.logger.warn({ backend: backend.id, exit: describeExit(spec, exit) }, 'a warm backend process exited before a session took it');
+      });
+    }
   }
 
   sharedConnection(backend: Backend): Promise<UpstreamConnection> {
@@ -254,6 +295,8 @@ export class Gateway implements SessionHost {
       await this.#endpoint?.close();
       await Promise.allSettled([...this.#sessions].map((s) => s.close('the gateway is shutting down')));
       await Promise.allSettled([...this.#shared.values()].map(async (c) => (await c).close()));
+      const warm = [...this.#warm.values()].flatMap((pool) => pool.splice(0));
+      await Promise.allSettled(warm.map((upstream) => upstream.stop()));
       this.#shareServer?.close();
     })();
     return this.#stopping;
@@ -332,12 +375,13 @@ export class Gateway implements SessionHost {
     return session;
   }
 
-  #open(backend: Backend, params: Record<string, unknown>, handlers: UpstreamHandlers, label: string, logger: Logger = this.logger) {
+  #open(backend: Backend, params: Record<string, unknown>, handlers: UpstreamHandlers, label: string, logger: Logger = this.logger, prestarted?: StdioUpstream) {
     return openUpstream(
       backend.config.transport,
       { label, logger, provider: this.#dialProvider },
       { params, timeoutMs: this.config.aggregator.connectTimeoutMs },
       handlers,
+      prestarted,
     );
   }
 

@@ -3,12 +3,12 @@ import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/
 import type { FetchLike, Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import { readFile } from 'node:fs/promises';
 import { Agent, fetch as undiciFetch } from 'undici';
-import type { HttpTransportConfig, TransportConfig } from '../config/types.js';
+import type { HttpTransportConfig, StdioTransportConfig, TransportConfig } from '../config/types.js';
 import { GatewayError, describeError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { ShareProvider } from '../share/provider.js';
 import { openShareTransport } from './share-transport.js';
-import { StdioUpstream, describeExit } from './stdio-upstream.js';
+import { StdioUpstream, describeExit, type StdioServerSpec } from './stdio-upstream.js';
 import { UpstreamConnection, type UpstreamHandlers } from './upstream.js';
 
 /** What a backend connection needs from its surroundings. */
@@ -35,7 +35,14 @@ export interface OpenedUpstream {
  * Opens, starts and initializes a connection to a backend. HTTP backends without a `protocol`
  * try streamable HTTP first and fall back to legacy SSE, as most servers speak one of the two.
  */
-export async function openUpstream(config: TransportConfig, context: UpstreamContext, init: InitializeRequest, handlers: UpstreamHandlers): Promise<OpenedUpstream> {
+export async function openUpstream(
+  config: TransportConfig,
+  context: UpstreamContext,
+  init: InitializeRequest,
+  handlers: UpstreamHandlers,
+  /** A stdio backend's process started ahead (`warm`), not yet initialized. */
+  prestarted?: StdioUpstream,
+): Promise<OpenedUpstream> {
   if (config.type === 'http' || config.type === 'https') {
     const protocols = config.protocol === undefined ? (['streamable', 'sse'] as const) : [config.protocol];
     const fetchImpl = await tlsFetch(config);
@@ -51,8 +58,8 @@ export async function openUpstream(config: TransportConfig, context: UpstreamCon
     throw lastError;
   }
   if (config.type === 'stdio') {
-    const spec = { command: config.command, args: config.args, env: config.env, ...(config.workingDir === undefined ? {} : { cwd: config.workingDir }) };
-    const upstream = new StdioUpstream(spec, { logger: context.logger, label: context.label });
+    const spec = stdioSpec(config);
+    const upstream = prestarted ?? new StdioUpstream(spec, { logger: context.logger, label: context.label });
     try {
       return await initialize(upstream.transport(), context, init, handlers);
     } catch (error) {
@@ -67,6 +74,11 @@ export async function openUpstream(config: TransportConfig, context: UpstreamCon
     }
   }
   return initialize(await rawTransport(config, context), context, init, handlers);
+}
+
+/** How a stdio backend's process is started. */
+export function stdioSpec(config: StdioTransportConfig): StdioServerSpec {
+  return { command: config.command, args: config.args, env: config.env, ...(config.workingDir === undefined ? {} : { cwd: config.workingDir }) };
 }
 
 async function rawTransport(config: TransportConfig, context: UpstreamContext): Promise<Transport> {

@@ -63,6 +63,7 @@ void describe('loadConfig: the Go original', () => {
       tools: { mode: 'allow', list: ['read_file', 'list_directory', 'search_files'] },
       isolation: 'session',
       required: true,
+      warm: 0,
     });
     assert.deepEqual(github?.transport, { type: 'stdio', command: 'npx', args: ['-y', '@modelcontextprotocol/server-github'], env: { GITHUB_TOKEN: SECRET } });
     assert.deepEqual(github?.tools, { mode: 'deny', list: ['delete_*', 'force_*'] });
@@ -110,7 +111,7 @@ void describe('parseConfig: defaults and new keys', () => {
     assert.deepEqual(config, {
       aggregator: { name: 'mcp-gateway', version: '1.0.0', separator: '_', connectTimeoutMs: 30_000, callTimeoutMs: 60_000 },
       backends: [
-        { id: 'fs', name: 'fs', namespace: 'fs', transport: { type: 'stdio', command: 'mcp-filesystem', args: [], env: {} }, isolation: 'session', required: true },
+        { id: 'fs', name: 'fs', namespace: 'fs', transport: { type: 'stdio', command: 'mcp-filesystem', args: [], env: {} }, isolation: 'session', required: true, warm: 0 },
       ],
       logArguments: false,
       shutdownGraceMs: 10_000,
@@ -268,6 +269,17 @@ void describe('parseConfig: every problem has its path', () => {
   - {id: a, transport: {type: stdio, command: x}}
 `);
     assert.deepEqual(err.problems, ['backends[2].id: duplicate backend id "a" (also backends[0].id)']);
+  });
+
+  void it('takes warm on a stdio session backend and refuses it elsewhere', () => {
+    assert.equal(parseConfig('backends:\n  - {id: a, warm: 2, transport: {type: stdio, command: x}}\n', {}).config.backends[0]?.warm, 2);
+    const err = problemsOf(`backends:
+  - {id: a, warm: 1, isolation: shared, transport: {type: stdio, command: x}}
+  - {id: b, warm: 1, transport: {type: http, endpoint: "http://127.0.0.1:1/mcp", allow_insecure: true}}
+  - {id: c, warm: 99, transport: {type: stdio, command: x}}
+`);
+    assert.equal(err.problems.filter((p) => /^backends\[[01]\]\.warm: only applies to stdio backends with isolation: session/.test(p)).length, 2, err.problems.join('\n'));
+    assert.ok(err.problems.some((p) => p.startsWith('backends[2].warm:')), err.problems.join('\n'));
   });
 
   void it('suggests the closest known key', () => {

@@ -3,12 +3,13 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { createInterface } from 'node:readline';
 import { after, before, describe, it } from 'node:test';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import { CreateMessageRequestSchema, ElicitRequestSchema, ListRootsRequestSchema, LoggingMessageNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
-import { CONFORMANCE_FIXTURE, EVERYTHING_BIN, connectThroughTools, descendants, startGateway, waitFor, type RunningShare } from '../helpers/cli.js';
+import { CONFORMANCE_FIXTURE, EVERYTHING_BIN, connectThroughTools, descendants, isAlive, runCli, startGateway, waitFor, type RunningShare } from '../helpers/cli.js';
 import { tapProgress, text } from '../helpers/mcp.js';
 
 /** Starts the conformance fixture as a streamable HTTP server on a free port. */
@@ -169,6 +170,48 @@ backends:
     assert.match(text(results[1]), /answer for client B/);
     assert.match(text(results[2]), /answer for client A/);
     assert.doesNotMatch(text(results[1]), /client A/);
+  });
+});
+
+const DYNAMIC_BIN = fileURLToPath(new URL('../fixtures/dynamic-server.js', import.meta.url));
+
+describe('mcp-gateway warm backends', () => {
+  it('keeps a process started for the next session, initialized with that client, and stops it with the gateway', async () => {
+    const home = await mkdtemp(join(tmpdir(), 'mcpgw-warm-'));
+    const configPath = join(home, 'warm.yml');
+    await writeFile(configPath, `backends:\n  - id: dyn\n    warm: 1\n    transport: { type: stdio, command: "${process.execPath}", args: ["${DYNAMIC_BIN}"] }\n`);
+    const env = { MCP_GATEWAY_HOME: home, MCP_SHARE_PROVIDER: 'local' };
+    const gateway = await startGateway(configPath, env);
+    const pid = gateway.proc.pid as number;
+    try {
+      // Discovery's process exits; the warm one stays.
+      await waitFor(() => descendants(pid).length === 1, 10_000, 'one warm process');
+      const [warmPid] = descendants(pid);
+      const { client } = await connectThroughTools(gateway.token, env);
+      const [servedBy, clientName] = text(await client.callTool({ name: 'dyn_whoami', arguments: {} })).split(' ');
+      assert.equal(Number(servedBy), warmPid, 'the session took the warm process');
+      assert.equal(clientName, 'e2e-test', 'initialized with the client’s own initialize');
+      await waitFor(() => descendants(pid).length === 2, 10_000, 'the pool topped up behind it');
+      await client.close();
+      await waitFor(() => descendants(pid).length === 1, 10_000, 'the session’s process reaped, the warm one kept');
+    } finally {
+      await gateway.stop();
+      await rm(home, { recursive: true, force: true });
+    }
+    assert.deepEqual(descendants(pid).filter(isAlive), [], 'no process left behind');
+  });
+
+  it('refuses warm on a shared or non-stdio backend', async () => {
+    const home = await mkdtemp(join(tmpdir(), 'mcpgw-warm-bad-'));
+    try {
+      const configPath = join(home, 'bad.yml');
+      await writeFile(configPath, `backends:\n  - id: dyn\n    warm: 2\n    isolation: shared\n    transport: { type: stdio, command: "${process.execPath}", args: ["${DYNAMIC_BIN}"] }\n`);
+      const result = await runCli('mcp-gateway', ['validate', configPath], { MCP_GATEWAY_HOME: home });
+      assert.notEqual(result.code, 0);
+      assert.match(result.stderr, /backends\[0\]\.warm.*only applies to stdio backends with isolation: session/);
+    } finally {
+      await rm(home, { recursive: true, force: true });
+    }
   });
 });
 
