@@ -183,6 +183,7 @@ describe('mcp-gateway warm backends', () => {
     const env = { MCP_GATEWAY_HOME: home, MCP_SHARE_PROVIDER: 'local' };
     const gateway = await startGateway(configPath, env);
     const pid = gateway.proc.pid as number;
+    let running: number[] = [];
     try {
       // Discovery's process exits; the warm one stays.
       await waitFor(() => descendants(pid).length === 1, 10_000, 'one warm process');
@@ -195,10 +196,13 @@ describe('mcp-gateway warm backends', () => {
       await client.close();
       await waitFor(() => descendants(pid).length === 1, 10_000, 'the session’s process reaped, the warm one kept');
     } finally {
+      // Read before the gateway exits: its orphans would no longer be its descendants.
+      running = descendants(pid);
       await gateway.stop();
       await rm(home, { recursive: true, force: true });
     }
-    assert.deepEqual(descendants(pid).filter(isAlive), [], 'no process left behind');
+    assert.equal(running.length, 1, 'the refilled warm process was running');
+    assert.deepEqual(running.filter(isAlive), [], 'no process left behind');
   });
 
   it('refuses warm on a shared or non-stdio backend', async () => {
