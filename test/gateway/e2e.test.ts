@@ -183,7 +183,7 @@ describe('mcp-gateway warm backends', () => {
     const env = { MCP_GATEWAY_HOME: home, MCP_SHARE_PROVIDER: 'local' };
     const gateway = await startGateway(configPath, env);
     const pid = gateway.proc.pid as number;
-    let running: number[] = [];
+    let running: number[];
     try {
       // Discovery's process exits; the warm one stays.
       await waitFor(() => descendants(pid).length === 1, 10_000, 'one warm process');
