@@ -9,6 +9,7 @@
 import { openSync } from 'node:fs';
 import { PassThrough, Writable } from 'node:stream';
 import { pino } from 'pino';
+import { intFlag, orExit } from './args.js';
 import { parseConfig } from '../src/config/index.js';
 import { Backend } from '../src/gateway/backend.js';
 import { Catalogue } from '../src/gateway/catalogue.js';
@@ -23,17 +24,7 @@ interface Options {
 }
 
 function parseArgs(argv: readonly string[]): Options {
-  const int = (flag: string, fallback: number): number => {
-    const i = argv.indexOf(flag);
-    if (i === -1) return fallback;
-    const n = Number(argv[i + 1]);
-    if (!Number.isInteger(n) || n <= 0) {
-      process.stderr.write(`in-process: ${flag} needs a positive whole number\n`);
-      process.exit(2);
-    }
-    return n;
-  };
-  return { calls: int('--calls', 200_000), concurrency: int('--concurrency', 1) };
+  return orExit('in-process', () => ({ calls: intFlag(argv, '--calls', 200_000), concurrency: intFlag(argv, '--concurrency', 1) }));
 }
 
 /** Splits `\n`-terminated text written to `onLine`. */

@@ -6,19 +6,9 @@
 import { closeSync, openSync } from 'node:fs';
 import { pino, type DestinationStream } from 'pino';
 import { BatchedWriter } from '../src/log.js';
+import { intFlag, orExit } from './args.js';
 
 const LINES_DEFAULT = 300_000;
-
-function lineCount(argv: readonly string[]): number {
-  const i = argv.indexOf('--lines');
-  if (i === -1) return LINES_DEFAULT;
-  const n = Number(argv[i + 1]);
-  if (!Number.isInteger(n) || n <= 0) {
-    process.stderr.write('log-writer: --lines needs a positive whole number\n');
-    process.exit(2);
-  }
-  return n;
-}
 
 /** CPU microseconds per line for `lines` call-log lines written to `destination`. */
 async function cpuPerLine(destination: DestinationStream, lines: number): Promise<number> {
@@ -32,7 +22,7 @@ async function cpuPerLine(destination: DestinationStream, lines: number): Promis
   return (used.user + used.system) / lines;
 }
 
-const lines = lineCount(process.argv.slice(2));
+const lines = orExit('log-writer', () => intFlag(process.argv.slice(2), '--lines', LINES_DEFAULT));
 const devNull = openSync('/dev/null', 'w');
 const rows: [string, number][] = [];
 // Warm-up of pino's serialiser, then each side measured twice, interleaved.

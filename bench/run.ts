@@ -8,6 +8,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { intFlag } from './args.js';
 import { measureBigResult } from './big-result.js';
 import { measureFirstCall, measureFirstList, measureIdleSessions, measureThroughput } from './extras.js';
 import { allPaths, benchContext, type BenchContext, type OpenPath } from './paths.js';
@@ -31,12 +32,7 @@ function parseArgs(argv: string[]): Options {
     const i = argv.indexOf(flag);
     return i === -1 ? undefined : argv[i + 1];
   };
-  const int = (flag: string, fallback: number): number => {
-    const raw = value(flag);
-    const n = raw === undefined ? fallback : Number(raw);
-    if (!Number.isInteger(n) || n <= 0) throw new Error(`${flag} needs a positive integer`);
-    return n;
-  };
+  const int = (flag: string, fallback: number): number => intFlag(argv, flag, fallback);
   const only = value('--only')?.split(',');
   return { quick, calls: int('--calls', quick ? 30 : 500), warmup: int('--warmup', quick ? 10 : 50), rounds: int('--rounds', quick ? 1 : 5), only, profile: argv.includes('--profile') };
 }
