@@ -1,27 +1,35 @@
-// An 8 MiB tool result through the bridge chain: time, whether it arrived whole, and how much
-// the bridge's (and mcp-tools') resident memory grew while carrying it.
+// An 8 MiB tool result through the bridge chain and the gateway chain: time, whether it arrived
+// whole, and how much the bridge's or gateway's (and mcp-tools') resident memory grew carrying it.
 import { createHash } from 'node:crypto';
 import { Worker } from 'node:worker_threads';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
-import { startBridge } from '../test/helpers/cli.js';
+import { startBridge, startGateway, type RunningShare } from '../test/helpers/cli.js';
 import { BIG_DEFAULT_BYTES, bigText } from './fixtures/big-text.js';
-import { connectClient, connectTools, track, type BenchContext } from './paths.js';
+import { connectClient, connectTools, track, writeGatewayConfig, type BenchContext } from './paths.js';
 import { median } from './stats.js';
 import { benchFile, rssBytes } from './support.js';
+
+/** One chain's run: `mcp-tools run` → local share → the share's process (bridge or gateway) → server. */
+export interface BigChainResult {
+  /** Median time of one `big` call, in ms. */
+  ms: number;
+  shareRssBeforeBytes: number;
+  shareRssPeakBytes: number;
+  toolsRssBeforeBytes: number;
+  toolsRssPeakBytes: number;
+  whole: boolean;
+}
 
 /** What the 8 MiB run found. */
 export interface BigResult {
   payloadBytes: number;
   runs: number;
-  /** Median time of one `big` call through the bridge chain, in ms. */
-  bridgeMs: number;
+  bridge: BigChainResult;
+  /** The gateway with the big server as its one (session) backend. */
+  gateway: BigChainResult;
   /** Median time of the same call on a direct stdio connection, in ms. */
   directMs: number;
-  bridgeRssBeforeBytes: number;
-  bridgeRssPeakBytes: number;
-  toolsRssBeforeBytes: number;
-  toolsRssPeakBytes: number;
   whole: boolean;
   sha256: string;
 }
@@ -62,64 +70,76 @@ function samplePeaks(pids: readonly number[]): () => Promise<number[]> {
   };
 }
 
-async function callBig(client: Client, bytes: number): Promise<{ ms: number; text: string }> {
+async function callBig(client: Client, tool: string, bytes: number): Promise<{ ms: number; text: string }> {
   const t0 = performance.now();
-  const result = await client.callTool({ name: 'big', arguments: { bytes } }, undefined, { timeout: 120_000 });
+  const result = await client.callTool({ name: tool, arguments: { bytes } }, undefined, { timeout: 120_000 });
   const ms = performance.now() - t0;
   const text = (result.content as { text?: string }[] | undefined)?.[0]?.text ?? '';
   return { ms, text };
 }
 
-/** Runs the 8 MiB result through the bridge chain (and directly, for reference). */
+/** `runs` big calls through `mcp-tools run` to a running share, sampling its and mcp-tools' RSS. */
+async function measureChain(ctx: BenchContext, share: RunningShare, tool: string, bytes: number, expected: string, runs: number): Promise<BigChainResult & { hash: string }> {
+  const tools = await connectTools(share.token, ctx.env);
+  const sharePid = share.proc.pid as number;
+  // Warm up: a bridge starts this client's server process on connect, a gateway on first call.
+  await callBig(tools.client, tool, 1024);
+  const shareBefore = rssBytes(sharePid);
+  const toolsBefore = rssBytes(tools.pid);
+  const finish = samplePeaks([sharePid, tools.pid]);
+  const times: number[] = [];
+  let whole = true;
+  let hash = '';
+  for (let r = 0; r < runs; r++) {
+    const { ms, text } = await callBig(tools.client, tool, bytes);
+    times.push(ms);
+    hash = createHash('sha256').update(text).digest('hex');
+    whole &&= text.length === bytes && text === expected;
+  }
+  const [sharePeak = Number.NaN, toolsPeak = Number.NaN] = await finish();
+  await tools.close();
+  await share.stop();
+  return {
+    ms: median(times),
+    shareRssBeforeBytes: shareBefore,
+    shareRssPeakBytes: Math.max(sharePeak, shareBefore),
+    toolsRssBeforeBytes: toolsBefore,
+    toolsRssPeakBytes: Math.max(toolsPeak, toolsBefore),
+    whole,
+    hash,
+  };
+}
+
+/** Runs the 8 MiB result through the bridge chain and the gateway chain (and directly, for reference). */
 export async function measureBigResult(ctx: BenchContext, bytes = BIG_DEFAULT_BYTES): Promise<BigResult> {
   const runs = ctx.quick ? 1 : 3;
   const server = [process.execPath, benchFile('fixtures/big-server.js')];
   const expected = bigText(bytes);
   const expectedHash = createHash('sha256').update(expected).digest('hex');
 
-  const bridge = track(await startBridge(server, ctx.env));
-  const tools = await connectTools(bridge.token, ctx.env);
-  const bridgePid = bridge.proc.pid as number;
-  // Warm up: the bridge starts this client's server process on connect; one small call first.
-  await callBig(tools.client, 1024);
-  const bridgeBefore = rssBytes(bridgePid);
-  const toolsBefore = rssBytes(tools.pid);
-
-  const finish = samplePeaks([bridgePid, tools.pid]);
-  const times: number[] = [];
-  let whole = true;
-  let hash = '';
-  for (let r = 0; r < runs; r++) {
-    const { ms, text } = await callBig(tools.client, bytes);
-    times.push(ms);
-    hash = createHash('sha256').update(text).digest('hex');
-    whole &&= text.length === bytes && text === expected;
-  }
-  const [bridgePeak = Number.NaN, toolsPeak = Number.NaN] = await finish();
-  await tools.close();
-  await bridge.stop();
+  const { hash: bridgeHash, ...bridge } = await measureChain(ctx, track(await startBridge(server, ctx.env)), 'big', bytes, expected, runs);
+  const config = await writeGatewayConfig(ctx.home, 1, { server, name: 'big' });
+  const { hash: gatewayHash, ...gateway } = await measureChain(ctx, track(await startGateway(config, ctx.env)), 'ev0_big', bytes, expected, runs);
 
   const [command, ...args] = server as [string, ...string[]];
   const direct = await connectClient(new StdioClientTransport({ command, args, stderr: 'ignore' }), 'bench-big-direct');
-  await callBig(direct.client, 1024);
+  await callBig(direct.client, 'big', 1024);
   const directTimes: number[] = [];
+  let directWhole = true;
   for (let r = 0; r < runs; r++) {
-    const { ms, text } = await callBig(direct.client, bytes);
+    const { ms, text } = await callBig(direct.client, 'big', bytes);
     directTimes.push(ms);
-    whole &&= text === expected;
+    directWhole &&= text === expected;
   }
   await direct.close();
 
   return {
     payloadBytes: bytes,
     runs,
-    bridgeMs: median(times),
+    bridge,
+    gateway,
     directMs: median(directTimes),
-    bridgeRssBeforeBytes: bridgeBefore,
-    bridgeRssPeakBytes: Math.max(bridgePeak, bridgeBefore),
-    toolsRssBeforeBytes: toolsBefore,
-    toolsRssPeakBytes: Math.max(toolsPeak, toolsBefore),
-    whole: whole && hash === expectedHash,
-    sha256: hash,
+    whole: bridge.whole && gateway.whole && directWhole && bridgeHash === expectedHash && gatewayHash === expectedHash,
+    sha256: gatewayHash,
   };
 }

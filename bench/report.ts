@@ -85,12 +85,19 @@ export function extrasTable(results: BenchResults): string {
   }
   const b = results.big;
   if (b !== undefined) {
-    rows.push([`${mb(b.payloadBytes)} result, bridge chain (median of ${b.runs})`, `${ms(b.bridgeMs)} ms (direct ${ms(b.directMs)} ms); ${b.whole ? 'whole and correct' : 'NOT whole/correct'}`]);
-    rows.push(['  bridge RSS growth', `${mb(b.bridgeRssPeakBytes - b.bridgeRssBeforeBytes)} (${mb(b.bridgeRssBeforeBytes)} → peak ${mb(b.bridgeRssPeakBytes)}); ${ratio((b.bridgeRssPeakBytes - b.bridgeRssBeforeBytes) / b.payloadBytes)} payload`]);
-    rows.push(['  mcp-tools RSS growth', `${mb(b.toolsRssPeakBytes - b.toolsRssBeforeBytes)} (${mb(b.toolsRssBeforeBytes)} → peak ${mb(b.toolsRssPeakBytes)}); ${ratio((b.toolsRssPeakBytes - b.toolsRssBeforeBytes) / b.payloadBytes)} payload`]);
+    rows.push([`${mb(b.payloadBytes)} result, direct stdio (median of ${b.runs})`, `${ms(b.directMs)} ms; ${b.whole ? 'every chain whole and correct' : 'NOT whole/correct'}`]);
+    for (const [name, chain] of [['bridge', b.bridge], ['gateway', b.gateway]] as const) {
+      rows.push([`${mb(b.payloadBytes)} result, ${name} chain (median of ${b.runs})`, `${ms(chain.ms)} ms; ${chain.whole ? 'whole and correct' : 'NOT whole/correct'}`]);
+      rows.push([`  ${name} RSS growth`, growth(chain.shareRssBeforeBytes, chain.shareRssPeakBytes, b.payloadBytes)]);
+      rows.push(['  mcp-tools RSS growth', growth(chain.toolsRssBeforeBytes, chain.toolsRssPeakBytes, b.payloadBytes)]);
+    }
   }
   for (const [what, error] of Object.entries(results.errors)) rows.push([`${what}: FAILED`, error.split('\n')[0] ?? error]);
   return table(['measurement', 'result'], rows);
+}
+
+function growth(before: number, peak: number, payload: number): string {
+  return `${mb(peak - before)} (${mb(before)} → peak ${mb(peak)}); ${ratio((peak - before) / payload)} payload`;
 }
 
 function pct(x: number): string {
@@ -126,7 +133,10 @@ export function targets(results: BenchResults): Target[] {
   const idleNote = i === undefined || i.sessions === 1000 ? '' : ` (${i.sessions} sessions, quick run)`;
   add('gateway RSS with 1,000 idle sessions', '≤ 150 MB', i === undefined ? Number.NaN : i.rssAfterBytes, mb, (v) => v <= 150e6 && i?.backendsStarted === 0, idleNote);
   const b = results.big;
-  add('8 MB result: bridge RSS growth / payload, whole and correct', '≤ 4×', b === undefined ? Number.NaN : (b.bridgeRssPeakBytes - b.bridgeRssBeforeBytes) / b.payloadBytes, (v) => `${ratio(v)}${b?.whole === true ? ', whole' : ', NOT whole'}`, (v) => v <= 4 && b?.whole === true);
+  for (const [name, chain] of [['bridge', b?.bridge], ['gateway', b?.gateway]] as const) {
+    const value = chain === undefined || b === undefined ? Number.NaN : (chain.shareRssPeakBytes - chain.shareRssBeforeBytes) / b.payloadBytes;
+    add(`8 MB result: ${name} RSS growth / payload, whole and correct`, '≤ 4×', value, (v) => `${ratio(v)}${chain?.whole === true ? ', whole' : ', NOT whole'}`, (v) => v <= 4 && chain?.whole === true);
+  }
   return list;
 }
 

@@ -133,7 +133,7 @@ async function main(): Promise<number> {
   if (wanted('first-list')) results.firstList = await extra(results, 'first tools/list with 10 backends', () => measureFirstList(ctx));
   if (wanted('first-call')) results.firstCall = await extra(results, 'first call of a new session, cold and warm', () => measureFirstCall(ctx));
   if (wanted('idle')) results.idle = await extra(results, 'gateway RSS with idle sessions', () => measureIdleSessions(ctx));
-  if (wanted('big')) results.big = await extra(results, '8 MiB result through the bridge chain', () => measureBigResult(ctx));
+  if (wanted('big')) results.big = await extra(results, '8 MiB result through the bridge and gateway chains', () => measureBigResult(ctx));
   process.stdout.write(`## Extras\n\n${extrasTable(results)}\n\n`);
   results.meta.loadavg = loadavg();
   process.stdout.write(`## Targets (issue 6)\n\n${targetsTable(results)}\n\nload average at the end: ${results.meta.loadavg.map((x) => x.toFixed(2)).join(' ')}\n`);

@@ -4,6 +4,8 @@ import type { GatewayConfig } from '../config/types.js';
 import { GatewayError, describeError, isGatewayError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { type JsonRpcId, JsonRpcErrorCode, type RoutingView, checkEnvelope, isRequest, isResponse } from '../mcp/jsonrpc.js';
+import { PassThroughResponse } from '../mcp/passthrough.js';
+import { StreamTransport } from '../mcp/stream-transport.js';
 import { Cancellation, type RawMessage, type RawResponse, type RequestOptions, type UpstreamConnection, type UpstreamHandlers, upstreamErrorResponse } from '../mcp/upstream.js';
 import { LIST_CHANGED_KINDS, type Backend, type ListKind } from './backend.js';
 import type { Catalogue } from './catalogue.js';
@@ -359,7 +361,7 @@ export class GatewaySession {
     }
     const cancellation = new Cancellation();
     const clientToken = (params['_meta'] as { progressToken?: unknown } | undefined)?.progressToken;
-    const options: RequestOptions = { timeoutMs: this.#host.config.aggregator.callTimeoutMs, cancellation };
+    const options: RequestOptions = { timeoutMs: this.#host.config.aggregator.callTimeoutMs, cancellation, passThrough: true };
     if (clientToken !== undefined) {
       options.onProgress = (notification) => this.send({ ...notification, params: { ...notification.params, progressToken: clientToken } });
     }
@@ -421,7 +423,7 @@ export class GatewaySession {
   }
 
   /** The call is over: answer the client (unless it cancelled) and log it. */
-  #settle(call: InFlight, outcome: RawResponse | Error): void {
+  #settle(call: InFlight, outcome: RawResponse | PassThroughResponse | Error): void {
     // Already over: the gateway is stopping and told the client so.
     if (call.settled) return;
     call.settled = true;
@@ -435,6 +437,9 @@ export class GatewaySession {
     } else if (outcome instanceof Error) {
       result = describeError(outcome);
       this.#reply(call.id, upstreamErrorResponse(outcome));
+    } else if (outcome instanceof PassThroughResponse) {
+      result = this.#passOn(call.id, outcome);
+      this.#answered();
     } else {
       result = outcome.error !== undefined ? 'error' : outcome.result?.['isError'] === true ? 'tool_error' : 'ok';
       // The backend's own message, passed on with the client's id in place of ours.
@@ -445,6 +450,26 @@ export class GatewaySession {
     if (call.name !== undefined || call.method === 'prompts/get' || call.method === 'resources/read') {
       this.#logCall(call.method, call.name ?? String(call.params['uri'] ?? call.params['name']), call.backend, call.started, result, call.params);
     }
+  }
+
+  /** Sends a large result on as the backend wrote it, with the client's id; returns the call-log outcome. */
+  #passOn(id: JsonRpcId, response: PassThroughResponse): string {
+    const outcome = response.toolError ? 'tool_error' : 'ok';
+    if (this.#closed) return outcome;
+    if (this.#client instanceof StreamTransport) {
+      this.#client.sendLine(response.withId(id)).catch(() => undefined);
+      return outcome;
+    }
+    // A client that takes only messages (the HTTP front): parsed here after all.
+    let message: RawMessage;
+    try {
+      message = response.parse(id);
+    } catch (error) {
+      this.send({ jsonrpc: '2.0', id, error: { code: JsonRpcErrorCode.InternalError, message: `backend sent a malformed response: ${describeError(error)}` } });
+      return 'error';
+    }
+    this.send(message);
+    return outcome;
   }
 
   #logCall(method: string, name: string, backend: Backend, started: number, outcome: string, params: Record<string, unknown>): void {

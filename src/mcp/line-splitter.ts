@@ -26,8 +26,12 @@ export class LineSplitter {
     this.#onOversize = options.onOversize;
   }
 
-  /** Feeds a chunk; calls `onLine` for every complete line (without its `\n`, `\r` trimmed). */
-  push(chunk: Buffer, onLine: (line: Buffer) => void): void {
+  /**
+   * Feeds a chunk; calls `onLine` for every complete line (without its `\n`, `\r` trimmed). A
+   * line that spans chunks is offered to `onParts` first, as those chunks' pieces: one that takes
+   * it (returns true) spares the copy that joining them would be.
+   */
+  push(chunk: Buffer, onLine: (line: Buffer) => void, onParts?: (parts: Buffer[], bytes: number) => boolean): void {
     let start = 0;
     let newline = chunk.indexOf(10);
     while (newline !== -1) {
@@ -37,16 +41,15 @@ export class LineSplitter {
       } else if (this.#pendingBytes + part.length > this.#maxLineBytes) {
         this.#startOversized(part);
         this.#endOversized(Buffer.alloc(0));
+      } else if (this.#pendingBytes === 0) {
+        onLine(withoutCr(part));
       } else {
-        let line = part;
-        if (this.#pendingBytes > 0) {
-          this.#pending.push(part);
-          line = Buffer.concat(this.#pending, this.#pendingBytes + part.length);
-          this.#pending = [];
-          this.#pendingBytes = 0;
-        }
-        const end = line.length > 0 && line[line.length - 1] === 13 ? line.length - 1 : line.length;
-        onLine(end === line.length ? line : line.subarray(0, end));
+        const parts = this.#pending;
+        const bytes = this.#pendingBytes + part.length;
+        parts.push(part);
+        this.#pending = [];
+        this.#pendingBytes = 0;
+        if (onParts === undefined || !offerParts(parts, bytes, onParts)) onLine(withoutCr(Buffer.concat(parts, bytes)));
       }
       start = newline + 1;
       newline = chunk.indexOf(10, start);
@@ -80,6 +83,20 @@ export class LineSplitter {
     this.#discarding = undefined;
     this.#onOversize?.({ head: discarding.head, tail: lastBytes([discarding.tail, part]) });
   }
+}
+
+function withoutCr(line: Buffer): Buffer {
+  return line.length > 0 && line[line.length - 1] === 13 ? line.subarray(0, line.length - 1) : line;
+}
+
+/** Offers a line's pieces (not changed: the caller joins them if refused), `\r` trimmed like a whole line's. */
+function offerParts(parts: readonly Buffer[], bytes: number, onParts: (parts: Buffer[], bytes: number) => boolean): boolean {
+  const pieces = parts.filter((part) => part.length > 0);
+  const last = pieces[pieces.length - 1];
+  if (last === undefined || last[last.length - 1] !== 13) return onParts(pieces, bytes);
+  if (last.length === 1) pieces.pop();
+  else pieces[pieces.length - 1] = last.subarray(0, last.length - 1);
+  return onParts(pieces, bytes - 1);
 }
 
 function lastBytes(parts: Buffer[]): Buffer {

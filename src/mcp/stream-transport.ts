@@ -3,6 +3,8 @@ import type { Transport, TransportSendOptions } from '@modelcontextprotocol/sdk/
 import type { JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
 import { LineSplitter, oversizedId } from './line-splitter.js';
 
+const NEWLINE = Buffer.from('\n');
+
 /** Options for {@link StreamTransport}. */
 export interface StreamTransportOptions {
   input: NodeJS.ReadableStream;
@@ -44,6 +46,7 @@ export class StreamTransport implements Transport {
   #closed = false;
   #corked = false;
   #wroteThisTick = false;
+  #intercept: { minBytes: number; handler: (parts: Buffer[], bytes: number) => boolean } | undefined;
 
   constructor(options: StreamTransportOptions) {
     this.#input = options.input;
@@ -98,6 +101,35 @@ export class StreamTransport implements Transport {
     return Promise.resolve();
   }
 
+  /**
+   * Writes one message that is already serialised, given as parts (e.g. a backend's line around a
+   * replaced id): they leave together, in one writev, without being joined first.
+   */
+  sendLine(parts: readonly Buffer[]): Promise<void> {
+    if (this.#closed || this.#output.destroyed === true || this.#output.writableEnded === true) {
+      return Promise.reject(new Error('transport closed'));
+    }
+    if (!this.#wroteThisTick) {
+      this.#wroteThisTick = true;
+      process.nextTick(this.#endTick);
+    }
+    if (!this.#corked) {
+      this.#corked = true;
+      this.#output.cork?.();
+    }
+    for (const part of parts) this.#output.write(part);
+    this.#output.write(NEWLINE);
+    return Promise.resolve();
+  }
+
+  /**
+   * Lets `handler` take lines of at least `minBytes` before they are parsed, as the pieces they
+   * were read in; a line it takes (returns true for) is not delivered to `onmessage`.
+   */
+  interceptLines(minBytes: number, handler: (parts: Buffer[], bytes: number) => boolean): void {
+    this.#intercept = { minBytes, handler };
+  }
+
   readonly #endTick = (): void => {
     this.#wroteThisTick = false;
     if (!this.#corked) return;
@@ -127,11 +159,18 @@ export class StreamTransport implements Transport {
 
   readonly #onData = (chunk: Buffer | string): void => {
     const buffer = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
-    this.#splitter.push(buffer, this.#onLine);
+    this.#splitter.push(buffer, this.#onLine, this.#intercept === undefined ? undefined : this.#onParts);
+  };
+
+  /** A line that spanned chunks, offered to the interceptor before the chunks are joined. */
+  readonly #onParts = (parts: Buffer[], bytes: number): boolean => {
+    const intercept = this.#intercept;
+    return intercept !== undefined && bytes >= intercept.minBytes && intercept.handler(parts, bytes);
   };
 
   readonly #onLine = (line: Buffer): void => {
     if (line.length === 0) return;
+    if (this.#intercept !== undefined && line.length >= this.#intercept.minBytes && this.#intercept.handler([line], line.length)) return;
     let message: JSONRPCMessage;
     try {
       message = JSON.parse(line.toString('utf8')) as JSONRPCMessage;

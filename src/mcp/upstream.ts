@@ -3,6 +3,8 @@ import type { JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
 import { GatewayError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { type JsonRpcId, JsonRpcErrorCode, type RoutingView, isRequest, isResponse } from './jsonrpc.js';
+import { PASS_THROUGH_MIN_BYTES, PassThroughResponse } from './passthrough.js';
+import { StreamTransport } from './stream-transport.js';
 
 /** A JSON-RPC message as a plain record: we route on a few fields and pass the rest through. */
 export type RawMessage = Record<string, unknown> & { jsonrpc: '2.0' };
@@ -29,6 +31,11 @@ export interface RequestOptions {
   onProgress?: (notification: RawMessage & { params: Record<string, unknown> }) => void;
   /** Fires as the client cancels. */
   cancellation?: Cancellation;
+  /**
+   * The caller takes a large result as a {@link PassThroughResponse} (bytes, id replaceable)
+   * instead of a parsed message, where the transport carries lines.
+   */
+  passThrough?: boolean;
 }
 
 /**
@@ -63,15 +70,17 @@ export class Cancellation {
 }
 
 /**
- * Hears how one request ended: the backend's response message itself (an error response too),
- * or an Error when there was none (timeout, cancelled, connection gone).
+ * Hears how one request ended: the backend's response message itself (an error response too;
+ * with `passThrough`, a large result as its bytes), or an Error when there was none (timeout,
+ * cancelled, connection gone).
  */
-export type ResponseCallback = (outcome: RawResponse | Error) => void;
+export type ResponseCallback = (outcome: RawResponse | PassThroughResponse | Error) => void;
 
 interface Pending {
   done: ResponseCallback;
   timer: NodeJS.Timeout | undefined;
   progressToken: string | undefined;
+  passThrough: boolean;
 }
 
 /**
@@ -109,12 +118,15 @@ export class UpstreamConnection {
     this.#transport.onmessage = (message) => this.#onMessage(message);
     this.#transport.onclose = () => this.#onClose();
     this.#transport.onerror = (error) => this.#logger.debug({ backend: this.label, err: error.message }, 'upstream transport error');
+    if (this.#transport instanceof StreamTransport) this.#transport.interceptLines(PASS_THROUGH_MIN_BYTES, (parts, bytes) => this.#onLargeLine(parts, bytes));
     await this.#transport.start();
   }
 
   /** Sends a request and resolves with the raw response (an error response resolves too). */
   request(method: string, params: Record<string, unknown> | undefined, options: RequestOptions): Promise<RawResponse> {
-    return new Promise<RawResponse>((resolve, reject) => this.call(method, params, options, (outcome) => (outcome instanceof Error ? reject(outcome) : resolve(outcome))));
+    return new Promise<RawResponse>((resolve, reject) =>
+      this.call(method, params, { ...options, passThrough: false }, (outcome) => (outcome instanceof Error ? reject(outcome) : resolve(outcome as RawResponse))),
+    );
   }
 
   /**
@@ -135,7 +147,7 @@ export class UpstreamConnection {
       sendParams = { ...params, _meta: { ...meta, progressToken } };
       this.#progress.set(progressToken, options.onProgress);
     }
-    const pending: Pending = { done, timer: undefined, progressToken };
+    const pending: Pending = { done, timer: undefined, progressToken, passThrough: options.passThrough === true };
     this.#pending.set(id, pending);
     const abandon = (reason: string, error: Error): void => {
       if (this.#settle(id) === undefined) return;
@@ -186,6 +198,14 @@ export class UpstreamConnection {
     clearTimeout(pending.timer);
     if (pending.progressToken !== undefined) this.#progress.delete(pending.progressToken);
     return pending;
+  }
+
+  /** A large line: a result to a pass-through request is handed on as bytes, unparsed. */
+  #onLargeLine(parts: Buffer[], bytes: number): boolean {
+    const response = PassThroughResponse.read(parts, bytes);
+    if (response === undefined || this.#pending.get(response.id)?.passThrough !== true) return false;
+    this.#settle(response.id)?.done(response);
+    return true;
   }
 
   #onMessage(message: RawMessage): void {

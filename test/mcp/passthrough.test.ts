@@ -1,0 +1,105 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import fc from 'fast-check';
+import { LineSplitter } from '../../src/mcp/line-splitter.js';
+import { PassThroughResponse } from '../../src/mcp/passthrough.js';
+
+/** Cuts a buffer at random points, as sockets and pipes do. */
+function cut(bytes: Buffer, points: number[]): Buffer[] {
+  const sorted = [...new Set(points.map((p) => p % (bytes.length + 1)))].sort((a, b) => a - b);
+  const chunks: Buffer[] = [];
+  let last = 0;
+  for (const p of sorted) {
+    chunks.push(bytes.subarray(last, p));
+    last = p;
+  }
+  chunks.push(bytes.subarray(last));
+  return chunks;
+}
+
+/** A tool result with `text` of at least 2 KiB, so both ends of the line are envelope and content. */
+function result(text: string, isError: boolean): Record<string, unknown> {
+  return { content: [{ type: 'text', text: text.padEnd(2048, '.') }], ...(isError ? { isError: true } : {}) };
+}
+
+/** How three JSON-RPC libraries order a result response's keys. */
+const forms = {
+  'TypeScript SDK': (id: number, r: unknown) => JSON.stringify({ result: r, jsonrpc: '2.0', id }),
+  'Python / Go': (id: number, r: unknown) => JSON.stringify({ jsonrpc: '2.0', id, result: r }),
+  'id first, spaced': (id: number, r: unknown) => JSON.stringify({ id, jsonrpc: '2.0', result: r }, null, 1).replace(/\n/g, ' '),
+};
+
+describe('PassThroughResponse', () => {
+  it('finds the id of a result response in each form, however the line was cut, and replaces it', () => {
+    fc.assert(
+      fc.property(
+        fc.constantFrom(...(Object.keys(forms) as (keyof typeof forms)[])),
+        fc.nat({ max: 2 ** 40 }),
+        fc.string({ unit: 'binary', maxLength: 300 }),
+        fc.boolean(),
+        fc.array(fc.nat(), { maxLength: 12 }),
+        fc.oneof(fc.integer(), fc.string({ maxLength: 20 })),
+        (form, id, content, isError, points, clientId) => {
+          const expected = result(content, isError);
+          const line = Buffer.from(forms[form](id, expected));
+          const parts = cut(line, points).filter((part) => part.length > 0);
+          const response = PassThroughResponse.read(parts, line.length);
+          assert.ok(response !== undefined, `not recognised: ${form}`);
+          assert.equal(response.id, id);
+          assert.equal(response.toolError, isError);
+          const passed = JSON.parse(Buffer.concat(response.withId(clientId)).toString('utf8')) as Record<string, unknown>;
+          assert.deepEqual(passed, { ...(JSON.parse(line.toString('utf8')) as object), id: clientId });
+          assert.deepEqual(response.parse(clientId), passed);
+        },
+      ),
+    );
+  });
+
+  it('leaves every other message to be parsed', () => {
+    const big = 'x'.repeat(4096);
+    const others = [
+      // A server→client request and a notification whose lines also end in an id.
+      { method: 'sampling/createMessage', params: { text: big }, jsonrpc: '2.0', id: 3 },
+      { method: 'notifications/message', params: { data: big, id: 3 }, jsonrpc: '2.0' },
+      { jsonrpc: '2.0', id: 3, method: 'roots/list', params: { text: big } },
+      // Error responses, and ids that are not ours (strings).
+      { error: { code: -1, message: big }, jsonrpc: '2.0', id: 3 },
+      { jsonrpc: '2.0', id: 3, error: { code: -1, message: big } },
+      { result: { text: big }, jsonrpc: '2.0', id: 'three' },
+      { jsonrpc: '2.0', id: 'three', result: { text: big } },
+    ];
+    for (const message of others) {
+      const line = Buffer.from(JSON.stringify(message));
+      assert.equal(PassThroughResponse.read([line], line.length), undefined, JSON.stringify(message).slice(0, 60));
+    }
+    const small = Buffer.from(JSON.stringify({ result: {}, jsonrpc: '2.0', id: 3 }));
+    assert.equal(PassThroughResponse.read([small], small.length), undefined, 'short lines are always parsed');
+  });
+});
+
+describe('LineSplitter pieces of a line', () => {
+  it('offers a line that spans chunks as its pieces, and joins it only when refused', () => {
+    fc.assert(
+      fc.property(fc.array(fc.string({ unit: 'binary', minLength: 1, maxLength: 200 }), { maxLength: 10 }), fc.array(fc.nat(), { maxLength: 30 }), fc.boolean(), fc.boolean(), (texts, points, crlf, take) => {
+        const lines = texts.map((t) => JSON.stringify(t));
+        const bytes = Buffer.from(lines.map((l) => `${l}${crlf ? '\r\n' : '\n'}`).join(''));
+        const seen: string[] = [];
+        const splitter = new LineSplitter();
+        for (const chunk of cut(bytes, points)) {
+          splitter.push(
+            chunk,
+            (line) => seen.push(line.toString('utf8')),
+            (parts, length) => {
+              const joined = Buffer.concat(parts);
+              assert.equal(joined.length, length);
+              assert.ok(parts.every((part) => part.length > 0));
+              if (take) seen.push(joined.toString('utf8'));
+              return take;
+            },
+          );
+        }
+        assert.deepEqual(seen, lines);
+      }),
+    );
+  });
+});
