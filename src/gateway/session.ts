@@ -73,6 +73,8 @@ const TRUNCATE_ARGUMENTS = 200;
 export class GatewaySession {
   readonly id: string;
   readonly #client: Transport;
+  /** The client's transport again when it carries lines (all but the HTTP front's). */
+  readonly #stream: StreamTransport | undefined;
   readonly #host: SessionHost;
   readonly #logger: Logger;
   readonly #connections = new Map<string, Promise<UpstreamConnection>>();
@@ -95,6 +97,7 @@ export class GatewaySession {
   constructor(id: string, client: Transport, host: SessionHost) {
     this.id = id;
     this.#client = client;
+    this.#stream = client instanceof StreamTransport ? client : undefined;
     this.#host = host;
     this.#logger = host.logger.child({ session: id });
   }
@@ -115,7 +118,8 @@ export class GatewaySession {
   /** Sends a message to the client. */
   send(message: Record<string, unknown>): void {
     if (this.#closed) return;
-    this.#client.send(message as unknown as JSONRPCMessage).catch(() => undefined);
+    if (this.#stream !== undefined) this.#stream.post(message as unknown as JSONRPCMessage);
+    else this.#client.send(message as unknown as JSONRPCMessage).catch(() => undefined);
   }
 
   /** The client sends no more (its stdin ended): close once every request it made is answered. */
@@ -456,8 +460,8 @@ export class GatewaySession {
   #passOn(id: JsonRpcId, response: PassThroughResponse): string {
     const outcome = response.toolError ? 'tool_error' : 'ok';
     if (this.#closed) return outcome;
-    if (this.#client instanceof StreamTransport) {
-      this.#client.sendLine(response.withId(id)).catch(() => undefined);
+    if (this.#stream !== undefined) {
+      this.#stream.sendLine(response.withId(id));
       return outcome;
     }
     // A client that takes only messages (the HTTP front): parsed here after all.

@@ -80,9 +80,15 @@ export class StreamTransport implements Transport {
   }
 
   send(message: JSONRPCMessage, _options?: TransportSendOptions): Promise<void> {
-    if (this.#closed || this.#output.destroyed === true || this.#output.writableEnded === true) {
-      return Promise.reject(new Error('transport closed'));
-    }
+    return this.post(message) ? Promise.resolve() : Promise.reject(new Error('transport closed'));
+  }
+
+  /**
+   * send() without a promise, for the gateway's hot path (a promise and the caller's `.catch`
+   * on it cost a microtask a message): false, and nothing written, once the transport is closed.
+   */
+  post(message: JSONRPCMessage): boolean {
+    if (this.#closed || this.#output.destroyed === true || this.#output.writableEnded === true) return false;
     // Resolving without waiting for the write callback keeps the hot path free of a round trip
     // through the event loop; ordering is preserved by the stream itself. The first message of a
     // tick is written at once (a lone call pays no deferral); further ones in the same tick (many
@@ -98,17 +104,16 @@ export class StreamTransport implements Transport {
       process.nextTick(this.#endTick);
     }
     this.#output.write(`${JSON.stringify(message)}\n`);
-    return Promise.resolve();
+    return true;
   }
 
   /**
    * Writes one message that is already serialised, given as parts (e.g. a backend's line around a
-   * replaced id): they leave together, in one writev, without being joined first.
+   * replaced id): they leave together, in one writev, without being joined first. Like
+   * {@link post}, false once the transport is closed.
    */
-  sendLine(parts: readonly Buffer[]): Promise<void> {
-    if (this.#closed || this.#output.destroyed === true || this.#output.writableEnded === true) {
-      return Promise.reject(new Error('transport closed'));
-    }
+  sendLine(parts: readonly Buffer[]): boolean {
+    if (this.#closed || this.#output.destroyed === true || this.#output.writableEnded === true) return false;
     if (!this.#wroteThisTick) {
       this.#wroteThisTick = true;
       process.nextTick(this.#endTick);
@@ -119,7 +124,7 @@ export class StreamTransport implements Transport {
     }
     for (const part of parts) this.#output.write(part);
     this.#output.write(NEWLINE);
-    return Promise.resolve();
+    return true;
   }
 
   /**

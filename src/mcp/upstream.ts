@@ -93,6 +93,8 @@ interface Pending {
 export class UpstreamConnection {
   readonly label: string;
   readonly #transport: Transport;
+  /** The transport again when it carries lines: written to without a promise a message. */
+  readonly #stream: StreamTransport | undefined;
   readonly #logger: Logger;
   #handlers: UpstreamHandlers | undefined;
   readonly #pending = new Map<JsonRpcId, Pending>();
@@ -103,6 +105,7 @@ export class UpstreamConnection {
 
   constructor(transport: Transport, label: string, logger: Logger) {
     this.#transport = transport;
+    this.#stream = transport instanceof StreamTransport ? transport : undefined;
     this.label = label;
     this.#logger = logger;
   }
@@ -118,7 +121,7 @@ export class UpstreamConnection {
     this.#transport.onmessage = (message) => this.#onMessage(message);
     this.#transport.onclose = () => this.#onClose();
     this.#transport.onerror = (error) => this.#logger.debug({ backend: this.label, err: error.message }, 'upstream transport error');
-    if (this.#transport instanceof StreamTransport) this.#transport.interceptLines(PASS_THROUGH_MIN_BYTES, (parts, bytes) => this.#onLargeLine(parts, bytes));
+    this.#stream?.interceptLines(PASS_THROUGH_MIN_BYTES, (parts, bytes) => this.#onLargeLine(parts, bytes));
     await this.#transport.start();
   }
 
@@ -159,16 +162,24 @@ export class UpstreamConnection {
       abandon('timeout', new GatewayError('UPSTREAM_TIMEOUT', `backend '${this.label}' did not answer ${method} within ${options.timeoutMs} ms`));
     }, options.timeoutMs);
     options.cancellation?.onAbort((reason) => abandon(typeof reason === 'string' ? reason : 'cancelled', new GatewayError('UPSTREAM_CLOSED', 'cancelled')));
-    const message = { jsonrpc: '2.0', id, method, ...(sendParams === undefined ? {} : { params: sendParams }) };
-    this.#transport.send(message as JSONRPCMessage).catch((error: unknown) => {
-      if (this.#settle(id) === undefined) return;
-      // Streamable HTTP answers 404 once the server forgot our session (it restarted).
-      if ((error as { code?: unknown }).code === 404) {
-        done(new GatewayError('UPSTREAM_SESSION_LOST', `backend '${this.label}' lost the session`, { cause: error }));
-        return;
-      }
-      done(new GatewayError('UPSTREAM_CLOSED', `backend '${this.label}' could not be reached: ${(error as Error).message}`, { cause: error }));
-    });
+    const message = sendParams === undefined ? { jsonrpc: '2.0', id, method } : { jsonrpc: '2.0', id, method, params: sendParams };
+    if (this.#stream === undefined) {
+      this.#transport.send(message as JSONRPCMessage).catch((error: unknown) => this.#notSent(id, error));
+    } else if (!this.#stream.post(message as JSONRPCMessage)) {
+      this.#notSent(id, new Error('transport closed'));
+    }
+  }
+
+  /** The request could not be sent: its caller hears why. */
+  #notSent(id: JsonRpcId, error: unknown): void {
+    const pending = this.#settle(id);
+    if (pending === undefined) return;
+    // Streamable HTTP answers 404 once the server forgot our session (it restarted).
+    if ((error as { code?: unknown }).code === 404) {
+      pending.done(new GatewayError('UPSTREAM_SESSION_LOST', `backend '${this.label}' lost the session`, { cause: error }));
+      return;
+    }
+    pending.done(new GatewayError('UPSTREAM_CLOSED', `backend '${this.label}' could not be reached: ${(error as Error).message}`, { cause: error }));
   }
 
   /** Sends a notification; a closed connection drops it. */
