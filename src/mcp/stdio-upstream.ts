@@ -30,6 +30,8 @@ export class StdioUpstream {
   /** Settles once the process has exited (or failed to spawn). */
   readonly exited: Promise<ChildExit>;
   #exit: ChildExit | undefined;
+  /** Where its stderr lines go; a process started ahead moves to its session's logger. */
+  #logger: Logger;
 
   /**
    * @param options.socket when given, the process reads and writes this socket directly as its
@@ -37,7 +39,8 @@ export class StdioUpstream {
    * @param options.stdio the same with two descriptors: a client's own stdin and stdout.
    */
   constructor(spec: StdioServerSpec, options: { logger: Logger; label: string; socket?: Socket; stdio?: readonly [number, number] }) {
-    const { logger, label } = options;
+    const { label } = options;
+    this.#logger = options.logger;
     const direct = options.stdio ?? (options.socket === undefined ? undefined : [options.socket, options.socket]);
     this.child = spawn(spec.command, [...spec.args], {
       cwd: spec.cwd,
@@ -61,8 +64,13 @@ export class StdioUpstream {
     this.child.stdin?.on('error', () => undefined);
     const splitter = new LineSplitter();
     this.child.stderr?.on('data', (chunk: Buffer) => {
-      splitter.push(chunk, (line) => logger.info({ process: label, stderr: line.toString('utf8') }, 'server stderr'));
+      splitter.push(chunk, (line) => this.#logger.info({ process: label, stderr: line.toString('utf8') }, 'server stderr'));
     });
+  }
+
+  /** Logs its stderr with `logger` from now on (a warm process, to the session that took it). */
+  logTo(logger: Logger): void {
+    this.#logger = logger;
   }
 
   /** True once the process has exited. */

@@ -59,6 +59,7 @@ export async function openUpstream(
   }
   if (config.type === 'stdio') {
     const spec = stdioSpec(config);
+    prestarted?.logTo(context.logger);
     const upstream = prestarted ?? new StdioUpstream(spec, { logger: context.logger, label: context.label });
     try {
       return await initialize(upstream.transport(), context, init, handlers);

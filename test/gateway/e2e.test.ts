@@ -192,6 +192,11 @@ describe('mcp-gateway warm backends', () => {
       const [servedBy, clientName] = text(await client.callTool({ name: 'dyn_whoami', arguments: {} })).split(' ');
       assert.equal(Number(servedBy), warmPid, 'the session took the warm process');
       assert.equal(clientName, 'e2e-test', 'initialized with the client’s own initialize');
+      // Its stderr is logged as the session's, though it was started before the session.
+      await client.callTool({ name: 'dyn_say_on_stderr', arguments: { text: 'warm-marker' } });
+      await waitFor(() => gateway.stderr().includes('warm-marker'), 5_000, 'the stderr line in the log');
+      const said = gateway.stderr().split('\n').find((line) => line.includes('warm-marker')) ?? '';
+      assert.match(said, /"session":"[0-9a-f]+"/);
       await waitFor(() => descendants(pid).length === 2, 10_000, 'the pool topped up behind it');
       await client.close();
       await waitFor(() => descendants(pid).length === 1, 10_000, 'the session’s process reaped, the warm one kept');
