@@ -4,6 +4,7 @@ import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { LineSplitter, oversizedId } from '../../src/mcp/line-splitter.js';
 import { StreamTransport } from '../../src/mcp/stream-transport.js';
+import { cut } from '../helpers/bytes.js';
 
 /** JSON-RPC-shaped messages with awkward content: unicode, escapes, newlines inside strings. */
 const message = fc.record({
@@ -12,19 +13,6 @@ const message = fc.record({
   method: fc.string({ minLength: 1, maxLength: 30 }),
   params: fc.dictionary(fc.string({ maxLength: 10 }), fc.oneof(fc.string({ unit: 'binary', maxLength: 200 }), fc.integer(), fc.boolean(), fc.constant(null))),
 });
-
-/** Cuts a buffer at random points, as sockets and pipes do. */
-function cut(bytes: Buffer, points: number[]): Buffer[] {
-  const sorted = [...new Set(points.map((p) => p % (bytes.length + 1)))].sort((a, b) => a - b);
-  const chunks: Buffer[] = [];
-  let last = 0;
-  for (const p of sorted) {
-    chunks.push(bytes.subarray(last, p));
-    last = p;
-  }
-  chunks.push(bytes.subarray(last));
-  return chunks;
-}
 
 describe('framing properties (fast-check)', () => {
   it('LineSplitter yields exactly the lines sent, however the bytes are cut, with \\n or \\r\\n', () => {

@@ -3,19 +3,7 @@ import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { LineSplitter } from '../../src/mcp/line-splitter.js';
 import { PassThroughResponse } from '../../src/mcp/passthrough.js';
-
-/** Cuts a buffer at random points, as sockets and pipes do. */
-function cut(bytes: Buffer, points: number[]): Buffer[] {
-  const sorted = [...new Set(points.map((p) => p % (bytes.length + 1)))].sort((a, b) => a - b);
-  const chunks: Buffer[] = [];
-  let last = 0;
-  for (const p of sorted) {
-    chunks.push(bytes.subarray(last, p));
-    last = p;
-  }
-  chunks.push(bytes.subarray(last));
-  return chunks;
-}
+import { cut } from '../helpers/bytes.js';
 
 /** A tool result with `text` of at least 2 KiB, so both ends of the line are envelope and content. */
 function result(text: string, isError: boolean): Record<string, unknown> {
