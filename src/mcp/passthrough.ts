@@ -9,16 +9,55 @@ export const PASS_THROUGH_MIN_BYTES = 64 * 1024;
 /** How much of each end of a line is decoded to find the envelope. */
 const EDGE_BYTES = 512;
 
-// The forms JSON-RPC libraries write a result response in. Anchored at the line's start (or, for
-// the id, its end), so the keys matched are the top-level object's own: in valid JSON nothing
-// before the first key can hide it in a string, and `,"id":N}` closing the line closes the
-// outermost object. Our ids are positive integers, so only digits are accepted.
-/** The TypeScript SDK's order: `{"result":…,"jsonrpc":"2.0","id":N}`. */
-const RESULT_FIRST = /^\s*\{\s*"result"\s*:/;
-const ID_LAST = /(,\s*"id"\s*:\s*)(\d{1,15})\s*\}\s*$/;
+// The forms JSON-RPC libraries write a response in. Anchored at the line's start (or, for the id,
+// its end), so the keys matched are the top-level object's own: in valid JSON nothing before the
+// first key can hide it in a string, and `,"id":…}` closing the line closes the outermost object.
+/** The TypeScript SDK's order: `{"result":…,"jsonrpc":"2.0","id":N}` (or `"error"`). */
+const KIND_FIRST = /^\s*\{\s*"(result|error)"\s*:/;
+const ID_LAST = /(,\s*"id"\s*:\s*)("(?:[^"\\]|\\.){0,200}"|-?\d{1,15})\s*\}\s*$/;
 /** Python's and Go's order: `{"jsonrpc":"2.0","id":N,"result":…}` (or the id first). */
-const ID_FIRST = /^(\s*\{\s*(?:"jsonrpc"\s*:\s*"2\.0"\s*,\s*)?"id"\s*:\s*)(\d{1,15})(?=\s*,\s*(?:"jsonrpc"\s*:\s*"2\.0"\s*,\s*)?"result"\s*:)/;
+const ID_FIRST = /^(\s*\{\s*(?:"jsonrpc"\s*:\s*"2\.0"\s*,\s*)?"id"\s*:\s*)("(?:[^"\\]|\\.){0,200}"|-?\d{1,15})(?=\s*,\s*(?:"jsonrpc"\s*:\s*"2\.0"\s*,\s*)?"(result|error)"\s*:)/;
 const IS_ERROR = /"isError"\s*:\s*true/;
+
+/** A response's envelope as read from the ends of its line: the kind, and where its id is. */
+export interface ResponseEnvelope {
+  kind: 'result' | 'error';
+  /** Byte offsets of the id's JSON text (digits, or a string with its quotes) in the line. */
+  idStart: number;
+  idEnd: number;
+  /** That text as latin1 (exact for digits; decode the bytes for a string with non-ASCII). */
+  idText: string;
+}
+
+/**
+ * The envelope of a response line of `bytes` bytes, given its first and last bytes (up to 512
+ * each, decoded as latin1 so that string offsets are byte offsets); undefined when the line is
+ * not a response in one of the forms above (then only parsing it can tell).
+ */
+export function readResponseEnvelope(head: string, tail: string, bytes: number): ResponseEnvelope | undefined {
+  const first = ID_FIRST.exec(head);
+  if (first !== null) {
+    const [, before = '', id = '', kind] = first;
+    return { kind: kind as ResponseEnvelope['kind'], idStart: before.length, idEnd: before.length + id.length, idText: id };
+  }
+  const kind = KIND_FIRST.exec(head)?.[1];
+  const last = kind === undefined ? null : ID_LAST.exec(tail);
+  if (last === null) return undefined;
+  const [, before = '', id = ''] = last;
+  const idStart = bytes - tail.length + last.index + before.length;
+  return { kind: kind as ResponseEnvelope['kind'], idStart, idEnd: idStart + id.length, idText: id };
+}
+
+/** The id of a response line, read from its ends without parsing the rest; undefined when its form is not known. */
+export function responseLineId(line: Buffer): { id: JsonRpcId; kind: ResponseEnvelope['kind'] } | undefined {
+  const envelope = readResponseEnvelope(line.toString('latin1', 0, EDGE_BYTES), line.toString('latin1', Math.max(0, line.length - EDGE_BYTES)), line.length);
+  if (envelope === undefined) return undefined;
+  try {
+    return { id: JSON.parse(line.toString('utf8', envelope.idStart, envelope.idEnd)) as JsonRpcId, kind: envelope.kind };
+  } catch {
+    return undefined;
+  }
+}
 
 /**
  * A backend's result response, kept as the bytes it arrived in: the gateway replaces the id and
@@ -57,19 +96,13 @@ export class PassThroughResponse {
     if (bytes < 2 * EDGE_BYTES) return undefined;
     const head = edge(parts, 'head');
     const tail = edge(parts, 'tail');
+    const envelope = readResponseEnvelope(head, tail, bytes);
+    // Only results, and only our own ids (positive integers): anything else is parsed.
+    if (envelope?.kind !== 'result') return undefined;
+    const id = /^\d+$/.test(envelope.idText) ? Number(envelope.idText) : Number.NaN;
+    if (!Number.isSafeInteger(id) || id <= 0) return undefined;
     const toolError = IS_ERROR.test(head) || IS_ERROR.test(tail);
-    // latin1 decodes one byte to one character, so string offsets are byte offsets.
-    const first = ID_FIRST.exec(head);
-    if (first !== null) {
-      const [, before = '', digits = ''] = first;
-      return new PassThroughResponse(parts, bytes, { value: Number(digits), start: before.length, end: before.length + digits.length }, toolError);
-    }
-    if (!RESULT_FIRST.test(head)) return undefined;
-    const last = ID_LAST.exec(tail);
-    if (last === null) return undefined;
-    const [, before = '', digits = ''] = last;
-    const start = bytes - EDGE_BYTES + last.index + before.length;
-    return new PassThroughResponse(parts, bytes, { value: Number(digits), start, end: start + digits.length }, toolError);
+    return new PassThroughResponse(parts, bytes, { value: id, start: envelope.idStart, end: envelope.idEnd }, toolError);
   }
 
   /** The line with `id` in place of the backend's, in pieces that share the line's memory. */

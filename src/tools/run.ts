@@ -2,6 +2,7 @@ import type { Readable, Writable } from 'node:stream';
 import type { Logger } from '../log.js';
 import { type JsonRpcId, JsonRpcErrorCode, type RoutingView, checkEnvelope, isRequest, isResponse } from '../mcp/jsonrpc.js';
 import { LineSplitter, oversizedId } from '../mcp/line-splitter.js';
+import { responseLineId } from '../mcp/passthrough.js';
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import type { JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
 import type { Duplex } from 'node:stream';
@@ -177,20 +178,14 @@ function writeLine(stream: Writable | Duplex, line: Buffer | string): void {
   stream.uncork();
 }
 
-const RESPONSE_START = [Buffer.from('{"result":'), Buffer.from('{"error":')];
-const TRAILING_ID = /"id":\s*("(?:[^"\\]|\\.)*"|-?\d+)\s*}\s*$/;
-
 /**
- * The id a line answers, if it is a response. The SDK writes responses as
- * `{"result":…,"jsonrpc":"2.0","id":N}`: the first key says it is a response, and an id followed
- * by a single closing brace can only be the top-level one. That is checked on the line's last
- * bytes, so an 8 MB result is not parsed here; any other shape is parsed in full.
+ * The id a line answers, if it is a response. The envelope is read from the line's first and
+ * last bytes when it is in a form the SDKs write (src/mcp/passthrough.ts), so an 8 MB result is
+ * not parsed here; any other shape is parsed in full.
  */
 function respondedId(line: Buffer): JsonRpcId | undefined {
-  if (RESPONSE_START.some((start) => line.subarray(0, start.length).equals(start))) {
-    const match = TRAILING_ID.exec(line.subarray(Math.max(0, line.length - 256)).toString('utf8'));
-    if (match?.[1] !== undefined) return JSON.parse(match[1]) as JsonRpcId;
-  }
+  const envelope = responseLineId(line);
+  if (envelope !== undefined) return envelope.id;
   try {
     const message = JSON.parse(line.toString('utf8')) as RoutingView;
     return message !== null && typeof message === 'object' && isResponse(message) ? (message.id as JsonRpcId) : undefined;

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { LineSplitter } from '../../src/mcp/line-splitter.js';
-import { PassThroughResponse } from '../../src/mcp/passthrough.js';
+import { PassThroughResponse, responseLineId } from '../../src/mcp/passthrough.js';
 import { cut } from '../helpers/bytes.js';
 
 /** A tool result with `text` of at least 2 KiB, so both ends of the line are envelope and content. */
@@ -22,7 +22,7 @@ describe('PassThroughResponse', () => {
     fc.assert(
       fc.property(
         fc.constantFrom(...(Object.keys(forms) as (keyof typeof forms)[])),
-        fc.nat({ max: 2 ** 40 }),
+        fc.integer({ min: 1, max: 2 ** 40 }),
         fc.string({ unit: 'binary', maxLength: 300 }),
         fc.boolean(),
         fc.array(fc.nat(), { maxLength: 12 }),
@@ -62,6 +62,37 @@ describe('PassThroughResponse', () => {
     }
     const small = Buffer.from(JSON.stringify({ result: {}, jsonrpc: '2.0', id: 3 }));
     assert.equal(PassThroughResponse.read([small], small.length), undefined, 'short lines are always parsed');
+  });
+});
+
+describe('responseLineId', () => {
+  it('reads the id and kind of a result or error response of any size from its ends, string ids included', () => {
+    fc.assert(
+      fc.property(
+        fc.constantFrom(...(Object.keys(forms) as (keyof typeof forms)[])),
+        fc.oneof(fc.integer(), fc.string({ unit: 'binary', maxLength: 30 })),
+        fc.constantFrom('result' as const, 'error' as const),
+        fc.string({ unit: 'binary', maxLength: 3000 }),
+        (form, id, kind, content) => {
+          const body = kind === 'result' ? { content: [{ type: 'text', text: content }] } : { code: -32000, message: content };
+          // The forms above write a result; an error response has the same shape with "error".
+          const line = Buffer.from(forms[form](0, body).replace(/^(\{\s*)"result"/, `$1"${kind}"`).replace(/"result"(\s*:)/, `"${kind}"$1`).replace(/"id"(\s*):(\s*)0/, `"id"$1:$2${JSON.stringify(id)}`));
+          const parsed = JSON.parse(line.toString('utf8')) as { id: unknown };
+          assert.deepEqual(parsed.id, id, 'the test line itself');
+          assert.deepEqual(responseLineId(line), { id, kind });
+        },
+      ),
+    );
+  });
+
+  it('knows nothing of requests and notifications', () => {
+    for (const message of [
+      { method: 'roots/list', jsonrpc: '2.0', id: 3 },
+      { jsonrpc: '2.0', id: 3, method: 'ping' },
+      { method: 'notifications/progress', params: { progressToken: 1, progress: 1 }, jsonrpc: '2.0' },
+    ]) {
+      assert.equal(responseLineId(Buffer.from(JSON.stringify(message))), undefined, JSON.stringify(message));
+    }
   });
 });
 
