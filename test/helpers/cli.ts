@@ -33,8 +33,17 @@ export function startCli(name: Parameters<typeof binPath>[0], args: string[], en
   const splitter = new LineSplitter();
   proc.stdout.on('data', (chunk: Buffer) => splitter.push(chunk, (line) => stdoutLines.push(line.toString('utf8'))));
   proc.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')));
+  const stderrClosed = new Promise<void>((resolve) => proc.stderr.once('close', () => resolve()));
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
-    proc.once('exit', (code, signal) => resolve({ code, signal })),
+    proc.once('exit', (code, signal) => {
+      // 'exit' can come before the last of stderr has been read: wait for the pipe to close
+      // (at most a second, should a child of the CLI still hold it).
+      const late = setTimeout(() => resolve({ code, signal }), 1_000);
+      void stderrClosed.then(() => {
+        clearTimeout(late);
+        resolve({ code, signal });
+      });
+    }),
   );
   return { proc, stdoutLines, stderr: () => stderr, exited };
 }
