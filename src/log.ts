@@ -77,8 +77,8 @@ export class BatchedWriter implements DestinationStream {
   write(line: string): void {
     if (this.#broken) return;
     // Encoded at once into the slab: pino's line is a rope of many small strings, and kept as
-    // one until the batch was written it outlived young-generation collections (half the
-    // in-process bench's GC time), then had to be flattened by a join (bench/log-writer.ts).
+    // one until the batch was written it outlived young-generation collections, then had to be
+    // flattened by a join (19% of bench/in-process.js's profile; ≈0.9 µs a call less since).
     // UTF-8 takes at most 3 bytes per UTF-16 unit.
     if (line.length * 3 > this.#slab.length - this.#used) this.#rotate(line.length * 3);
     this.#used += this.#slab.write(line, this.#used);
