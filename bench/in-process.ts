@@ -4,9 +4,12 @@
 // behind a few lines doing what bench/fixtures/minimal-proxy.ts does (parse, rename, new id,
 // serialise), so the difference is what the gateway's logic costs per call. Every hop waits for a
 // turn of the event loop (setImmediate), as real I/O would. Far less noisy than the process
-// benchmarks: use it to judge a change to the hot path, then confirm with `run.js`.
-//   node dist/bench/in-process.js [--calls N] [--concurrency N]
+// benchmarks: use it to judge a change to the hot path, then confirm with `run.js`. With
+// --allocations it also samples what each side allocates a call (objects collected since
+// included) and where, by the nearest function of ours or pino's.
+//   node dist/bench/in-process.js [--calls N] [--concurrency N] [--allocations]
 import { openSync } from 'node:fs';
+import { Session } from 'node:inspector/promises';
 import { PassThrough, Writable } from 'node:stream';
 import { pino } from 'pino';
 import { intFlag, orExit } from './args.js';
@@ -21,10 +24,11 @@ import { UpstreamConnection } from '../src/mcp/upstream.js';
 interface Options {
   calls: number;
   concurrency: number;
+  allocations: boolean;
 }
 
 function parseArgs(argv: readonly string[]): Options {
-  return orExit('in-process', () => ({ calls: intFlag(argv, '--calls', 200_000), concurrency: intFlag(argv, '--concurrency', 1) }));
+  return orExit('in-process', () => ({ calls: intFlag(argv, '--calls', 200_000), concurrency: intFlag(argv, '--concurrency', 1), allocations: argv.includes('--allocations') }));
 }
 
 /** Splits `\n`-terminated text written to `onLine`. */
@@ -149,7 +153,8 @@ async function gatewaySession(clientIn: PassThrough, clientOut: Writable, server
   clientIn.write('{"jsonrpc":"2.0","id":"init","method":"initialize","params":{"protocolVersion":"2025-06-18"}}\n');
 }
 
-async function measure(kind: 'gateway' | 'minimal', options: Options): Promise<{ wallUs: number; cpuUs: number }> {
+/** Starts the path's objects, answers its initialize and warms it up; returns the measured run. */
+async function prepare(kind: 'gateway' | 'minimal', options: Options): Promise<(calls: number) => Promise<{ wallUs: number; cpuUs: number }>> {
   const server = standInServer();
   const clientIn = new PassThrough();
   const driver = client(clientIn, options.concurrency);
@@ -158,19 +163,68 @@ async function measure(kind: 'gateway' | 'minimal', options: Options): Promise<{
   // The session's initialize answer, then a warm-up (the JIT, the backend connection).
   await new Promise((resolve) => setTimeout(resolve, 50));
   await driver.run(Math.min(options.calls, 20_000));
-  return driver.run(options.calls);
+  return (calls) => driver.run(calls);
 }
+
+/** One node of the inspector's sampling heap profile. */
+interface HeapNode {
+  id: number;
+  callFrame: { functionName: string; url: string; lineNumber: number };
+  children?: HeapNode[];
+}
+
+/** Bytes a call, and the sites allocating most, while `calls` calls run (objects already collected included). */
+async function allocations(run: () => Promise<unknown>, calls: number): Promise<{ bytesPerCall: number; sites: [string, number][] }> {
+  const inspector = new Session();
+  inspector.connect();
+  await inspector.post('HeapProfiler.startSampling', { samplingInterval: 4096, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: true });
+  await run();
+  const { profile } = (await inspector.post('HeapProfiler.stopSampling')) as unknown as { profile: { head: HeapNode; samples: { size: number; nodeId: number }[] } };
+  inspector.disconnect();
+  // Each node's site: the innermost frame of ours, pino's or this harness's on its stack (node's
+  // own functions, streams included, count for the site that called them).
+  const site = new Map<number, string>();
+  const walk = (node: HeapNode, inherited: string): void => {
+    const { functionName, url, lineNumber } = node.callFrame;
+    const harness = /\/dist\/bench\//.test(url) ? '(the stand-ins and driver)' : undefined;
+    const ours = /\/dist\/(src\/.*)$/.exec(url)?.[1] ?? /node_modules\/(pino\/.*)$/.exec(url)?.[1];
+    const here = harness ?? (ours === undefined ? inherited : `${functionName || '(anonymous)'} ${ours}:${lineNumber + 1}`);
+    site.set(node.id, here);
+    for (const child of node.children ?? []) walk(child, here);
+  };
+  walk(profile.head, '(node, outside any of those)');
+  const bySite = new Map<string, number>();
+  let total = 0;
+  for (const sample of profile.samples) {
+    const where = site.get(sample.nodeId) ?? '?';
+    bySite.set(where, (bySite.get(where) ?? 0) + sample.size);
+    total += sample.size;
+  }
+  const sites = [...bySite.entries()].sort((a, b) => b[1] - a[1]).slice(0, 12).map(([where, bytes]): [string, number] => [where, bytes / calls]);
+  return { bytesPerCall: total / calls, sites };
+}
+
+const LABELS = { gateway: 'GatewaySession + UpstreamConnection', minimal: 'minimal proxy logic' } as const;
 
 const options = parseArgs(process.argv.slice(2));
 const rows: string[] = [];
 // Interleaved, twice each; a fresh set of objects every time.
 for (let round = 0; round < 2; round++) {
   for (const kind of ['minimal', 'gateway'] as const) {
-    const { wallUs, cpuUs } = await measure(kind, options);
-    rows.push(`| ${kind === 'gateway' ? 'GatewaySession + UpstreamConnection' : 'minimal proxy logic'} | ${wallUs.toFixed(2)} | ${cpuUs.toFixed(2)} |`);
+    const { wallUs, cpuUs } = await (await prepare(kind, options))(options.calls);
+    rows.push(`| ${LABELS[kind]} | ${wallUs.toFixed(2)} | ${cpuUs.toFixed(2)} |`);
   }
 }
 process.stdout.write(
   `# in-process cost of a call (${options.calls} calls, ${options.concurrency} at a time, node ${process.version})\n\n| path | wall µs a call | CPU µs a call |\n|---|---|---|\n${rows.join('\n')}\n`,
 );
+if (options.allocations) {
+  const calls = Math.min(options.calls, 50_000);
+  for (const kind of ['minimal', 'gateway'] as const) {
+    const run = await prepare(kind, options);
+    const { bytesPerCall, sites } = await allocations(() => run(calls), calls);
+    process.stdout.write(`\n## allocated a call, ${LABELS[kind]}: ${bytesPerCall.toFixed(0)} bytes (${calls} calls, the stand-ins' and driver's share included)\n\n| bytes a call | where (nearest function of ours, pino's or the harness's) |\n|---|---|\n`);
+    for (const [where, bytes] of sites) process.stdout.write(`| ${bytes.toFixed(0)} | ${where} |\n`);
+  }
+}
 process.exit(0);
