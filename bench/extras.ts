@@ -7,7 +7,7 @@ import { StreamTransport } from '../src/mcp/stream-transport.js';
 import { EVERYTHING_BIN, descendants, isAlive, startGateway } from '../test/helpers/cli.js';
 import { connectDirect, connectTools, track, writeGatewayConfig, type BenchContext } from './paths.js';
 import { echoOnce, median } from './stats.js';
-import { benchFile, onCleanup, rssBytes, runAndForget, sessionDialer, sleep, spawnTracked, withTimeout } from './support.js';
+import { benchFile, cpuMicros, onCleanup, rssBytes, runAndForget, sessionDialer, sleep, spawnTracked, withTimeout } from './support.js';
 
 /** Calls/s of one concurrent run. */
 export interface ThroughputResult {
@@ -19,6 +19,46 @@ export interface ThroughputResult {
   gatewayViaToolsCallsPerSecond?: number;
   /** The same clients through bench/fixtures/minimal-proxy.js mux: what any JS hop costs here. */
   minimalMuxCallsPerSecond: number;
+  /** CPU µs a call of each process, over the measured runs of each side (Linux /proc). */
+  cpuPerCall: Record<'direct' | 'gateway' | 'mux', CpuShare>;
+}
+
+/** CPU µs a call: the hop in the middle (none for direct), the server, the benchmark's clients. */
+export interface CpuShare {
+  hop?: number;
+  server: number;
+  clients: number;
+}
+
+/** Accumulates the CPU of a side's processes over its measured runs. */
+class CpuMeter {
+  readonly #pids: { hop?: number; server: number };
+  #hop = 0;
+  #server = 0;
+  #clients = 0;
+  #calls = 0;
+
+  constructor(pids: { hop?: number; server: number }) {
+    this.#pids = pids;
+  }
+
+  async measure(calls: number, run: () => Promise<number>): Promise<number> {
+    const hop = this.#pids.hop === undefined ? 0 : cpuMicros(this.#pids.hop);
+    const server = cpuMicros(this.#pids.server);
+    const clients = process.cpuUsage();
+    const rate = await run();
+    const used = process.cpuUsage(clients);
+    if (this.#pids.hop !== undefined) this.#hop += cpuMicros(this.#pids.hop) - hop;
+    this.#server += cpuMicros(this.#pids.server) - server;
+    this.#clients += used.user + used.system;
+    this.#calls += calls;
+    return rate;
+  }
+
+  get share(): CpuShare {
+    const per = (us: number): number => us / this.#calls;
+    return { ...(this.#pids.hop === undefined ? {} : { hop: per(this.#hop) }), server: per(this.#server), clients: per(this.#clients) };
+  }
 }
 
 /** Runs `loops` concurrent sequences of `count` calls each, one client per loop; returns calls/s. */
@@ -75,13 +115,21 @@ export async function measureThroughput(ctx: BenchContext, clientsCount = 16): P
   ];
   for (const [clients, tool] of sides) await concurrentRate(clients, tool, ctx.quick ? 5 : 200);
 
+  // Each side's processes: the shared backend and the mux's server are the hops' only children.
+  const gatewayPid = gateway.proc.pid as number;
+  const meters = {
+    direct: new CpuMeter({ server: direct.pid }),
+    gateway: new CpuMeter({ hop: gatewayPid, server: descendants(gatewayPid)[0] ?? Number.NaN }),
+    mux: new CpuMeter({ hop: mux.pid, server: descendants(mux.pid)[0] ?? Number.NaN }),
+  };
+  const calls = clientsCount * callsPerClient;
   const directRates: number[] = [];
   const gatewayRates: number[] = [];
   const muxRates: number[] = [];
   for (let r = 0; r < reps; r++) {
-    directRates.push(await concurrentRate(sameClient, 'echo', callsPerClient));
-    gatewayRates.push(await concurrentRate(sessions, 'ev0_echo', callsPerClient));
-    muxRates.push(await concurrentRate(muxClients, 'ev0_echo', callsPerClient));
+    directRates.push(await meters.direct.measure(calls, () => concurrentRate(sameClient, 'echo', callsPerClient)));
+    gatewayRates.push(await meters.gateway.measure(calls, () => concurrentRate(sessions, 'ev0_echo', callsPerClient)));
+    muxRates.push(await meters.mux.measure(calls, () => concurrentRate(muxClients, 'ev0_echo', callsPerClient)));
   }
   await runAndForget(unregisterSessions, closeSessions);
   await mux.stop();
@@ -103,12 +151,13 @@ export async function measureThroughput(ctx: BenchContext, clientsCount = 16): P
     directCallsPerSecond: median(directRates),
     gatewayCallsPerSecond: median(gatewayRates),
     minimalMuxCallsPerSecond: median(muxRates),
+    cpuPerCall: { direct: meters.direct.share, gateway: meters.gateway.share, mux: meters.mux.share },
     ...(viaTools === undefined ? {} : { gatewayViaToolsCallsPerSecond: viaTools }),
   };
 }
 
 /** bench/fixtures/minimal-proxy.js in mux mode in front of server-everything, on a unix socket. */
-async function startMinimalMux(dir: string): Promise<{ socket: string; stop(): Promise<void> }> {
+async function startMinimalMux(dir: string): Promise<{ socket: string; pid: number; stop(): Promise<void> }> {
   const socket = join(dir, 'minimal-mux.sock');
   const proxy = spawnTracked(process.execPath, [benchFile('fixtures/minimal-proxy.js'), 'mux', socket, process.execPath, EVERYTHING_BIN, 'stdio']);
   await withTimeout(
@@ -119,7 +168,7 @@ async function startMinimalMux(dir: string): Promise<{ socket: string; stop(): P
     30_000,
     'minimal-proxy start-up',
   );
-  return { socket, stop: () => proxy.stop().then(() => undefined) };
+  return { socket, pid: proxy.proc.pid as number, stop: () => proxy.stop().then(() => undefined) };
 }
 
 /** An SDK client over a plain unix socket speaking newline-delimited JSON-RPC. */

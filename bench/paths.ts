@@ -55,10 +55,12 @@ export async function connectClient(transport: Transport, name = 'bench'): Promi
   return { client, close: () => runAndForget(unregister, closeClient) };
 }
 
-/** A direct stdio client of server-everything (the floor). */
-export async function connectDirect(): Promise<{ client: Client; close: () => Promise<void> }> {
+/** A direct stdio client of server-everything (the floor), and the server's pid. */
+export async function connectDirect(): Promise<{ client: Client; close: () => Promise<void>; pid: number }> {
   const [command, ...args] = EVERYTHING_COMMAND as [string, ...string[]];
-  return connectClient(new StdioClientTransport({ command, args, stderr: 'ignore' }), 'bench-direct');
+  const transport = new StdioClientTransport({ command, args, stderr: 'ignore' });
+  const connected = await connectClient(transport, 'bench-direct');
+  return { ...connected, pid: transport.pid ?? Number.NaN };
 }
 
 /** Starts a bridge or gateway and registers its stop. */

@@ -1,6 +1,6 @@
 // Turns measurements into the printed tables: latency per path, the extras, and the targets.
 import type { BigResult } from './big-result.js';
-import type { FirstCallResult, FirstListResult, IdleSessionsResult, ThroughputResult } from './extras.js';
+import type { CpuShare, FirstCallResult, FirstListResult, IdleSessionsResult, ThroughputResult } from './extras.js';
 import type { PathSpec } from './paths.js';
 import { mb, ms, ratio, table, type LatencySummary } from './stats.js';
 
@@ -60,9 +60,9 @@ export function extrasTable(results: BenchResults): string {
   const rows: string[][] = [];
   const t = results.throughput;
   if (t !== undefined) {
-    rows.push([`${t.clients} concurrent clients, direct (one stdio connection, ${t.clients} in flight)`, `${t.directCallsPerSecond.toFixed(0)} calls/s`]);
-    rows.push([`${t.clients} concurrent clients through one gateway (session streams, shared backend)`, `${t.gatewayCallsPerSecond.toFixed(0)} calls/s (${pct(t.gatewayCallsPerSecond / t.directCallsPerSecond)} of direct)`]);
-    rows.push([`  for reference: the same ${t.clients} clients through a minimal JS multiplexer (bench/fixtures/minimal-proxy.js mux)`, `${t.minimalMuxCallsPerSecond.toFixed(0)} calls/s (${pct(t.minimalMuxCallsPerSecond / t.directCallsPerSecond)} of direct)`]);
+    rows.push([`${t.clients} concurrent clients, direct (one stdio connection, ${t.clients} in flight)`, `${t.directCallsPerSecond.toFixed(0)} calls/s; ${cpuShare(t.cpuPerCall.direct)}`]);
+    rows.push([`${t.clients} concurrent clients through one gateway (session streams, shared backend)`, `${t.gatewayCallsPerSecond.toFixed(0)} calls/s (${pct(t.gatewayCallsPerSecond / t.directCallsPerSecond)} of direct); ${cpuShare(t.cpuPerCall.gateway, 'gateway')}`]);
+    rows.push([`  for reference: the same ${t.clients} clients through a minimal JS multiplexer (bench/fixtures/minimal-proxy.js mux)`, `${t.minimalMuxCallsPerSecond.toFixed(0)} calls/s (${pct(t.minimalMuxCallsPerSecond / t.directCallsPerSecond)} of direct); ${cpuShare(t.cpuPerCall.mux, 'mux')}`]);
     if (t.gatewayViaToolsCallsPerSecond !== undefined) {
       rows.push([`${t.clients} concurrent clients through one gateway, each via its own mcp-tools run`, `${t.gatewayViaToolsCallsPerSecond.toFixed(0)} calls/s (${pct(t.gatewayViaToolsCallsPerSecond / t.directCallsPerSecond)} of direct)`]);
     }
@@ -94,6 +94,13 @@ export function extrasTable(results: BenchResults): string {
   }
   for (const [what, error] of Object.entries(results.errors)) rows.push([`${what}: FAILED`, error.split('\n')[0] ?? error]);
   return table(['measurement', 'result'], rows);
+}
+
+/** CPU µs a call of each process of a throughput side, and their sum. */
+function cpuShare(share: CpuShare, hop?: string): string {
+  const parts = [...(hop === undefined || share.hop === undefined ? [] : [`${hop} ${share.hop.toFixed(1)}`]), `server ${share.server.toFixed(1)}`, `clients ${share.clients.toFixed(1)}`];
+  const total = (share.hop ?? 0) + share.server + share.clients;
+  return `CPU µs a call: ${parts.join(', ')} (sum ${total.toFixed(1)})`;
 }
 
 function growth(before: number, peak: number, payload: number): string {
