@@ -88,21 +88,14 @@ export class StreamTransport implements Transport {
    * on it cost a microtask a message): false, and nothing written, once the transport is closed.
    */
   post(message: JSONRPCMessage): boolean {
-    if (this.#closed || this.#output.destroyed === true || this.#output.writableEnded === true) return false;
+    if (!this.#writable) return false;
     // Resolving without waiting for the write callback keeps the hot path free of a round trip
     // through the event loop; ordering is preserved by the stream itself. The first message of a
     // tick is written at once (a lone call pays no deferral); further ones in the same tick (many
     // answers read from a shared backend in one chunk) are corked and leave together in one
     // writev. (Deferring to setImmediate instead cost every call an extra epoll_wait.)
-    if (this.#wroteThisTick) {
-      if (!this.#corked) {
-        this.#corked = true;
-        this.#output.cork?.();
-      }
-    } else {
-      this.#wroteThisTick = true;
-      process.nextTick(this.#endTick);
-    }
+    if (this.#wroteThisTick) this.#cork();
+    else this.#startTick();
     this.#output.write(`${JSON.stringify(message)}\n`);
     return true;
   }
@@ -113,18 +106,28 @@ export class StreamTransport implements Transport {
    * {@link post}, false once the transport is closed.
    */
   sendLine(parts: readonly Buffer[]): boolean {
-    if (this.#closed || this.#output.destroyed === true || this.#output.writableEnded === true) return false;
-    if (!this.#wroteThisTick) {
-      this.#wroteThisTick = true;
-      process.nextTick(this.#endTick);
-    }
-    if (!this.#corked) {
-      this.#corked = true;
-      this.#output.cork?.();
-    }
+    if (!this.#writable) return false;
+    if (!this.#wroteThisTick) this.#startTick();
+    this.#cork();
     for (const part of parts) this.#output.write(part);
     this.#output.write(NEWLINE);
     return true;
+  }
+
+  get #writable(): boolean {
+    return !this.#closed && this.#output.destroyed !== true && this.#output.writableEnded !== true;
+  }
+
+  /** Notes that this tick has written; what is corked in it leaves when it ends. */
+  #startTick(): void {
+    this.#wroteThisTick = true;
+    process.nextTick(this.#endTick);
+  }
+
+  #cork(): void {
+    if (this.#corked) return;
+    this.#corked = true;
+    this.#output.cork?.();
   }
 
   /**
