@@ -1,13 +1,12 @@
 // The measurements beyond sequential latency: concurrency, first tools/list, idle sessions.
 import { connect, type Socket } from 'node:net';
 import { join } from 'node:path';
-import { Client as SdkClient, type Client } from '@modelcontextprotocol/sdk/client/index.js';
+import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { z } from 'zod';
-import { StreamTransport } from '../src/mcp/stream-transport.js';
 import { EVERYTHING_BIN, descendants, isAlive, startGateway } from '../test/helpers/cli.js';
 import { connectDirect, connectTools, track, writeGatewayConfig, type BenchContext } from './paths.js';
 import { echoOnce, median } from './stats.js';
-import { benchFile, cpuMicros, onCleanup, rssBytes, runAndForget, sessionDialer, sleep, spawnTracked, withTimeout } from './support.js';
+import { benchFile, cpuMicros, onCleanup, rssBytes, runAndForget, sessionDialer, sleep, socketClient, spawnTracked, withTimeout } from './support.js';
 
 /** Calls/s of one concurrent run. */
 export interface ThroughputResult {
@@ -177,9 +176,7 @@ async function connectSocketClient(path: string, name: string): Promise<Client> 
     const s = connect(path, () => resolve(s));
     s.once('error', reject);
   });
-  const client = new SdkClient({ name, version: '1.0.0' });
-  await client.connect(StreamTransport.overSocket(socket));
-  return client;
+  return socketClient(socket, name);
 }
 
 /** Time to the first tools/list answer, ours (lazy) against the original's eager start. */

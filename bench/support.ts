@@ -4,6 +4,7 @@ import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process'
 import { mkdtemp, rm } from 'node:fs/promises';
 import { readFileSync, readdirSync } from 'node:fs';
 import { createConnection, createServer } from 'node:net';
+import type { Duplex } from 'node:stream';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -211,10 +212,14 @@ export async function sessionDialer(home: string, token: string): Promise<{ conn
   return {
     async connect(name = 'bench-session') {
       const { socket, head } = await openSessionStream(connector);
-      const transport = StreamTransport.overSocket(socket, head);
-      const client = new Client({ name, version: '1.0.0' });
-      await client.connect(transport);
-      return client;
+      return socketClient(socket, name, head);
     },
   };
+}
+
+/** An SDK client speaking newline-delimited JSON-RPC over a connected socket. */
+export async function socketClient(socket: Duplex, name: string, head?: Buffer): Promise<Client> {
+  const client = new Client({ name, version: '1.0.0' });
+  await client.connect(StreamTransport.overSocket(socket, head));
+  return client;
 }
