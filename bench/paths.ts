@@ -7,6 +7,7 @@ import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js'
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import { EVERYTHING_BIN, binPath, connectThroughTools, startBridge, startGateway, type RunningShare } from '../test/helpers/cli.js';
+import { V8_TUNING_ENV } from '../src/cli/v8-tuning.js';
 import { benchFile, freePort, nodeModule, onCleanup, runAndForget, sessionDialer, spawnTracked, tempDir, waitForPort, type Tracked } from './support.js';
 
 /** What every path gets: a home for local shares and the environment our CLIs run with. */
@@ -180,19 +181,27 @@ function bridgeInProcess(): PathSpec {
   };
 }
 
-function gateway(count: number, relayed = false): PathSpec {
+/**
+ * Our gateway chain. `relayed`: `mcp-tools run --no-handover`. `v8Defaults`: the gateway without
+ * its V8 tiering flags (src/cli/v8-tuning.ts), to show what they are worth.
+ */
+function gateway(count: number, variant: { relayed?: boolean; v8Defaults?: boolean } = {}): PathSpec {
+  const relayed = variant.relayed === true;
+  const v8Defaults = variant.v8Defaults === true;
   const backends = `${count} stdio backend${count === 1 ? '' : 's'}, isolation: session`;
+  const suffix = relayed ? '-relayed' : v8Defaults ? '-v8-defaults' : '';
   return {
-    key: relayed ? `gateway${count}-relayed` : `gateway${count}`,
-    label: `ours: gateway (${count} backend${count === 1 ? '' : 's'})${relayed ? ', relayed (--no-handover)' : ''}`,
+    key: `gateway${count}${suffix}`,
+    label: `ours: gateway (${count} backend${count === 1 ? '' : 's'})${relayed ? ', relayed (--no-handover)' : ''}${v8Defaults ? `, V8 defaults (${V8_TUNING_ENV}=off)` : ''}`,
     kind: 'ours',
-    inTargets: !relayed,
+    inTargets: suffix === '',
     chain: relayed
       ? `SDK Client → mcp-tools run --no-handover (relays each line) → local share → mcp-gateway (${backends}) → server; calls ev0_echo`
-      : `SDK Client → mcp-tools run → local share → mcp-gateway (${backends}; the client’s stdio handed over to it) → server; calls ev0_echo`,
+      : `SDK Client → mcp-tools run → local share → mcp-gateway (${backends}; the client’s stdio handed over to it${v8Defaults ? '; V8 tiering left at its defaults' : ''}) → server; calls ev0_echo`,
     async open(ctx) {
       const config = await writeGatewayConfig(ctx.home, count);
-      const share = track(await startGateway(config, ctx.env, (process.env['BENCH_GATEWAY_ARGS'] ?? '').split(' ').filter(Boolean)));
+      const env = v8Defaults ? { ...ctx.env, [V8_TUNING_ENV]: 'off' } : ctx.env;
+      const share = track(await startGateway(config, env, (process.env['BENCH_GATEWAY_ARGS'] ?? '').split(' ').filter(Boolean)));
       const tools = await connectTools(share.token, ctx.env, relayed ? RELAYED : []);
       return {
         client: tools.client,
@@ -353,5 +362,5 @@ function mcpProxy(): PathSpec {
 
 /** Every sequential path, floor first. */
 export function allPaths(): PathSpec[] {
-  return [direct(), bridge(), gateway(1), gateway(10), bridge(true), gateway(1, true), minimalProxy(), bridgeInProcess(), bridgeHttp(), mcpRemote(), supergatewayHttp(), mcpProxy()];
+  return [direct(), bridge(), gateway(1), gateway(10), bridge(true), gateway(1, { relayed: true }), gateway(1, { v8Defaults: true }), minimalProxy(), bridgeInProcess(), bridgeHttp(), mcpRemote(), supergatewayHttp(), mcpProxy()];
 }
