@@ -2,10 +2,10 @@ import { setFlagsFromString } from 'node:v8';
 
 /**
  * V8 tiering for a process that relays small messages for a long time. With V8's defaults a
- * function must run about 200 KB of bytecode before TurboFan optimises it, so a new gateway spends
- * its first several hundred calls partly in the interpreter: 0.41–0.49 ms a call there against
- * 0.30–0.37 ms with these flags, and still faster after 2,000 calls (BENCHMARKS.md, "V8 tiering").
- * The cost is a few more optimisations (and deoptimisations) during the first calls.
+ * function must run about 200 KB of bytecode before TurboFan optimises it, so a new gateway spent
+ * its first several hundred calls partly in the interpreter: 0.41–0.43 ms a call there against
+ * 0.35–0.38 ms with these flags, and still faster after 2,000 calls (BENCHMARKS.md, the section
+ * on V8 tiering). The cost is compilation during the first ~100 calls (a higher p90 there).
  */
 export const V8_TUNING_FLAGS: readonly string[] = [
   // Baseline-compile on first call instead of interpreting.
