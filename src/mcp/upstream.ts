@@ -78,10 +78,16 @@ export type ResponseCallback = (outcome: RawResponse | PassThroughResponse | Err
 
 interface Pending {
   done: ResponseCallback;
-  timer: NodeJS.Timeout | undefined;
+  method: string;
+  timeoutMs: number;
+  /** `performance.now()` by which the backend must have answered. */
+  deadline: number;
   progressToken: string | undefined;
   passThrough: boolean;
 }
+
+/** setTimeout's largest delay; a later deadline is swept for more than once. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
 
 /**
  * A client-side JSON-RPC peer on an SDK Transport, without the SDK Client's schema validation:
@@ -102,6 +108,14 @@ export class UpstreamConnection {
   #nextId = 0;
   #closed = false;
   #closing = false;
+  /**
+   * One timer for the deadlines of all pending requests, not one a request: it is set for the
+   * earliest deadline and moved only when a request with an earlier one comes (with one timeout
+   * for all, never), so a call costs no timer to create and clear (≈0.5–0.8 µs a call in
+   * bench/in-process.js).
+   */
+  #timer: NodeJS.Timeout | undefined;
+  #timerAt = Infinity;
 
   constructor(transport: Transport, label: string, logger: Logger) {
     this.#transport = transport;
@@ -150,18 +164,11 @@ export class UpstreamConnection {
       sendParams = { ...params, _meta: { ...meta, progressToken } };
       this.#progress.set(progressToken, options.onProgress);
     }
-    const pending: Pending = { done, timer: undefined, progressToken, passThrough: options.passThrough === true };
+    const deadline = performance.now() + options.timeoutMs;
+    const pending: Pending = { done, method, timeoutMs: options.timeoutMs, deadline, progressToken, passThrough: options.passThrough === true };
     this.#pending.set(id, pending);
-    const abandon = (reason: string, error: Error): void => {
-      if (this.#settle(id) === undefined) return;
-      // The backend must stop working on it; its late answer is dropped.
-      this.notify('notifications/cancelled', { requestId: id, reason });
-      done(error);
-    };
-    pending.timer = setTimeout(() => {
-      abandon('timeout', new GatewayError('UPSTREAM_TIMEOUT', `backend '${this.label}' did not answer ${method} within ${options.timeoutMs} ms`));
-    }, options.timeoutMs);
-    options.cancellation?.onAbort((reason) => abandon(typeof reason === 'string' ? reason : 'cancelled', new GatewayError('UPSTREAM_CLOSED', 'cancelled')));
+    if (deadline < this.#timerAt) this.#sweepAt(deadline);
+    options.cancellation?.onAbort((reason) => this.#abandon(id, typeof reason === 'string' ? reason : 'cancelled', new GatewayError('UPSTREAM_CLOSED', 'cancelled')));
     const message = sendParams === undefined ? { jsonrpc: '2.0', id, method } : { jsonrpc: '2.0', id, method, params: sendParams };
     if (this.#stream === undefined) {
       this.#transport.send(message as JSONRPCMessage).catch((error: unknown) => this.#notSent(id, error));
@@ -206,10 +213,43 @@ export class UpstreamConnection {
     const pending = this.#pending.get(id);
     if (pending === undefined) return undefined;
     this.#pending.delete(id);
-    clearTimeout(pending.timer);
     if (pending.progressToken !== undefined) this.#progress.delete(pending.progressToken);
     return pending;
   }
+
+  /** Gives up on a request: the backend is told to stop working on it; its late answer is dropped. */
+  #abandon(id: JsonRpcId, reason: string, error: Error): void {
+    const pending = this.#settle(id);
+    if (pending === undefined) return;
+    this.notify('notifications/cancelled', { requestId: id, reason });
+    pending.done(error);
+  }
+
+  /**
+   * (Re)sets the one timer for `deadline`. Like a timer a request, it keeps the process alive
+   * (left set after the last answer, it goes off once, finds nothing and is not set again;
+   * closing the connection clears it).
+   */
+  #sweepAt(deadline: number): void {
+    clearTimeout(this.#timer);
+    this.#timerAt = deadline;
+    this.#timer = setTimeout(this.#sweep, Math.min(MAX_TIMER_MS, Math.max(1, deadline - performance.now())));
+  }
+
+  /** Times out every request past its deadline, then sets the timer for the earliest one left. */
+  readonly #sweep = (): void => {
+    this.#timer = undefined;
+    this.#timerAt = Infinity;
+    const now = performance.now();
+    let next = Infinity;
+    for (const [id, pending] of this.#pending) {
+      if (pending.deadline <= now) {
+        this.#abandon(id, 'timeout', new GatewayError('UPSTREAM_TIMEOUT', `backend '${this.label}' did not answer ${pending.method} within ${pending.timeoutMs} ms`));
+      } else if (pending.deadline < next) next = pending.deadline;
+    }
+    // A request made by a callback above has set the timer itself if it needed to be earlier.
+    if (next < this.#timerAt) this.#sweepAt(next);
+  };
 
   /** A large line: a result to a pass-through request is handed on as bytes, unparsed. */
   #onLargeLine(parts: Buffer[], bytes: number): boolean {
@@ -253,6 +293,9 @@ export class UpstreamConnection {
   #onClose(): void {
     if (this.#closed) return;
     this.#closed = true;
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+    this.#timerAt = Infinity;
     for (const id of [...this.#pending.keys()]) {
       this.#settle(id)?.done(
         new GatewayError('UPSTREAM_CLOSED', this.#closing ? `backend '${this.label}' was stopped` : `backend '${this.label}' closed the connection (it crashed or exited)`),
