@@ -226,9 +226,9 @@ export class UpstreamConnection {
   }
 
   /**
-   * (Re)sets the one timer for `deadline`. Like a timer a request, it keeps the process alive
-   * (left set after the last answer, it goes off once, finds nothing and is not set again;
-   * closing the connection clears it).
+   * (Re)sets the one timer for `deadline`. It keeps the process alive while requests are pending,
+   * as a timer per request did; left set after the last answer, it goes off once, finds nothing
+   * and is not set again (closing the connection clears it).
    */
   #sweepAt(deadline: number): void {
     clearTimeout(this.#timer);
