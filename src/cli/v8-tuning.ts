@@ -16,15 +16,28 @@ export const V8_TUNING_FLAGS: readonly string[] = [
   '--interrupt-budget=4096',
 ];
 
-/** The environment variable that turns the tuning off (`off`), to compare or to rule it out. */
+/**
+ * The environment variable that turns the tuning off (`off`), to compare or to rule it out, or
+ * on (`on`) under a V8 it was not measured on.
+ */
 export const V8_TUNING_ENV = 'MCP_GATEWAY_V8_TUNING';
 
 /**
- * The flags to set: none when {@link V8_TUNING_ENV} is `off`, and never one that the user set
- * already on node's command line or in `NODE_OPTIONS` (in either spelling, or negated).
+ * The V8 major version the flags were measured on (Node 20's). Other versions keep their
+ * defaults: Node 22 and later tier up through Maglev sooner, and a flag V8 no longer knows would
+ * print an error line on stderr.
  */
-export function v8TuningFlags(env: NodeJS.ProcessEnv, execArgv: readonly string[]): string[] {
-  if (env[V8_TUNING_ENV] === 'off') return [];
+const MEASURED_V8_MAJOR = 11;
+
+/**
+ * The flags to set: none when {@link V8_TUNING_ENV} is `off` or under another V8 than the one
+ * measured (unless it is `on`), and never one that the user set already on node's command line
+ * or in `NODE_OPTIONS` (in either spelling, or negated).
+ */
+export function v8TuningFlags(env: NodeJS.ProcessEnv, execArgv: readonly string[], v8Version: string = process.versions.v8): string[] {
+  const setting = env[V8_TUNING_ENV];
+  if (setting === 'off') return [];
+  if (setting !== 'on' && Number.parseInt(v8Version, 10) !== MEASURED_V8_MAJOR) return [];
   const userSet = new Set([...execArgv, ...(env['NODE_OPTIONS'] ?? '').split(/\s+/)].map(flagName));
   return V8_TUNING_FLAGS.filter((flag) => !userSet.has(flagName(flag)));
 }
