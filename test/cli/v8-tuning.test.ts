@@ -10,7 +10,7 @@ const TUNING_MODULE = new URL('../../src/cli/v8-tuning.js', import.meta.url).hre
 /** Whether this node's V8 is the one the flags were measured on (so they apply by default). */
 const MEASURED_HERE = process.versions.v8.startsWith('11.');
 
-/** V8's `%GetOptimizationStatus` bit for "has baseline (Sparkplug) code". */
+/** `%GetOptimizationStatus` bit for "has baseline (Sparkplug) code" (V8 11's numbering, kBaseline). */
 const BASELINE_BIT = 1 << 15;
 
 /**
