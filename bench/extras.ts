@@ -1,4 +1,5 @@
 // The measurements beyond sequential latency: concurrency, first tools/list, idle sessions.
+import { spawnSync } from 'node:child_process';
 import { connect, type Socket } from 'node:net';
 import { join } from 'node:path';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
@@ -6,7 +7,7 @@ import { z } from 'zod';
 import { EVERYTHING_BIN, descendants, isAlive, startGateway } from '../test/helpers/cli.js';
 import { connectDirect, connectTools, track, writeGatewayConfig, type BenchContext } from './paths.js';
 import { echoOnce, median } from './stats.js';
-import { benchFile, cpuMicros, onCleanup, rssBytes, runAndForget, sessionDialer, sleep, socketClient, spawnTracked, withTimeout } from './support.js';
+import { benchFile, benchSource, cpuMicros, onCleanup, rssBytes, runAndForget, sessionDialer, sleep, socketClient, spawnTracked, withTimeout } from './support.js';
 
 /** Calls/s of one concurrent run. */
 export interface ThroughputResult {
@@ -18,8 +19,12 @@ export interface ThroughputResult {
   gatewayViaToolsCallsPerSecond?: number;
   /** The same clients through bench/fixtures/minimal-proxy.js mux: what any JS hop costs here. */
   minimalMuxCallsPerSecond: number;
+  /** The same through bench/fixtures/native-mux.c: what a hop that is not JavaScript reaches. */
+  nativeMuxCallsPerSecond?: number;
+  /** Why the native multiplexer was not measured (no C compiler). */
+  nativeMuxSkipped?: string;
   /** CPU µs a call of each process, over the measured runs of each side (Linux /proc). */
-  cpuPerCall: Record<'direct' | 'gateway' | 'mux', CpuShare>;
+  cpuPerCall: Record<'direct' | 'gateway' | 'mux', CpuShare> & { native?: CpuShare };
 }
 
 /** CPU µs a call: the hop in the middle (none for direct), the server, the benchmark's clients. */
@@ -99,18 +104,23 @@ export async function measureThroughput(ctx: BenchContext, clientsCount = 16): P
   const dialer = await sessionDialer(ctx.home, gateway.token);
   const sessions: Client[] = [];
   const muxClients: Client[] = [];
-  const closeSessions = (): Promise<unknown> => Promise.allSettled([...sessions, ...muxClients].map((client) => client.close()));
+  const nativeClients: Client[] = [];
+  const closeSessions = (): Promise<unknown> => Promise.allSettled([...sessions, ...muxClients, ...nativeClients].map((client) => client.close()));
   const unregisterSessions = onCleanup(closeSessions);
   for (let i = 0; i < clientsCount; i++) sessions.push(await dialer.connect(`bench-concurrent-${i}`));
 
-  const mux = await startMinimalMux(ctx.home);
+  const mux = await startMux(ctx.home, 'minimal-mux', process.execPath, [benchFile('fixtures/minimal-proxy.js'), 'mux']);
   for (let i = 0; i < clientsCount; i++) muxClients.push(await connectSocketClient(mux.socket, `bench-mux-${i}`));
+  const nativeBuild = buildNativeMux(ctx.home);
+  const native = typeof nativeBuild === 'string' ? await startMux(ctx.home, 'native-mux', nativeBuild, []) : undefined;
+  if (native !== undefined) for (let i = 0; i < clientsCount; i++) nativeClients.push(await connectSocketClient(native.socket, `bench-native-${i}`));
 
   // Every side warmed up alike (JIT, buffers) before anything is measured.
   const sides: [Client[], string][] = [
     [sameClient, 'echo'],
     [sessions, 'ev0_echo'],
     [muxClients, 'ev0_echo'],
+    [nativeClients, 'ev0_echo'],
   ];
   for (const [clients, tool] of sides) await concurrentRate(clients, tool, ctx.quick ? 5 : 200);
 
@@ -120,18 +130,22 @@ export async function measureThroughput(ctx: BenchContext, clientsCount = 16): P
     direct: new CpuMeter({ server: direct.pid }),
     gateway: new CpuMeter({ hop: gatewayPid, server: descendants(gatewayPid)[0] ?? Number.NaN }),
     mux: new CpuMeter({ hop: mux.pid, server: descendants(mux.pid)[0] ?? Number.NaN }),
+    native: native === undefined ? undefined : new CpuMeter({ hop: native.pid, server: descendants(native.pid)[0] ?? Number.NaN }),
   };
   const calls = clientsCount * callsPerClient;
   const directRates: number[] = [];
   const gatewayRates: number[] = [];
   const muxRates: number[] = [];
+  const nativeRates: number[] = [];
   for (let r = 0; r < reps; r++) {
     directRates.push(await meters.direct.measure(calls, () => concurrentRate(sameClient, 'echo', callsPerClient)));
     gatewayRates.push(await meters.gateway.measure(calls, () => concurrentRate(sessions, 'ev0_echo', callsPerClient)));
     muxRates.push(await meters.mux.measure(calls, () => concurrentRate(muxClients, 'ev0_echo', callsPerClient)));
+    if (meters.native !== undefined) nativeRates.push(await meters.native.measure(calls, () => concurrentRate(nativeClients, 'ev0_echo', callsPerClient)));
   }
   await runAndForget(unregisterSessions, closeSessions);
   await mux.stop();
+  await native?.stop();
 
   let viaTools: number | undefined;
   if (!ctx.quick) {
@@ -150,24 +164,35 @@ export async function measureThroughput(ctx: BenchContext, clientsCount = 16): P
     directCallsPerSecond: median(directRates),
     gatewayCallsPerSecond: median(gatewayRates),
     minimalMuxCallsPerSecond: median(muxRates),
-    cpuPerCall: { direct: meters.direct.share, gateway: meters.gateway.share, mux: meters.mux.share },
+    ...(typeof nativeBuild === 'string' ? { nativeMuxCallsPerSecond: median(nativeRates) } : { nativeMuxSkipped: nativeBuild.skipped }),
+    cpuPerCall: { direct: meters.direct.share, gateway: meters.gateway.share, mux: meters.mux.share, ...(meters.native === undefined ? {} : { native: meters.native.share }) },
     ...(viaTools === undefined ? {} : { gatewayViaToolsCallsPerSecond: viaTools }),
   };
 }
 
-/** bench/fixtures/minimal-proxy.js in mux mode in front of server-everything, on a unix socket. */
-async function startMinimalMux(dir: string): Promise<{ socket: string; pid: number; stop(): Promise<void> }> {
-  const socket = join(dir, 'minimal-mux.sock');
-  const proxy = spawnTracked(process.execPath, [benchFile('fixtures/minimal-proxy.js'), 'mux', socket, process.execPath, EVERYTHING_BIN, 'stdio']);
+/** A multiplexer (`<command> <args…> <socket> <server command…>`) in front of server-everything. */
+async function startMux(dir: string, name: string, command: string, args: string[]): Promise<{ socket: string; pid: number; stop(): Promise<void> }> {
+  const socket = join(dir, `${name}.sock`);
+  const proxy = spawnTracked(command, [...args, socket, process.execPath, EVERYTHING_BIN, 'stdio']);
   await withTimeout(
     new Promise<void>((resolve, reject) => {
       proxy.proc.stdout?.once('data', () => resolve());
-      proxy.proc.once('exit', (code) => reject(new Error(`minimal-proxy exited with ${code}: ${proxy.output()}`)));
+      proxy.proc.once('exit', (code) => reject(new Error(`${name} exited with ${code}: ${proxy.output()}`)));
     }),
     30_000,
-    'minimal-proxy start-up',
+    `${name} start-up`,
   );
   return { socket, pid: proxy.proc.pid as number, stop: () => proxy.stop().then(() => undefined) };
+}
+
+/** Compiles bench/fixtures/native-mux.c into `dir`: the executable's path, or why it could not be built. */
+function buildNativeMux(dir: string): { skipped: string } | string {
+  const output = join(dir, 'native-mux');
+  const compiler = process.env['CC'] ?? 'cc';
+  const built = spawnSync(compiler, ['-O2', '-o', output, benchSource('fixtures/native-mux.c')], { encoding: 'utf8', timeout: 60_000 });
+  if (built.status === 0) return output;
+  const reason = built.error?.message ?? (built.stderr.trim().split('\n')[0] || `exit ${built.status}`);
+  return { skipped: `not built (${compiler}: ${reason})` };
 }
 
 /** An SDK client over a plain unix socket speaking newline-delimited JSON-RPC. */

@@ -63,6 +63,10 @@ export function extrasTable(results: BenchResults): string {
     rows.push([`${t.clients} concurrent clients, direct (one stdio connection, ${t.clients} in flight)`, `${t.directCallsPerSecond.toFixed(0)} calls/s; ${cpuShare(t.cpuPerCall.direct)}`]);
     rows.push([`${t.clients} concurrent clients through one gateway (session streams, shared backend)`, `${t.gatewayCallsPerSecond.toFixed(0)} calls/s (${pct(t.gatewayCallsPerSecond / t.directCallsPerSecond)} of direct); ${cpuShare(t.cpuPerCall.gateway, 'gateway')}`]);
     rows.push([`  for reference: the same ${t.clients} clients through a minimal JS multiplexer (bench/fixtures/minimal-proxy.js mux)`, `${t.minimalMuxCallsPerSecond.toFixed(0)} calls/s (${pct(t.minimalMuxCallsPerSecond / t.directCallsPerSecond)} of direct); ${cpuShare(t.cpuPerCall.mux, 'mux')}`]);
+    const native = t.nativeMuxCallsPerSecond === undefined || t.cpuPerCall.native === undefined
+      ? (t.nativeMuxSkipped ?? 'not measured')
+      : `${t.nativeMuxCallsPerSecond.toFixed(0)} calls/s (${pct(t.nativeMuxCallsPerSecond / t.directCallsPerSecond)} of direct); ${cpuShare(t.cpuPerCall.native, 'mux')}`;
+    rows.push([`  for reference: the same ${t.clients} clients through the same multiplexer written in C (bench/fixtures/native-mux.c)`, native]);
     if (t.gatewayViaToolsCallsPerSecond !== undefined) {
       rows.push([`${t.clients} concurrent clients through one gateway, each via its own mcp-tools run`, `${t.gatewayViaToolsCallsPerSecond.toFixed(0)} calls/s (${pct(t.gatewayViaToolsCallsPerSecond / t.directCallsPerSecond)} of direct)`]);
     }

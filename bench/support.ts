@@ -205,6 +205,11 @@ export function benchFile(relative: string): string {
   return fileURLToPath(new URL(relative, import.meta.url));
 }
 
+/** A file of bench/ in the source tree that the build does not copy (e.g. C sources). */
+export function benchSource(relative: string): string {
+  return fileURLToPath(new URL(`../../bench/${relative}`, import.meta.url));
+}
+
 /** Dials a share once; each `connect()` then opens an in-process session stream client. */
 export async function sessionDialer(home: string, token: string): Promise<{ connect(name?: string): Promise<Client> }> {
   const connector: ShareConnector = await new LocalShareProvider(home).dial(token);
