@@ -41,7 +41,26 @@ export function createLogger(options: LoggerOptions): Logger {
   const destination = new BatchedWriter(2, 65536);
   setInterval(() => destination.flush(), 200).unref();
   process.once('exit', () => destination.flushSync());
+  BATCHED.add(destination);
   return pino({ name: options.name, level }, destination);
+}
+
+/** The batched destinations of {@link createLogger}, for {@link flushLogs}. */
+const BATCHED = new Set<BatchedWriter>();
+
+/**
+ * Calls `done` once every line logged so far through {@link createLogger} has been written (or
+ * could not be: the reader went away). The CLIs' exit waits for it: a batch still being
+ * written by the thread pool when the process exits would be cut off, and the exit handler's
+ * synchronous flush would write the lines after it into the middle of it.
+ */
+export function flushLogs(done: () => void): void {
+  let waiting = BATCHED.size + 1;
+  const one = (): void => {
+    if (--waiting === 0) done();
+  };
+  for (const destination of BATCHED) destination.flush(one);
+  one();
 }
 
 /** How long the flush at exit keeps trying a stderr that is full (EAGAIN). */
@@ -66,6 +85,8 @@ export class BatchedWriter implements DestinationStream {
   #queuedBytes = 0;
   #writing = false;
   #broken = false;
+  /** flush() callbacks waiting for everything logged before them to be written. */
+  #whenWritten: (() => void)[] = [];
 
   constructor(fd: number, minLength: number) {
     this.#fd = fd;
@@ -85,14 +106,25 @@ export class BatchedWriter implements DestinationStream {
     if (this.#queuedBytes + this.#used >= this.#minLength) this.flush();
   }
 
-  /** Writes what is waiting, asynchronously, one batch at a time. */
-  flush(): void {
+  /**
+   * Writes what is waiting, asynchronously, one batch at a time; `done` (pino's `logger.flush(cb)`
+   * passes it on) is called once all of it has been written, or once it cannot be.
+   */
+  flush(done?: () => void): void {
+    if (done !== undefined) {
+      if (this.#broken || (!this.#writing && this.#queuedBytes + this.#used === 0)) process.nextTick(done);
+      else this.#whenWritten.push(done);
+    }
     if (this.#writing || this.#broken || this.#queuedBytes + this.#used === 0) return;
     this.#writing = true;
     this.#writeAsync(this.#take());
   }
 
-  /** Writes what is waiting before the process exits (never waits past the deadline). */
+  /**
+   * Writes what is waiting before the process exits (never waits past the deadline). A batch
+   * still on the thread pool then (an exit that did not wait for {@link flush}'s callback) may
+   * be cut off, or have these lines land in it.
+   */
   flushSync(): void {
     if (this.#broken || this.#queuedBytes + this.#used === 0) return;
     let data = this.#take();
@@ -119,8 +151,17 @@ export class BatchedWriter implements DestinationStream {
       }
       if (written < data.length) return this.#writeAsync(data.subarray(written));
       this.#writing = false;
-      if (this.#queuedBytes + this.#used >= this.#minLength) this.flush();
+      const waiting = this.#queuedBytes + this.#used;
+      if (waiting >= this.#minLength || (waiting > 0 && this.#whenWritten.length > 0)) this.flush();
+      else if (waiting === 0) this.#written();
     });
+  }
+
+  /** Nothing is waiting or being written: calls back those who asked. */
+  #written(): void {
+    const callbacks = this.#whenWritten;
+    this.#whenWritten = [];
+    for (const callback of callbacks) callback();
   }
 
   /** Moves the waiting bytes to the queue and starts a slab with room for at least `room` bytes. */
@@ -151,6 +192,7 @@ export class BatchedWriter implements DestinationStream {
     this.#queued = [];
     this.#queuedBytes = 0;
     this.#used = 0;
+    this.#written();
   }
 }
 

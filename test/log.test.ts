@@ -1,10 +1,15 @@
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { closeSync, openSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
 import { BatchedWriter } from '../src/log.js';
+
+const LOG_BURST = fileURLToPath(new URL('fixtures/log-burst.js', import.meta.url));
 
 describe('BatchedWriter', () => {
   let dir: string;
@@ -52,5 +57,58 @@ describe('BatchedWriter', () => {
     assert.equal(readFileSync(path, 'utf8'), '{"msg":"stopping"}\n{"msg":"bye, café 🙂"}\n');
   });
 
+  it('calls flush()\'s callback once everything logged before it has been written', { timeout: 10_000 }, async () => {
+    const path = join(dir, 'flushed.log');
+    const fd = openSync(path, 'w');
+    const writer = new BatchedWriter(fd, 1024);
+    let expected = '';
+    for (let i = 0; i < 500; i++) {
+      const line = `{"i":${i}}\n`;
+      expected += line;
+      writer.write(line); // batches leave as they fill; the rest only with a flush
+    }
+    await new Promise<void>((resolve) => writer.flush(resolve));
+    const written = readFileSync(path, 'utf8');
+    // Nothing idle: called back at once.
+    await new Promise<void>((resolve) => writer.flush(resolve));
+    closeSync(fd);
+    assert.equal(written, expected);
+  });
+
+  it('calls flush()\'s callback when the descriptor cannot be written', { timeout: 10_000 }, async () => {
+    const fd = openSync(join(dir, 'gone.log'), 'w');
+    const writer = new BatchedWriter(fd, 1024);
+    closeSync(fd);
+    writer.write('{"lost":true}\n');
+    await new Promise<void>((resolve) => writer.flush(resolve));
+    await new Promise<void>((resolve) => writer.flush(resolve));
+  });
+
   // A reader that went away (EPIPE) is covered end to end in test/cli/gateway-cli.test.ts.
+});
+
+describe('the CLIs\' log at exit', () => {
+  it('keeps every line, in order, when the process exits while batches are still being written to a slow reader', { timeout: 30_000 }, async () => {
+    const count = 20000; // ≈ 3 MB: many 64 KiB batches, most of them written after exit() is called
+    // Its stderr a pipe (as under a supervisor or a shell), read through `cat` by us.
+    const child = spawn('sh', ['-c', '"$0" "$1" "$2" 2>&1 >/dev/null | cat', process.execPath, LOG_BURST, String(count)], { stdio: ['ignore', 'pipe', 'ignore'] });
+    const exited = once(child, 'exit');
+    const closed = once(child.stdout, 'close');
+    const chunks: Buffer[] = [];
+    // A reader that falls behind: the pipe fills and a batch write is in flight when exit() comes.
+    child.stdout.pause();
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    child.stdout.on('data', (chunk: Buffer) => chunks.push(chunk));
+    child.stdout.resume();
+    const [code] = (await exited) as [number | null];
+    await closed;
+    assert.equal(code, 0);
+    const lines = Buffer.concat(chunks).toString('utf8').split('\n').filter((line) => line.length > 0);
+    const records = lines.map((line) => JSON.parse(line) as { i?: number; done?: boolean });
+    assert.deepEqual(
+      records.filter((r) => r.i !== undefined).map((r) => r.i),
+      Array.from({ length: count }, (_, i) => i),
+    );
+    assert.equal(records.at(-1)?.done, true);
+  });
 });

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError, Option } from 'commander';
 import { describeError, isGatewayError } from '../errors.js';
-import { LOG_LEVELS, type Logger } from '../log.js';
+import { LOG_LEVELS, flushLogs, type Logger } from '../log.js';
 import { PROVIDER_CHOICES } from '../share/index.js';
 
 /**
@@ -27,12 +27,13 @@ export function runCli(name: string, main: () => Promise<number | undefined>): v
 const EXIT_FLUSH_MS = 1_000;
 
 /**
- * Exits once stdout and stderr have been flushed, so the last line is never lost. A pipe whose
- * reader went away (EPIPE) never calls back: then the timer exits, with the same code.
+ * Exits once the log and stdout and stderr have been flushed, so the last line is never lost. A
+ * pipe whose reader went away (EPIPE) or stopped reading never calls back: then the timer exits,
+ * with the same code.
  */
 export function exit(code: number): void {
   setTimeout(() => process.exit(code), EXIT_FLUSH_MS);
-  process.stdout.write('', () => process.stderr.write('', () => process.exit(code)));
+  flushLogs(() => process.stdout.write('', () => process.stderr.write('', () => process.exit(code))));
 }
 
 /** A commander program with our conventions: one-line errors prefixed by the program name. */
