@@ -316,7 +316,7 @@ export class Gateway implements SessionHost {
       endpoint,
       logger: this.logger,
       onSessionStream: (socket, head) =>
-        this.#accept(randomBytes(4).toString('hex'), StreamTransport.overSocket(socket, head, { maxLineBytes: this.config.maxMessageBytes, answerBadInput: true })),
+        this.#accept(randomBytes(4).toString('hex'), StreamTransport.overSocket(socket, head, { maxLineBytes: this.config.maxMessageBytes, answerBadInput: true, nativeIo: true })),
     });
     this.#endpoint = endpoint;
     this.#shareServer = shareServer;

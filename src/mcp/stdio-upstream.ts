@@ -30,6 +30,8 @@ export class StdioUpstream {
   /** Settles once the process has exited (or failed to spawn). */
   readonly exited: Promise<ChildExit>;
   #exit: ChildExit | undefined;
+  /** The transport over its stdio, once made: it may own the descriptors (line-io addon). */
+  #transport: StreamTransport | undefined;
   /** Where its stderr lines go; a process started ahead moves to its session's logger. */
   #logger: Logger;
 
@@ -57,6 +59,8 @@ export class StdioUpstream {
       });
       this.child.once('exit', (code, signal) => {
         this.#exit = { code, signal };
+        // Its stdin is no use any more; a descriptor the line-io addon holds is released here.
+        this.#transport?.endOutput();
         resolve(this.#exit);
       });
     });
@@ -86,7 +90,8 @@ export class StdioUpstream {
     const onEnd = async (): Promise<void> => {
       await this.stop();
     };
-    return new StreamTransport({ input: stdout, output: stdin, onEnd });
+    this.#transport = new StreamTransport({ input: stdout, output: stdin, onEnd, nativeIo: true });
+    return this.#transport;
   }
 
   /** Ends the process: close stdin, then SIGTERM, then SIGKILL, each after `graceMs`. */
@@ -94,7 +99,8 @@ export class StdioUpstream {
     if (this.#exit !== undefined) return this.#exit;
     // A process holding a client's socket as stdin has no pipe of ours to close: go to SIGTERM.
     if (this.child.stdin !== null) {
-      this.child.stdin.end();
+      if (this.#transport === undefined) this.child.stdin.end();
+      else this.#transport.endOutput();
       if (await this.#waitExit(graceMs)) return this.exited;
     }
     this.#signal('SIGTERM');

@@ -2,6 +2,7 @@ import type { Duplex } from 'node:stream';
 import type { Transport, TransportSendOptions } from '@modelcontextprotocol/sdk/shared/transport.js';
 import type { JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
 import { LineSplitter, oversizedId } from './line-splitter.js';
+import { type LineBatch, type LineEvent, NativeLines } from './native-lines.js';
 
 const NEWLINE = Buffer.from('\n');
 
@@ -23,6 +24,12 @@ export interface StreamTransportOptions {
    * the end of the input closes the transport.
    */
   onInputEnd?: () => void;
+  /**
+   * Read and write the descriptors under the streams with the line-io addon, where it is built
+   * and both streams are sockets with nothing buffered (a share session, a child's stdio): same
+   * behaviour, less CPU a message (src/mcp/native-lines.ts).
+   */
+  nativeIo?: boolean;
 }
 
 /**
@@ -47,6 +54,10 @@ export class StreamTransport implements Transport {
   #corked = false;
   #wroteThisTick = false;
   #intercept: { minBytes: number; handler: (parts: Buffer[], bytes: number) => boolean } | undefined;
+  readonly #nativeIo: boolean;
+  readonly #maxLineBytes: number | undefined;
+  /** Set once start() handed the descriptors to the addon. */
+  #native: NativeLines | undefined;
 
   constructor(options: StreamTransportOptions) {
     this.#input = options.input;
@@ -55,18 +66,28 @@ export class StreamTransport implements Transport {
     this.#onEnd = options.onEnd;
     this.#answerBadInput = options.answerBadInput ?? false;
     this.#onInputEnd = options.onInputEnd;
+    this.#nativeIo = options.nativeIo ?? false;
     const limit = options.maxLineBytes;
+    this.#maxLineBytes = limit;
     this.#splitter = new LineSplitter(
       limit === undefined ? {} : { maxLineBytes: limit, onOversize: (line) => this.#badInput(-32600, `Invalid Request: message exceeds ${limit} bytes`, oversizedId(line)) },
     );
   }
 
   /** A transport over one duplex socket. */
-  static overSocket(socket: Duplex, head?: Buffer, options: Pick<StreamTransportOptions, 'maxLineBytes' | 'answerBadInput'> = {}): StreamTransport {
+  static overSocket(socket: Duplex, head?: Buffer, options: Pick<StreamTransportOptions, 'maxLineBytes' | 'answerBadInput' | 'nativeIo'> = {}): StreamTransport {
     return new StreamTransport({ ...options, input: socket, output: socket, ...(head === undefined ? {} : { head }) });
   }
 
   start(): Promise<void> {
+    if (this.#nativeIo) {
+      this.#native = NativeLines.take(this.#input, this.#output, { lines: this.#onLines, event: this.#onEvent });
+      if (this.#native !== undefined) {
+        const options = { ...(this.#maxLineBytes === undefined ? {} : { maxLineBytes: this.#maxLineBytes }), ...(this.#intercept === undefined ? {} : { bufferLinesAt: this.#intercept.minBytes }) };
+        this.#native.start(options, this.#head);
+        return Promise.resolve();
+      }
+    }
     this.#input.on('data', this.#onData);
     this.#input.once('end', this.#inputDone);
     this.#input.once('close', this.#inputDone);
@@ -88,6 +109,7 @@ export class StreamTransport implements Transport {
    * on it cost a microtask a message): false, and nothing written, once the transport is closed.
    */
   post(message: JSONRPCMessage): boolean {
+    if (this.#native !== undefined) return this.#nativeWritten(this.#native.write(JSON.stringify(message)));
     if (!this.#writable) return false;
     // Resolving without waiting for the write callback keeps the hot path free of a round trip
     // through the event loop; ordering is preserved by the stream itself. The first message of a
@@ -106,11 +128,19 @@ export class StreamTransport implements Transport {
    * {@link post}, false once the transport is closed.
    */
   sendLine(parts: readonly Buffer[]): boolean {
+    if (this.#native !== undefined) return this.#nativeWritten(this.#native.writeParts(parts));
     if (!this.#writable) return false;
     if (!this.#wroteThisTick) this.#startTick();
     this.#cork();
     for (const part of parts) this.#output.write(part);
     this.#output.write(NEWLINE);
+    return true;
+  }
+
+  /** A write through the addon: the output breaking is reported as a stream's error would be, after this turn. */
+  #nativeWritten(outcome: boolean | Error): boolean {
+    if (typeof outcome === 'boolean') return outcome && !this.#closed;
+    process.nextTick(() => this.#onEvent('error', outcome.message));
     return true;
   }
 
@@ -145,10 +175,17 @@ export class StreamTransport implements Transport {
     this.#output.uncork?.();
   };
 
+  /** Ends the output now (for a child: its end of input), whoever owns the descriptors. */
+  endOutput(): void {
+    if (this.#native !== undefined) this.#native.end();
+    else this.#output.end();
+  }
+
   async close(): Promise<void> {
     if (this.#closed) return;
+    this.#native?.end();
     if (this.#onEnd === undefined) {
-      this.#output.end();
+      if (this.#native === undefined) this.#output.end();
       this.#finish();
       return;
     }
@@ -176,23 +213,51 @@ export class StreamTransport implements Transport {
     return intercept !== undefined && bytes >= intercept.minBytes && intercept.handler(parts, bytes);
   };
 
+  /** Lines read by the addon: strings, and Buffers for those long enough to be offered to the interceptor. */
+  readonly #onLines = (batch: LineBatch): void => {
+    for (const line of batch) {
+      if (this.#closed) return;
+      if (typeof line === 'string') this.#parse(line);
+      else this.#onLine(line);
+    }
+  };
+
+  readonly #onEvent: LineEvent = (kind, a, b) => {
+    if (kind === 'oversize') {
+      this.#badInput(-32600, `Invalid Request: message exceeds ${this.#maxLineBytes} bytes`, oversizedId({ head: a as Buffer, tail: b as Buffer }));
+      return;
+    }
+    if (typeof a === 'string') this.onerror?.(new Error(a));
+    if (kind === 'error') return this.#finish();
+    this.#native?.inputEnded();
+    this.#inputDone();
+  };
+
   readonly #onLine = (line: Buffer): void => {
     if (line.length === 0) return;
     if (this.#intercept !== undefined && line.length >= this.#intercept.minBytes && this.#intercept.handler([line], line.length)) return;
+    this.#parse(line.toString('utf8'));
+  };
+
+  #parse(text: string): void {
     let message: JSONRPCMessage;
     try {
-      message = JSON.parse(line.toString('utf8')) as JSONRPCMessage;
+      message = JSON.parse(text) as JSONRPCMessage;
     } catch (error) {
       this.#badInput(-32700, 'Parse error');
       this.onerror?.(new Error(`malformed JSON-RPC line: ${(error as Error).message}`));
       return;
     }
     this.onmessage?.(message);
-  };
+  }
 
   /** As a server side, answer input we cannot even parse; the session carries on. */
   #badInput(code: number, message: string, id: string | number | null = null): void {
     if (!this.#answerBadInput || this.#closed) return;
+    if (this.#native !== undefined) {
+      this.#native.write(JSON.stringify({ jsonrpc: '2.0', id, error: { code, message } }));
+      return;
+    }
     this.#output.write(`${JSON.stringify({ jsonrpc: '2.0', id, error: { code, message } })}\n`);
   }
 

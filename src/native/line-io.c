@@ -1,0 +1,657 @@
+// Newline-delimited JSON-RPC lines on a raw descriptor, read and written on Node's own event loop
+// (uv_poll), for the gateway's hot path. Node's streams cost 11-13 us of CPU a relayed call on
+// these machines (BENCHMARKS.md: the bytes-only multiplexer); here a readable event becomes one
+// JS call with every complete line read, and a message one write(2) with no stream machinery.
+// Semantics follow StreamTransport + LineSplitter: lines without '\n' ('\r' trimmed, empty ones
+// skipped), over-long lines reported by their first and last 512 bytes and never buffered whole,
+// unwritten output queued in order. The descriptor handed in is duplicated, so its Node owner can
+// be destroyed at once. Everything runs on the main thread.
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
+#include <unistd.h>
+#include <node_api.h>
+#include <uv.h>
+
+#define EDGE 512
+#define READ_BYTES 65536
+// Reads per readable event before yielding to the rest of the loop, as Node's streams do.
+#define READ_ROUNDS 16
+
+typedef struct {
+  char *data;
+  size_t start;
+  size_t end;
+  size_t cap;
+} bytes_t;
+
+typedef struct channel {
+  napi_env env;
+  uv_poll_t poll;
+  int fd;
+  int events;
+  int reading;
+  int writing;
+  int ending;
+  int closed;
+  // Output waits for the end of this loop turn (on the dirty list).
+  int dirty;
+  int is_socket;
+  // Freed once the poll handle is closed and the JS wrapper is gone.
+  int holds;
+  size_t max_line;
+  size_t buffer_at;
+  bytes_t pending;
+  bytes_t queue;
+  int discarding;
+  char head[EDGE];
+  size_t head_len;
+  char tail[EDGE];
+  size_t tail_len;
+  napi_ref on_lines;
+  napi_ref on_event;
+  napi_ref resource;
+  napi_async_context async;
+  // The batch being filled by the current read.
+  napi_value batch;
+  uint32_t batch_len;
+} channel_t;
+
+static char read_buffer[READ_BYTES];
+
+// Coalescing: what JS writes during one turn of the loop leaves in one write(2) a descriptor,
+// right after the poll phase (uv_check; uv_idle keeps the poll from blocking meanwhile). Every
+// write wakes its reader, and on these VMs a wake-up costs more than the rest of a relayed call.
+static int coalesce = 1;
+static int flush_ready = 0;
+static uv_check_t flush_check;
+static uv_idle_t flush_idle;
+static struct channel **dirty_list;
+static size_t dirty_len;
+static size_t dirty_cap;
+// Larger messages are written at once: copying them into the queue would cost more than it saves.
+#define COALESCE_MAX 65536
+
+static void release(channel_t *ch) {
+  if (--ch->holds > 0) return;
+  free(ch->pending.data);
+  free(ch->queue.data);
+  free(ch);
+}
+
+static int bytes_append(bytes_t *b, const char *data, size_t len) {
+  if (len == 0) return 1;
+  if (b->start > 0 && b->start == b->end) b->start = b->end = 0;
+  if (b->end + len > b->cap) {
+    if (b->start > 0) {
+      memmove(b->data, b->data + b->start, b->end - b->start);
+      b->end -= b->start;
+      b->start = 0;
+    }
+    if (b->end + len > b->cap) {
+      size_t cap = b->cap < 4096 ? 4096 : b->cap;
+      while (cap < b->end + len) cap *= 2;
+      char *grown = realloc(b->data, cap);
+      if (grown == NULL) return 0;
+      b->data = grown;
+      b->cap = cap;
+    }
+  }
+  memcpy(b->data + b->end, data, len);
+  b->end += len;
+  return 1;
+}
+
+static size_t bytes_len(const bytes_t *b) { return b->end - b->start; }
+
+static void on_poll(uv_poll_t *handle, int status, int events);
+
+static void set_events(channel_t *ch) {
+  if (ch->closed) return;
+  int events = (ch->reading ? UV_READABLE : 0) | (ch->writing && !ch->dirty && bytes_len(&ch->queue) > 0 ? UV_WRITABLE : 0);
+  if (events == ch->events) return;
+  ch->events = events;
+  if (events == 0) uv_poll_stop(&ch->poll);
+  else uv_poll_start(&ch->poll, events, on_poll);
+}
+
+// Calls one of the channel's JS callbacks from the loop; ticks and microtasks run after it.
+static void call_js(channel_t *ch, napi_ref which, size_t argc, napi_value *argv) {
+  napi_env env = ch->env;
+  napi_value fn, resource, ignored;
+  napi_get_reference_value(env, which, &fn);
+  napi_get_reference_value(env, ch->resource, &resource);
+  if (fn == NULL || resource == NULL) return;
+  if (napi_make_callback(env, ch->async, resource, fn, argc, argv, &ignored) == napi_pending_exception) {
+    napi_value error;
+    napi_get_and_clear_last_exception(env, &error);
+    napi_fatal_exception(env, error);
+  }
+}
+
+static void emit_event(channel_t *ch, const char *kind, napi_value a, napi_value b) {
+  napi_value argv[3];
+  napi_create_string_utf8(ch->env, kind, NAPI_AUTO_LENGTH, &argv[0]);
+  napi_get_undefined(ch->env, &argv[1]);
+  argv[2] = argv[1];
+  if (a != NULL) argv[1] = a;
+  if (b != NULL) argv[2] = b;
+  call_js(ch, ch->on_event, 3, argv);
+}
+
+static napi_value errno_text(napi_env env, int err) {
+  napi_value text;
+  napi_create_string_utf8(env, strerror(err), NAPI_AUTO_LENGTH, &text);
+  return text;
+}
+
+static void flush_batch(channel_t *ch) {
+  if (ch->batch_len == 0) return;
+  napi_value batch = ch->batch;
+  ch->batch = NULL;
+  ch->batch_len = 0;
+  call_js(ch, ch->on_lines, 1, &batch);
+}
+
+static void add_line(channel_t *ch, const char *line, size_t len) {
+  if (len > 0 && line[len - 1] == '\r') len--;
+  if (len == 0) return;
+  napi_env env = ch->env;
+  napi_value value;
+  if (len >= ch->buffer_at) {
+    void *copy;
+    napi_create_buffer_copy(env, len, line, &copy, &value);
+  } else {
+    napi_create_string_utf8(env, line, len, &value);
+  }
+  if (ch->batch == NULL) napi_create_array(env, &ch->batch);
+  napi_set_element(env, ch->batch, ch->batch_len++, value);
+}
+
+static void keep_tail(channel_t *ch, const char *data, size_t len) {
+  if (len >= EDGE) {
+    memcpy(ch->tail, data + len - EDGE, EDGE);
+    ch->tail_len = EDGE;
+    return;
+  }
+  size_t keep = ch->tail_len + len > EDGE ? EDGE - len : ch->tail_len;
+  memmove(ch->tail, ch->tail + ch->tail_len - keep, keep);
+  memcpy(ch->tail + keep, data, len);
+  ch->tail_len = keep + len;
+}
+
+// An over-long line starts: keep its first bytes (what is pending, then `data`) and its last.
+static void start_oversize(channel_t *ch, const char *data, size_t len) {
+  size_t pending = bytes_len(&ch->pending);
+  ch->head_len = 0;
+  ch->tail_len = 0;
+  size_t take = pending < EDGE ? pending : EDGE;
+  memcpy(ch->head, ch->pending.data + ch->pending.start, take);
+  ch->head_len = take;
+  if (take < EDGE) {
+    size_t more = len < EDGE - take ? len : EDGE - take;
+    memcpy(ch->head + take, data, more);
+    ch->head_len += more;
+  }
+  if (pending > 0) keep_tail(ch, ch->pending.data + ch->pending.start, pending);
+  keep_tail(ch, data, len);
+  ch->pending.start = ch->pending.end = 0;
+  ch->discarding = 1;
+}
+
+static void end_oversize(channel_t *ch) {
+  ch->discarding = 0;
+  flush_batch(ch);
+  if (ch->closed) return;
+  napi_value head, tail;
+  void *copy;
+  napi_create_buffer_copy(ch->env, ch->head_len, ch->head, &copy, &head);
+  napi_create_buffer_copy(ch->env, ch->tail_len, ch->tail, &copy, &tail);
+  emit_event(ch, "oversize", head, tail);
+}
+
+static void split(channel_t *ch, const char *data, size_t len) {
+  const char *p = data, *end = data + len;
+  while (p < end && !ch->closed) {
+    const char *nl = memchr(p, '\n', (size_t)(end - p));
+    size_t n = (size_t)((nl == NULL ? end : nl) - p);
+    size_t pending = bytes_len(&ch->pending);
+    if (ch->discarding) {
+      keep_tail(ch, p, n);
+      if (nl != NULL) end_oversize(ch);
+    } else if (pending + n > ch->max_line) {
+      start_oversize(ch, p, n);
+      if (nl != NULL) end_oversize(ch);
+    } else if (nl == NULL) {
+      if (!bytes_append(&ch->pending, p, n)) start_oversize(ch, p, n);
+    } else if (pending == 0) {
+      add_line(ch, p, n);
+    } else if (bytes_append(&ch->pending, p, n)) {
+      add_line(ch, ch->pending.data + ch->pending.start, bytes_len(&ch->pending));
+      ch->pending.start = ch->pending.end = 0;
+    } else {
+      start_oversize(ch, p, n);
+      end_oversize(ch);
+    }
+    if (nl == NULL) break;
+    p = nl + 1;
+  }
+}
+
+static void close_channel(channel_t *ch);
+
+static void on_read(channel_t *ch) {
+  int eof = 0, err = 0;
+  for (int round = 0; round < READ_ROUNDS && !ch->closed; round++) {
+    ssize_t got = read(ch->fd, read_buffer, sizeof read_buffer);
+    if (got > 0) {
+      split(ch, read_buffer, (size_t)got);
+      if ((size_t)got < sizeof read_buffer) break;
+    } else if (got == 0) {
+      eof = 1;
+      break;
+    } else if (errno == EINTR) {
+      round--;
+    } else {
+      if (errno != EAGAIN && errno != EWOULDBLOCK) err = errno;
+      break;
+    }
+  }
+  if (!ch->closed) flush_batch(ch);
+  if (ch->closed || (!eof && !err)) return;
+  ch->reading = 0;
+  set_events(ch);
+  emit_event(ch, "end", err == 0 ? NULL : errno_text(ch->env, err), NULL);
+  // Its owner had ended it and was only waiting for this.
+  if (!ch->closed && ch->ending && !ch->writing) close_channel(ch);
+}
+
+// After the queue drained on end(): a socket sends its FIN and keeps reading; a write-only
+// descriptor (a child's stdin) is closed, which is its reader's end of input.
+// What it still reads is only drained to its end (its owner is done), so it no longer keeps the
+// process alive.
+static void finish_writing(channel_t *ch) {
+  ch->writing = 0;
+  if (ch->is_socket) shutdown(ch->fd, SHUT_WR);
+  if (!ch->reading || !ch->is_socket) {
+    close_channel(ch);
+    return;
+  }
+  uv_unref((uv_handle_t *)&ch->poll);
+  set_events(ch);
+}
+
+// Writes what is queued; 0, or the errno that broke the descriptor.
+static int flush_queue(channel_t *ch) {
+  while (bytes_len(&ch->queue) > 0) {
+    ssize_t put = write(ch->fd, ch->queue.data + ch->queue.start, bytes_len(&ch->queue));
+    if (put >= 0) {
+      ch->queue.start += (size_t)put;
+    } else if (errno == EINTR) {
+      continue;
+    } else if (errno == EAGAIN || errno == EWOULDBLOCK) {
+      break;
+    } else {
+      return errno;
+    }
+  }
+  if (bytes_len(&ch->queue) == 0) ch->queue.start = ch->queue.end = 0;
+  return 0;
+}
+
+// The queue could not be written (or was, and end() was waiting for it): as after a writable event.
+static void after_flush(channel_t *ch, int err) {
+  if (err != 0) {
+    // Nothing more can be written; a descriptor that is not also being read is done with.
+    ch->writing = 0;
+    if (!ch->reading) close_channel(ch);
+    else set_events(ch);
+    emit_event(ch, "error", errno_text(ch->env, err), NULL);
+  } else if (bytes_len(&ch->queue) == 0 && ch->ending) {
+    finish_writing(ch);
+  } else {
+    set_events(ch);
+  }
+}
+
+static void on_flush(uv_check_t *handle) {
+  (void)handle;
+  size_t count = dirty_len;
+  channel_t **list = dirty_list;
+  dirty_list = NULL;
+  dirty_len = dirty_cap = 0;
+  uv_check_stop(&flush_check);
+  uv_idle_stop(&flush_idle);
+  napi_env env = count > 0 ? list[0]->env : NULL;
+  napi_handle_scope scope;
+  if (env != NULL) napi_open_handle_scope(env, &scope);
+  for (size_t i = 0; i < count; i++) {
+    channel_t *ch = list[i];
+    ch->dirty = 0;
+    if (!ch->closed && ch->writing) after_flush(ch, flush_queue(ch));
+    release(ch);
+  }
+  if (env != NULL) napi_close_handle_scope(env, scope);
+  free(list);
+}
+
+static void on_idle(uv_idle_t *handle) { (void)handle; }
+
+// Queues output for the end of this turn; 0, or -ENOMEM.
+static int defer(channel_t *ch, struct iovec *iov, int count) {
+  for (int i = 0; i < count; i++)
+    if (!bytes_append(&ch->queue, iov[i].iov_base, iov[i].iov_len)) return -ENOMEM;
+  if (ch->dirty) return 0;
+  if (dirty_len == dirty_cap) {
+    size_t cap = dirty_cap == 0 ? 16 : dirty_cap * 2;
+    channel_t **grown = realloc(dirty_list, cap * sizeof *grown);
+    if (grown == NULL) return -ENOMEM;
+    dirty_list = grown;
+    dirty_cap = cap;
+  }
+  if (!flush_ready) {
+    uv_loop_t *loop;
+    napi_get_uv_event_loop(ch->env, &loop);
+    uv_check_init(loop, &flush_check);
+    uv_idle_init(loop, &flush_idle);
+    // The idle handle, active only while output waits, keeps the loop turning until it is out.
+    uv_unref((uv_handle_t *)&flush_check);
+    flush_ready = 1;
+  }
+  if (dirty_len == 0) {
+    uv_check_start(&flush_check, on_flush);
+    uv_idle_start(&flush_idle, on_idle);
+  }
+  dirty_list[dirty_len++] = ch;
+  ch->dirty = 1;
+  ch->holds++;
+  return 0;
+}
+
+static void on_poll(uv_poll_t *handle, int status, int events) {
+  channel_t *ch = handle->data;
+  if (ch->closed) return;
+  ch->holds++;
+  napi_handle_scope scope;
+  napi_open_handle_scope(ch->env, &scope);
+  if (status < 0) {
+    napi_value text;
+    napi_create_string_utf8(ch->env, uv_strerror(status), NAPI_AUTO_LENGTH, &text);
+    // The descriptor cannot be polled any more: it is done with.
+    close_channel(ch);
+    emit_event(ch, "error", text, NULL);
+  } else {
+    if ((events & UV_WRITABLE) && ch->writing && !ch->dirty) after_flush(ch, flush_queue(ch));
+    if ((events & UV_READABLE) && ch->reading && !ch->closed) on_read(ch);
+  }
+  napi_close_handle_scope(ch->env, scope);
+  release(ch);
+}
+
+static void on_closed(uv_handle_t *handle) {
+  channel_t *ch = handle->data;
+  napi_delete_reference(ch->env, ch->on_lines);
+  napi_delete_reference(ch->env, ch->on_event);
+  napi_delete_reference(ch->env, ch->resource);
+  napi_async_destroy(ch->env, ch->async);
+  release(ch);
+}
+
+static void close_channel(channel_t *ch) {
+  if (ch->closed) return;
+  ch->closed = 1;
+  ch->reading = 0;
+  ch->writing = 0;
+  uv_poll_stop(&ch->poll);
+  close(ch->fd);
+  uv_close((uv_handle_t *)&ch->poll, on_closed);
+}
+
+static void finalize(napi_env env, void *data, void *hint) {
+  (void)env;
+  (void)hint;
+  release(data);
+}
+
+static channel_t *channel_arg(napi_env env, napi_callback_info info, size_t *argc, napi_value *argv) {
+  napi_get_cb_info(env, info, argc, argv, NULL, NULL);
+  void *data = NULL;
+  if (*argc < 1 || napi_get_value_external(env, argv[0], &data) != napi_ok || data == NULL) {
+    napi_throw_type_error(env, NULL, "expected a channel");
+    return NULL;
+  }
+  return data;
+}
+
+static napi_value number(napi_env env, int value) {
+  napi_value result;
+  napi_create_int32(env, value, &result);
+  return result;
+}
+
+// open(fd, onLines(lines), onEvent(kind, a, b)): channel. `fd` is duplicated (its owner may close
+// it at once); nothing is read before start().
+static napi_value open_channel(napi_env env, napi_callback_info info) {
+  size_t argc = 3;
+  napi_value argv[3];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  int fd;
+  napi_valuetype t1, t2;
+  if (argc < 3 || napi_get_value_int32(env, argv[0], &fd) != napi_ok || fd < 0 || napi_typeof(env, argv[1], &t1) != napi_ok || t1 != napi_function ||
+      napi_typeof(env, argv[2], &t2) != napi_ok || t2 != napi_function) {
+    napi_throw_type_error(env, NULL, "open(fd, onLines, onEvent)");
+    return NULL;
+  }
+  int own = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+  if (own < 0) {
+    napi_throw_error(env, "LINE_IO_FAILED", strerror(errno));
+    return NULL;
+  }
+  int flags = fcntl(own, F_GETFL);
+  fcntl(own, F_SETFL, flags | O_NONBLOCK);
+  struct stat st;
+  channel_t *ch = calloc(1, sizeof *ch);
+  if (ch == NULL) {
+    close(own);
+    napi_throw_error(env, "LINE_IO_FAILED", "out of memory");
+    return NULL;
+  }
+  ch->env = env;
+  ch->fd = own;
+  ch->is_socket = fstat(own, &st) == 0 && S_ISSOCK(st.st_mode);
+  ch->writing = 1;
+  ch->reading = 0;
+  ch->max_line = SIZE_MAX;
+  ch->buffer_at = SIZE_MAX;
+  ch->holds = 2;
+  uv_loop_t *loop;
+  napi_get_uv_event_loop(env, &loop);
+  if (uv_poll_init(loop, &ch->poll, own) != 0) {
+    close(own);
+    free(ch);
+    napi_throw_error(env, "LINE_IO_FAILED", "descriptor cannot be polled");
+    return NULL;
+  }
+  ch->poll.data = ch;
+  napi_value external, name;
+  napi_create_external(env, ch, finalize, NULL, &external);
+  napi_create_reference(env, argv[1], 1, &ch->on_lines);
+  napi_create_reference(env, argv[2], 1, &ch->on_event);
+  // Held strongly while open, as Node holds an active handle's object: the loop may call it any time.
+  napi_create_reference(env, external, 1, &ch->resource);
+  napi_create_string_utf8(env, "mcp-gateway:line-io", NAPI_AUTO_LENGTH, &name);
+  napi_async_init(env, external, name, &ch->async);
+  return external;
+}
+
+// start(channel, { maxLineBytes, bufferLinesAt }, head?: Buffer): longer lines are reported, not
+// delivered; lines of at least bufferLinesAt bytes come as Buffers, shorter ones as strings. Lines
+// of `head` (bytes read before the hand-over) are delivered now, then reading begins.
+static napi_value start_channel(napi_env env, napi_callback_info info) {
+  size_t argc = 3;
+  napi_value argv[3];
+  channel_t *ch = channel_arg(env, info, &argc, argv);
+  if (ch == NULL || ch->closed || ch->reading) return NULL;
+  napi_value value;
+  double max_line = 0, buffer_at = 0;
+  if (argc > 1 && napi_get_named_property(env, argv[1], "maxLineBytes", &value) == napi_ok) napi_get_value_double(env, value, &max_line);
+  if (argc > 1 && napi_get_named_property(env, argv[1], "bufferLinesAt", &value) == napi_ok) napi_get_value_double(env, value, &buffer_at);
+  ch->max_line = max_line >= 1 ? (size_t)max_line : SIZE_MAX;
+  ch->buffer_at = buffer_at >= 1 ? (size_t)buffer_at : SIZE_MAX;
+  void *data;
+  size_t len;
+  if (argc > 2 && napi_get_buffer_info(env, argv[2], &data, &len) == napi_ok && len > 0) {
+    split(ch, data, len);
+    if (!ch->closed) flush_batch(ch);
+  }
+  if (ch->closed) return NULL;
+  ch->reading = 1;
+  set_events(ch);
+  return NULL;
+}
+
+// Queues what write(2) did not take; 1, or -errno once the descriptor is broken.
+static int put(channel_t *ch, struct iovec *iov, int count) {
+  size_t total = 0;
+  for (int i = 0; i < count; i++) total += iov[i].iov_len;
+  if (ch->dirty || (coalesce && total < COALESCE_MAX && bytes_len(&ch->queue) == 0)) {
+    int err = defer(ch, iov, count);
+    return err == 0 ? 1 : err;
+  }
+  ssize_t put = 0;
+  if (bytes_len(&ch->queue) == 0 && count <= IOV_MAX) {
+    do put = writev(ch->fd, iov, count);
+    while (put < 0 && errno == EINTR);
+    if (put < 0) {
+      if (errno != EAGAIN && errno != EWOULDBLOCK) {
+        int err = errno;
+        ch->writing = 0;
+        if (!ch->reading) close_channel(ch);
+        return -err;
+      }
+      put = 0;
+    }
+  }
+  if ((size_t)put < total) {
+    size_t skip = (size_t)put;
+    for (int i = 0; i < count; i++) {
+      if (skip >= iov[i].iov_len) {
+        skip -= iov[i].iov_len;
+        continue;
+      }
+      if (!bytes_append(&ch->queue, (char *)iov[i].iov_base + skip, iov[i].iov_len - skip)) return -ENOMEM;
+      skip = 0;
+    }
+    set_events(ch);
+  }
+  return 1;
+}
+
+// write(channel, text): the text and a newline. 1 written or queued; 0 closed or ending; -errno.
+static napi_value write_text(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  channel_t *ch = channel_arg(env, info, &argc, argv);
+  if (ch == NULL) return NULL;
+  if (ch->closed || !ch->writing || ch->ending) return number(env, 0);
+  static char scratch[16384];
+  size_t len;
+  if (argc < 2 || napi_get_value_string_utf8(env, argv[1], NULL, 0, &len) != napi_ok) {
+    napi_throw_type_error(env, NULL, "write(channel, text)");
+    return NULL;
+  }
+  char *text = len + 2 <= sizeof scratch ? scratch : malloc(len + 2);
+  if (text == NULL) return number(env, -ENOMEM);
+  napi_get_value_string_utf8(env, argv[1], text, len + 1, &len);
+  text[len] = '\n';
+  struct iovec iov = {.iov_base = text, .iov_len = len + 1};
+  int result = put(ch, &iov, 1);
+  if (text != scratch) free(text);
+  return number(env, result);
+}
+
+// writeParts(channel, parts: Buffer[]): the parts and a newline, as one message.
+static napi_value write_parts(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  channel_t *ch = channel_arg(env, info, &argc, argv);
+  if (ch == NULL) return NULL;
+  if (ch->closed || !ch->writing || ch->ending) return number(env, 0);
+  uint32_t count;
+  if (argc < 2 || napi_get_array_length(env, argv[1], &count) != napi_ok || count >= INT_MAX - 1) {
+    napi_throw_type_error(env, NULL, "writeParts(channel, parts)");
+    return NULL;
+  }
+  struct iovec *iov = malloc(sizeof *iov * (count + 1));
+  if (iov == NULL) return number(env, -ENOMEM);
+  for (uint32_t i = 0; i < count; i++) {
+    napi_value part;
+    void *data = NULL;
+    size_t len = 0;
+    napi_get_element(env, argv[1], i, &part);
+    if (napi_get_buffer_info(env, part, &data, &len) != napi_ok) {
+      free(iov);
+      napi_throw_type_error(env, NULL, "writeParts: every part must be a Buffer");
+      return NULL;
+    }
+    iov[i].iov_base = data;
+    iov[i].iov_len = len;
+  }
+  static char newline = '\n';
+  iov[count].iov_base = &newline;
+  iov[count].iov_len = 1;
+  int result = put(ch, iov, (int)count + 1);
+  free(iov);
+  return number(env, result);
+}
+
+// end(channel): no more output; what is queued is written first.
+static napi_value end_channel(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  channel_t *ch = channel_arg(env, info, &argc, argv);
+  if (ch == NULL || ch->closed || ch->ending) return NULL;
+  ch->ending = 1;
+  // A dirty channel finishes once its queue is flushed at the end of the turn.
+  if (!ch->dirty && (!ch->writing || bytes_len(&ch->queue) == 0)) finish_writing(ch);
+  return NULL;
+}
+
+// close(channel): stops at once; queued output is dropped.
+static napi_value destroy_channel(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  channel_t *ch = channel_arg(env, info, &argc, argv);
+  if (ch != NULL) close_channel(ch);
+  return NULL;
+}
+
+// setCoalesce(on): whether writes wait for the end of the loop turn (on by default).
+static napi_value set_coalesce(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  bool on = true;
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  if (argc > 0) napi_get_value_bool(env, argv[0], &on);
+  coalesce = on;
+  return NULL;
+}
+
+NAPI_MODULE_INIT() {
+  const struct {
+    const char *name;
+    napi_callback fn;
+  } exported[] = {{"open", open_channel}, {"start", start_channel}, {"write", write_text}, {"writeParts", write_parts}, {"end", end_channel}, {"close", destroy_channel}, {"setCoalesce", set_coalesce}};
+  for (size_t i = 0; i < sizeof exported / sizeof exported[0]; i++) {
+    napi_value fn;
+    napi_create_function(env, exported[i].name, NAPI_AUTO_LENGTH, exported[i].fn, NULL, &fn);
+    napi_set_named_property(env, exports, exported[i].name, fn);
+  }
+  return exports;
+}
