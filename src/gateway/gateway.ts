@@ -333,7 +333,7 @@ export class Gateway implements SessionHost {
     const output = new Socket({ fd: handover.output, readable: false, writable: true });
     const state: { session?: GatewaySession | undefined; clientEnded: boolean } = { clientEnded: false };
     const release = (): void => {
-      output.end();
+      transport.endOutput();
       input.destroy();
     };
     const transport = new StreamTransport({
@@ -341,6 +341,8 @@ export class Gateway implements SessionHost {
       output,
       maxLineBytes: this.config.maxMessageBytes,
       answerBadInput: true,
+      nativeIo: true,
+      releaseInputOnClose: true,
       onInputEnd: () => {
         state.clientEnded = true;
         if (state.session === undefined) void transport.close();

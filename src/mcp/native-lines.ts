@@ -128,7 +128,7 @@ export class NativeLines {
     this.#io.end(this.#output);
   }
 
-  /** The input ended: a separate input descriptor is released. */
+  /** The input ended (or is not wanted any more): a separate input descriptor is released. */
   inputEnded(): void {
     if (this.#input !== this.#output) this.#io.close(this.#input);
   }

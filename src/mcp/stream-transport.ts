@@ -30,6 +30,12 @@ export interface StreamTransportOptions {
    * behaviour, less CPU a message (src/mcp/native-lines.ts).
    */
   nativeIo?: boolean;
+  /**
+   * With `nativeIo` and a separate input: close() stops reading it at once (a client's stdin that
+   * was handed over), instead of reading it to its end (a child's stdout, which may still write
+   * as it exits). Node's streams leave that to `onEnd`.
+   */
+  releaseInputOnClose?: boolean;
 }
 
 /**
@@ -55,6 +61,7 @@ export class StreamTransport implements Transport {
   #wroteThisTick = false;
   #intercept: { minBytes: number; handler: (parts: Buffer[], bytes: number) => boolean } | undefined;
   readonly #nativeIo: boolean;
+  readonly #releaseInputOnClose: boolean;
   readonly #maxLineBytes: number | undefined;
   /** Set once start() handed the descriptors to the addon. */
   #native: NativeLines | undefined;
@@ -67,6 +74,7 @@ export class StreamTransport implements Transport {
     this.#answerBadInput = options.answerBadInput ?? false;
     this.#onInputEnd = options.onInputEnd;
     this.#nativeIo = options.nativeIo ?? false;
+    this.#releaseInputOnClose = options.releaseInputOnClose ?? false;
     const limit = options.maxLineBytes;
     this.#maxLineBytes = limit;
     this.#splitter = new LineSplitter(
@@ -184,6 +192,7 @@ export class StreamTransport implements Transport {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#native?.end();
+    if (this.#releaseInputOnClose) this.#native?.inputEnded();
     if (this.#onEnd === undefined) {
       if (this.#native === undefined) this.#output.end();
       this.#finish();
