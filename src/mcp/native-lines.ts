@@ -5,8 +5,11 @@ import { getSystemErrorName } from 'node:util';
 /** A descriptor the addon reads and writes; opaque to JS. */
 type Channel = object & { readonly __brand: 'line-io channel' };
 
-/** A batch of complete lines: strings, and Buffers for those of at least `bufferLinesAt` bytes. */
-export type LineBatch = readonly (string | Buffer)[];
+/**
+ * A batch of complete lines: strings; Buffers for those of at least `bufferLinesAt` bytes read in
+ * one piece; and for longer ones, the Buffers they were read in (a trailing `\r` not trimmed).
+ */
+export type LineBatch = readonly (string | Buffer | Buffer[])[];
 
 /** What the addon tells besides lines: input ended (`a`: the error, if any), output broke, a line was too long. */
 export type LineEvent = (kind: 'end' | 'error' | 'oversize', a?: unknown, b?: unknown) => void;

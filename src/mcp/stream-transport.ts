@@ -227,7 +227,8 @@ export class StreamTransport implements Transport {
     for (const line of batch) {
       if (this.#closed) return;
       if (typeof line === 'string') this.#parse(line);
-      else this.#onLine(line);
+      else if (Buffer.isBuffer(line)) this.#onLine(line);
+      else this.#onPieces(line);
     }
   };
 
@@ -241,6 +242,19 @@ export class StreamTransport implements Transport {
     this.#native?.inputEnded();
     this.#inputDone();
   };
+
+  /** A long line as the pieces it was read in: offered to the interceptor before they are joined. */
+  #onPieces(pieces: Buffer[]): void {
+    let bytes = pieces.reduce((sum, piece) => sum + piece.length, 0);
+    const last = pieces[pieces.length - 1];
+    if (last !== undefined && last[last.length - 1] === 13) {
+      bytes--;
+      if (last.length === 1) pieces.pop();
+      else pieces[pieces.length - 1] = last.subarray(0, last.length - 1);
+    }
+    if (this.#onParts(pieces, bytes)) return;
+    this.#parse(Buffer.concat(pieces, bytes).toString('utf8'));
+  }
 
   readonly #onLine = (line: Buffer): void => {
     if (line.length === 0) return;

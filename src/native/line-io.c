@@ -31,6 +31,20 @@ typedef struct {
   size_t cap;
 } bytes_t;
 
+// Output not yet taken by the descriptor, in order: bytes of ours, or a large message's Buffers
+// held (referenced, not copied) until written.
+typedef struct segment {
+  struct segment *next;
+  napi_ref held;
+  struct iovec *iov;
+  int count;
+  int index;
+  char *data;
+  size_t len;
+  size_t cap;
+  size_t off;
+} segment_t;
+
 typedef struct channel {
   napi_env env;
   uv_poll_t poll;
@@ -48,7 +62,12 @@ typedef struct channel {
   size_t max_line;
   size_t buffer_at;
   bytes_t pending;
-  bytes_t queue;
+  segment_t *queue_head;
+  segment_t *queue_tail;
+  // A line longer than buffer_at, as the Buffers it was read in (never joined here).
+  napi_ref long_parts;
+  uint32_t long_count;
+  size_t long_bytes;
   int discarding;
   char head[EDGE];
   size_t head_len;
@@ -81,7 +100,6 @@ static size_t dirty_cap;
 static void release(channel_t *ch) {
   if (--ch->holds > 0) return;
   free(ch->pending.data);
-  free(ch->queue.data);
   free(ch);
 }
 
@@ -112,9 +130,18 @@ static size_t bytes_len(const bytes_t *b) { return b->end - b->start; }
 
 static void on_poll(uv_poll_t *handle, int status, int events);
 
+// Empties the partial-line buffer; one a large line grew is given back, not kept for every session.
+static void pending_reset(channel_t *ch) {
+  ch->pending.start = ch->pending.end = 0;
+  if (ch->pending.cap <= READ_BYTES) return;
+  free(ch->pending.data);
+  ch->pending.data = NULL;
+  ch->pending.cap = 0;
+}
+
 static void set_events(channel_t *ch) {
   if (ch->closed) return;
-  int events = (ch->reading ? UV_READABLE : 0) | (ch->writing && !ch->dirty && bytes_len(&ch->queue) > 0 ? UV_WRITABLE : 0);
+  int events = (ch->reading ? UV_READABLE : 0) | (ch->writing && !ch->dirty && ch->queue_head != NULL ? UV_WRITABLE : 0);
   if (events == ch->events) return;
   ch->events = events;
   if (events == 0) uv_poll_stop(&ch->poll);
@@ -186,6 +213,56 @@ static void keep_tail(channel_t *ch, const char *data, size_t len) {
   ch->tail_len = keep + len;
 }
 
+// Adds a piece of the long line being read, as a Buffer of its own.
+static void long_push(channel_t *ch, const char *data, size_t len) {
+  if (len == 0) return;
+  napi_value parts, buffer;
+  void *copy;
+  napi_get_reference_value(ch->env, ch->long_parts, &parts);
+  napi_create_buffer_copy(ch->env, len, data, &copy, &buffer);
+  napi_set_element(ch->env, parts, ch->long_count++, buffer);
+  ch->long_bytes += len;
+  keep_tail(ch, data, len);
+}
+
+// A line grows past buffer_at: from now on its pieces go to JS as they were read. Its first
+// bytes are kept for an oversize report, should it get too long after all.
+static void long_start(channel_t *ch, const char *data, size_t len) {
+  napi_value parts;
+  napi_create_array(ch->env, &parts);
+  napi_create_reference(ch->env, parts, 1, &ch->long_parts);
+  ch->long_count = 0;
+  ch->long_bytes = 0;
+  ch->tail_len = 0;
+  size_t pending = bytes_len(&ch->pending);
+  size_t take = pending < EDGE ? pending : EDGE;
+  if (take > 0) memcpy(ch->head, ch->pending.data + ch->pending.start, take);
+  size_t more = take < EDGE ? (len < EDGE - take ? len : EDGE - take) : 0;
+  memcpy(ch->head + take, data, more);
+  ch->head_len = take + more;
+  long_push(ch, ch->pending.data + ch->pending.start, pending);
+  pending_reset(ch);
+  long_push(ch, data, len);
+}
+
+static void long_drop(channel_t *ch) {
+  if (ch->long_parts == NULL) return;
+  napi_delete_reference(ch->env, ch->long_parts);
+  ch->long_parts = NULL;
+  ch->long_count = 0;
+  ch->long_bytes = 0;
+}
+
+// The long line ends with `data`: it joins the batch as an array of Buffers.
+static void long_end(channel_t *ch, const char *data, size_t len) {
+  long_push(ch, data, len);
+  napi_value parts;
+  napi_get_reference_value(ch->env, ch->long_parts, &parts);
+  long_drop(ch);
+  if (ch->batch == NULL) napi_create_array(ch->env, &ch->batch);
+  napi_set_element(ch->env, ch->batch, ch->batch_len++, parts);
+}
+
 // An over-long line starts: keep its first bytes (what is pending, then `data`) and its last.
 static void start_oversize(channel_t *ch, const char *data, size_t len) {
   size_t pending = bytes_len(&ch->pending);
@@ -201,7 +278,7 @@ static void start_oversize(channel_t *ch, const char *data, size_t len) {
   }
   if (pending > 0) keep_tail(ch, ch->pending.data + ch->pending.start, pending);
   keep_tail(ch, data, len);
-  ch->pending.start = ch->pending.end = 0;
+  pending_reset(ch);
   ch->discarding = 1;
 }
 
@@ -225,16 +302,26 @@ static void split(channel_t *ch, const char *data, size_t len) {
     if (ch->discarding) {
       keep_tail(ch, p, n);
       if (nl != NULL) end_oversize(ch);
+    } else if (ch->long_parts != NULL && ch->long_bytes + n > ch->max_line) {
+      // Its head was kept when it became long; its tail is kept as it is read.
+      long_drop(ch);
+      keep_tail(ch, p, n);
+      ch->discarding = 1;
+      if (nl != NULL) end_oversize(ch);
     } else if (pending + n > ch->max_line) {
       start_oversize(ch, p, n);
       if (nl != NULL) end_oversize(ch);
+    } else if (ch->long_parts != NULL) {
+      if (nl == NULL) long_push(ch, p, n);
+      else long_end(ch, p, n);
     } else if (nl == NULL) {
-      if (!bytes_append(&ch->pending, p, n)) start_oversize(ch, p, n);
+      if (pending + n > ch->buffer_at) long_start(ch, p, n);
+      else if (!bytes_append(&ch->pending, p, n)) start_oversize(ch, p, n);
     } else if (pending == 0) {
       add_line(ch, p, n);
     } else if (bytes_append(&ch->pending, p, n)) {
       add_line(ch, ch->pending.data + ch->pending.start, bytes_len(&ch->pending));
-      ch->pending.start = ch->pending.end = 0;
+      pending_reset(ch);
     } else {
       start_oversize(ch, p, n);
       end_oversize(ch);
@@ -287,21 +374,132 @@ static void finish_writing(channel_t *ch) {
   set_events(ch);
 }
 
+static void free_segment(channel_t *ch, segment_t *seg) {
+  if (seg->held != NULL) napi_delete_reference(ch->env, seg->held);
+  free(seg->iov);
+  free(seg->data);
+  free(seg);
+}
+
+// Drops what is queued (the channel closes).
+static void drop_queue(channel_t *ch) {
+  while (ch->queue_head != NULL) {
+    segment_t *seg = ch->queue_head;
+    ch->queue_head = seg->next;
+    free_segment(ch, seg);
+  }
+  ch->queue_tail = NULL;
+}
+
+static void push_segment(channel_t *ch, segment_t *seg) {
+  if (ch->queue_tail == NULL) ch->queue_head = seg;
+  else ch->queue_tail->next = seg;
+  ch->queue_tail = seg;
+}
+
+// Queues iov[] past its first `skip` bytes as bytes of ours, after what the tail holds.
+static int queue_copy(channel_t *ch, const struct iovec *iov, int count, size_t skip) {
+  size_t total = 0;
+  for (int i = 0; i < count; i++) total += iov[i].iov_len;
+  total -= skip;
+  segment_t *seg = ch->queue_tail;
+  if (seg == NULL || seg->held != NULL) {
+    seg = calloc(1, sizeof *seg);
+    if (seg == NULL) return -ENOMEM;
+    push_segment(ch, seg);
+  }
+  if (seg->len + total > seg->cap) {
+    size_t cap = seg->cap < 4096 ? 4096 : seg->cap;
+    while (cap < seg->len + total) cap *= 2;
+    char *grown = realloc(seg->data, cap);
+    if (grown == NULL) return -ENOMEM;
+    seg->data = grown;
+    seg->cap = cap;
+  }
+  for (int i = 0; i < count; i++) {
+    size_t len = iov[i].iov_len;
+    if (skip >= len) {
+      skip -= len;
+      continue;
+    }
+    memcpy(seg->data + seg->len, (char *)iov[i].iov_base + skip, len - skip);
+    seg->len += len - skip;
+    skip = 0;
+  }
+  return 0;
+}
+
+// Queues iov[] past its first `skip` bytes as the Buffers of `parts` (a JS array), referenced.
+static int queue_held(channel_t *ch, napi_value parts, const struct iovec *iov, int count, size_t skip) {
+  segment_t *seg = calloc(1, sizeof *seg);
+  struct iovec *copy = malloc(sizeof *copy * (size_t)count);
+  if (seg == NULL || copy == NULL) {
+    free(seg);
+    free(copy);
+    return -ENOMEM;
+  }
+  memcpy(copy, iov, sizeof *copy * (size_t)count);
+  while (seg->index < count && skip >= copy[seg->index].iov_len) skip -= copy[seg->index++].iov_len;
+  if (seg->index < count) {
+    copy[seg->index].iov_base = (char *)copy[seg->index].iov_base + skip;
+    copy[seg->index].iov_len -= skip;
+  }
+  // Our own array of the same Buffers: the caller may change theirs.
+  napi_value mine, element;
+  uint32_t length;
+  napi_create_array(ch->env, &mine);
+  napi_get_array_length(ch->env, parts, &length);
+  for (uint32_t i = 0; i < length; i++) {
+    napi_get_element(ch->env, parts, i, &element);
+    napi_set_element(ch->env, mine, i, element);
+  }
+  napi_create_reference(ch->env, mine, 1, &seg->held);
+  seg->iov = copy;
+  seg->count = count;
+  push_segment(ch, seg);
+  return 0;
+}
+
 // Writes what is queued; 0, or the errno that broke the descriptor.
 static int flush_queue(channel_t *ch) {
-  while (bytes_len(&ch->queue) > 0) {
-    ssize_t put = write(ch->fd, ch->queue.data + ch->queue.start, bytes_len(&ch->queue));
-    if (put >= 0) {
-      ch->queue.start += (size_t)put;
-    } else if (errno == EINTR) {
-      continue;
-    } else if (errno == EAGAIN || errno == EWOULDBLOCK) {
-      break;
+  while (ch->queue_head != NULL) {
+    segment_t *seg = ch->queue_head;
+    ssize_t put;
+    if (seg->held == NULL) {
+      put = write(ch->fd, seg->data + seg->off, seg->len - seg->off);
     } else {
+      int left = seg->count - seg->index;
+      put = writev(ch->fd, seg->iov + seg->index, left < IOV_MAX ? left : IOV_MAX);
+    }
+    if (put < 0) {
+      if (errno == EINTR) continue;
+      if (errno == EAGAIN || errno == EWOULDBLOCK) break;
       return errno;
     }
+    size_t n = (size_t)put;
+    int done;
+    if (seg->held == NULL) {
+      seg->off += n;
+      done = seg->off == seg->len;
+    } else {
+      while (n > 0 && seg->index < seg->count) {
+        struct iovec *part = &seg->iov[seg->index];
+        if (n >= part->iov_len) {
+          n -= part->iov_len;
+          seg->index++;
+        } else {
+          part->iov_base = (char *)part->iov_base + n;
+          part->iov_len -= n;
+          n = 0;
+        }
+      }
+      done = seg->index == seg->count;
+    }
+    if (!done) continue;
+    ch->queue_head = seg->next;
+    if (ch->queue_head == NULL) ch->queue_tail = NULL;
+    free_segment(ch, seg);
   }
-  if (bytes_len(&ch->queue) == 0) ch->queue.start = ch->queue.end = 0;
   return 0;
 }
 
@@ -313,7 +511,7 @@ static void after_flush(channel_t *ch, int err) {
     if (!ch->reading) close_channel(ch);
     else set_events(ch);
     emit_event(ch, "error", errno_text(ch->env, err), NULL);
-  } else if (bytes_len(&ch->queue) == 0 && ch->ending) {
+  } else if (ch->queue_head == NULL && ch->ending) {
     finish_writing(ch);
   } else {
     set_events(ch);
@@ -345,9 +543,8 @@ static void on_idle(uv_idle_t *handle) { (void)handle; }
 
 // Queues output for the end of this turn; 0, or -ENOMEM.
 static int defer(channel_t *ch, struct iovec *iov, int count) {
-  for (int i = 0; i < count; i++)
-    if (!bytes_append(&ch->queue, iov[i].iov_base, iov[i].iov_len)) return -ENOMEM;
-  if (ch->dirty) return 0;
+  int err = queue_copy(ch, iov, count, 0);
+  if (err != 0 || ch->dirty) return err;
   if (dirty_len == dirty_cap) {
     size_t cap = dirty_cap == 0 ? 16 : dirty_cap * 2;
     channel_t **grown = realloc(dirty_list, cap * sizeof *grown);
@@ -406,6 +603,8 @@ static void on_closed(uv_handle_t *handle) {
 static void close_channel(channel_t *ch) {
   if (ch->closed) return;
   ch->closed = 1;
+  drop_queue(ch);
+  long_drop(ch);
   ch->reading = 0;
   ch->writing = 0;
   uv_poll_stop(&ch->poll);
@@ -516,40 +715,35 @@ static napi_value start_channel(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
-// Queues what write(2) did not take; 1, or -errno once the descriptor is broken.
-static int put(channel_t *ch, struct iovec *iov, int count) {
+// Writes or queues one message; 1, or -errno once the descriptor is broken. With `parts` (the
+// JS array the iov points into), a large remainder is queued by reference, not copied.
+static int put(channel_t *ch, struct iovec *iov, int count, napi_value parts) {
   size_t total = 0;
   for (int i = 0; i < count; i++) total += iov[i].iov_len;
-  if (ch->dirty || (coalesce && total < COALESCE_MAX && bytes_len(&ch->queue) == 0)) {
-    int err = defer(ch, iov, count);
-    return err == 0 ? 1 : err;
-  }
-  ssize_t put = 0;
-  if (bytes_len(&ch->queue) == 0 && count <= IOV_MAX) {
-    do put = writev(ch->fd, iov, count);
-    while (put < 0 && errno == EINTR);
-    if (put < 0) {
-      if (errno != EAGAIN && errno != EWOULDBLOCK) {
-        int err = errno;
-        ch->writing = 0;
-        if (!ch->reading) close_channel(ch);
-        return -err;
-      }
-      put = 0;
+  size_t written = 0;
+  if (ch->queue_head == NULL && !ch->dirty) {
+    if (coalesce && total < COALESCE_MAX) {
+      int err = defer(ch, iov, count);
+      return err == 0 ? 1 : err;
     }
-  }
-  if ((size_t)put < total) {
-    size_t skip = (size_t)put;
-    for (int i = 0; i < count; i++) {
-      if (skip >= iov[i].iov_len) {
-        skip -= iov[i].iov_len;
-        continue;
-      }
-      if (!bytes_append(&ch->queue, (char *)iov[i].iov_base + skip, iov[i].iov_len - skip)) return -ENOMEM;
-      skip = 0;
+    ssize_t put = -1;
+    errno = EAGAIN;
+    if (count <= IOV_MAX) {
+      do put = writev(ch->fd, iov, count);
+      while (put < 0 && errno == EINTR);
     }
-    set_events(ch);
+    if (put < 0 && errno != EAGAIN && errno != EWOULDBLOCK) {
+      int err = errno;
+      ch->writing = 0;
+      if (!ch->reading) close_channel(ch);
+      return -err;
+    }
+    if (put >= 0) written = (size_t)put;
+    if (written == total) return 1;
   }
+  int err = parts != NULL && total - written >= COALESCE_MAX ? queue_held(ch, parts, iov, count, written) : queue_copy(ch, iov, count, written);
+  if (err != 0) return err;
+  set_events(ch);
   return 1;
 }
 
@@ -571,7 +765,7 @@ static napi_value write_text(napi_env env, napi_callback_info info) {
   napi_get_value_string_utf8(env, argv[1], text, len + 1, &len);
   text[len] = '\n';
   struct iovec iov = {.iov_base = text, .iov_len = len + 1};
-  int result = put(ch, &iov, 1);
+  int result = put(ch, &iov, 1, NULL);
   if (text != scratch) free(text);
   return number(env, result);
 }
@@ -606,7 +800,7 @@ static napi_value write_parts(napi_env env, napi_callback_info info) {
   static char newline = '\n';
   iov[count].iov_base = &newline;
   iov[count].iov_len = 1;
-  int result = put(ch, iov, (int)count + 1);
+  int result = put(ch, iov, (int)count + 1, argv[1]);
   free(iov);
   return number(env, result);
 }
@@ -619,7 +813,7 @@ static napi_value end_channel(napi_env env, napi_callback_info info) {
   if (ch == NULL || ch->closed || ch->ending) return NULL;
   ch->ending = 1;
   // A dirty channel finishes once its queue is flushed at the end of the turn.
-  if (!ch->dirty && (!ch->writing || bytes_len(&ch->queue) == 0)) finish_writing(ch);
+  if (!ch->dirty && (!ch->writing || ch->queue_head == NULL)) finish_writing(ch);
   return NULL;
 }
 

@@ -71,14 +71,14 @@ for (const mode of MODES) {
       return { ours: await ours, peer };
     }
 
-    async function open(options: { maxLineBytes?: number; head?: Buffer; intercept?: (parts: Buffer[], bytes: number) => boolean } = {}) {
+    async function open(options: { maxLineBytes?: number; head?: Buffer; intercept?: (parts: Buffer[], bytes: number) => boolean; interceptAt?: number } = {}) {
       const { ours, peer } = await pair();
       const transport = StreamTransport.overSocket(ours, options.head, {
         answerBadInput: true,
         nativeIo: mode.nativeIo,
         ...(options.maxLineBytes === undefined ? {} : { maxLineBytes: options.maxLineBytes }),
       });
-      if (options.intercept !== undefined) transport.interceptLines(1000, options.intercept);
+      if (options.intercept !== undefined) transport.interceptLines(options.interceptAt ?? 1000, options.intercept);
       const received: JSONRPCMessage[] = [];
       transport.onmessage = (message) => received.push(message);
       await transport.start();
@@ -172,6 +172,43 @@ for (const mode of MODES) {
       await until(() => received.length === 1 && taken.length === 1, 'both lines');
       assert.equal(taken[0], long);
       assert.equal((received[0] as { id: number }).id, 2);
+      await transport.close();
+      peer.destroy();
+    });
+
+    it('hands a long line that arrives in pieces over as pieces, and still limits its size', async () => {
+      const taken: { text: string; pieces: number }[] = [];
+      const { peer, received, fromUs, transport } = await open({
+        maxLineBytes: 150_000,
+        interceptAt: 1000,
+        intercept: (parts, bytes) => {
+          const text = Buffer.concat(parts).toString('utf8');
+          assert.equal(Buffer.byteLength(text), bytes);
+          // Lines the interceptor refuses are parsed as usual.
+          if (text.includes('"refused"')) return false;
+          taken.push({ text, pieces: parts.length });
+          return true;
+        },
+      });
+      const line = (id: number | string, size: number): string => JSON.stringify({ jsonrpc: '2.0', id, result: { text: 'ü'.repeat(size) } });
+      const sendInPieces = async (text: string, pieces: number): Promise<void> => {
+        const bytes = Buffer.from(text);
+        const step = Math.ceil(bytes.length / pieces);
+        for (let at = 0; at < bytes.length; at += step) {
+          peer.write(bytes.subarray(at, at + step));
+          await new Promise((resolve) => setTimeout(resolve, 15));
+        }
+      };
+      await sendInPieces(`${line(1, 30_000)}\r\n`, 4);
+      await sendInPieces(`${line('refused', 20_000)}\n`, 3);
+      await sendInPieces(`${line(3, 100_000)}\n`, 5);
+      peer.write('{"jsonrpc":"2.0","id":4,"result":{}}\n');
+      await until(() => taken.length === 1 && received.length === 2 && fromUs.lines.length === 1, 'every line');
+      assert.equal(taken[0]?.text, line(1, 30_000));
+      assert.ok((taken[0]?.pieces ?? 0) > 1, 'read in pieces, handed over in pieces');
+      assert.deepEqual(received.map((m) => (m as { id: unknown }).id), ['refused', 4]);
+      const answer = JSON.parse(fromUs.lines[0] ?? '') as { id: unknown; error: { code: number } };
+      assert.deepEqual([answer.id, answer.error.code], [3, -32600]);
       await transport.close();
       peer.destroy();
     });
