@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { z } from 'zod';
 import { EVERYTHING_BIN, descendants, isAlive, startGateway } from '../test/helpers/cli.js';
-import { connectDirect, connectTools, track, writeGatewayConfig, type BenchContext } from './paths.js';
+import { NATIVE_IO_ENV, connectDirect, connectTools, track, writeGatewayConfig, type BenchContext } from './paths.js';
 import { echoOnce, median } from './stats.js';
 import { benchFile, benchSource, cpuMicros, onCleanup, rssBytes, runAndForget, sessionDialer, sleep, socketClient, spawnTracked, withTimeout } from './support.js';
 
@@ -15,6 +15,8 @@ export interface ThroughputResult {
   callsPerClient: number;
   directCallsPerSecond: number;
   gatewayCallsPerSecond: number;
+  /** The same gateway with the line-io addon off (Node's streams): what the addon is worth. */
+  gatewayNodeStreamsCallsPerSecond: number;
   /** The same through `mcp-tools run` processes (one per client); absent in quick runs. */
   gatewayViaToolsCallsPerSecond?: number;
   /** The same clients through bench/fixtures/minimal-proxy.js mux: what any JS hop costs here. */
@@ -24,7 +26,7 @@ export interface ThroughputResult {
   /** Why the native multiplexer was not measured (no C compiler). */
   nativeMuxSkipped?: string;
   /** CPU µs a call of each process, over the measured runs of each side (Linux /proc). */
-  cpuPerCall: Record<'direct' | 'gateway' | 'mux', CpuShare> & { native?: CpuShare };
+  cpuPerCall: Record<'direct' | 'gateway' | 'gatewayNodeStreams' | 'mux', CpuShare> & { native?: CpuShare };
 }
 
 /** CPU µs a call: the hop in the middle (none for direct), the server, the benchmark's clients. */
@@ -102,12 +104,17 @@ export async function measureThroughput(ctx: BenchContext, clientsCount = 16): P
   const config = await writeGatewayConfig(ctx.home, 1, { isolation: 'shared', name: 'throughput' });
   const gateway = track(await startGateway(config, ctx.env));
   const dialer = await sessionDialer(ctx.home, gateway.token);
+  const streamsConfig = await writeGatewayConfig(ctx.home, 1, { isolation: 'shared', name: 'throughput-node-streams' });
+  const streamsGateway = track(await startGateway(streamsConfig, { ...ctx.env, [NATIVE_IO_ENV]: '0' }));
+  const streamsDialer = await sessionDialer(ctx.home, streamsGateway.token);
   const sessions: Client[] = [];
+  const streamsSessions: Client[] = [];
   const muxClients: Client[] = [];
   const nativeClients: Client[] = [];
-  const closeSessions = (): Promise<unknown> => Promise.allSettled([...sessions, ...muxClients, ...nativeClients].map((client) => client.close()));
+  const closeSessions = (): Promise<unknown> => Promise.allSettled([...sessions, ...streamsSessions, ...muxClients, ...nativeClients].map((client) => client.close()));
   const unregisterSessions = onCleanup(closeSessions);
   for (let i = 0; i < clientsCount; i++) sessions.push(await dialer.connect(`bench-concurrent-${i}`));
+  for (let i = 0; i < clientsCount; i++) streamsSessions.push(await streamsDialer.connect(`bench-streams-${i}`));
 
   const mux = await startMux(ctx.home, 'minimal-mux', process.execPath, [benchFile('fixtures/minimal-proxy.js'), 'mux']);
   for (let i = 0; i < clientsCount; i++) muxClients.push(await connectSocketClient(mux.socket, `bench-mux-${i}`));
@@ -119,6 +126,7 @@ export async function measureThroughput(ctx: BenchContext, clientsCount = 16): P
   const sides: [Client[], string][] = [
     [sameClient, 'echo'],
     [sessions, 'ev0_echo'],
+    [streamsSessions, 'ev0_echo'],
     [muxClients, 'ev0_echo'],
     [nativeClients, 'ev0_echo'],
   ];
@@ -126,20 +134,24 @@ export async function measureThroughput(ctx: BenchContext, clientsCount = 16): P
 
   // Each side's processes: the shared backend and the mux's server are the hops' only children.
   const gatewayPid = gateway.proc.pid as number;
+  const streamsPid = streamsGateway.proc.pid as number;
   const meters = {
     direct: new CpuMeter({ server: direct.pid }),
     gateway: new CpuMeter({ hop: gatewayPid, server: descendants(gatewayPid)[0] ?? Number.NaN }),
+    gatewayNodeStreams: new CpuMeter({ hop: streamsPid, server: descendants(streamsPid)[0] ?? Number.NaN }),
     mux: new CpuMeter({ hop: mux.pid, server: descendants(mux.pid)[0] ?? Number.NaN }),
     native: native === undefined ? undefined : new CpuMeter({ hop: native.pid, server: descendants(native.pid)[0] ?? Number.NaN }),
   };
   const calls = clientsCount * callsPerClient;
   const directRates: number[] = [];
   const gatewayRates: number[] = [];
+  const streamsRates: number[] = [];
   const muxRates: number[] = [];
   const nativeRates: number[] = [];
   for (let r = 0; r < reps; r++) {
     directRates.push(await meters.direct.measure(calls, () => concurrentRate(sameClient, 'echo', callsPerClient)));
     gatewayRates.push(await meters.gateway.measure(calls, () => concurrentRate(sessions, 'ev0_echo', callsPerClient)));
+    streamsRates.push(await meters.gatewayNodeStreams.measure(calls, () => concurrentRate(streamsSessions, 'ev0_echo', callsPerClient)));
     muxRates.push(await meters.mux.measure(calls, () => concurrentRate(muxClients, 'ev0_echo', callsPerClient)));
     if (meters.native !== undefined) nativeRates.push(await meters.native.measure(calls, () => concurrentRate(nativeClients, 'ev0_echo', callsPerClient)));
   }
@@ -158,14 +170,16 @@ export async function measureThroughput(ctx: BenchContext, clientsCount = 16): P
   }
   await direct.close();
   await gateway.stop();
+  await streamsGateway.stop();
   return {
     clients: clientsCount,
     callsPerClient,
     directCallsPerSecond: median(directRates),
     gatewayCallsPerSecond: median(gatewayRates),
+    gatewayNodeStreamsCallsPerSecond: median(streamsRates),
     minimalMuxCallsPerSecond: median(muxRates),
     ...(typeof nativeBuild === 'string' ? { nativeMuxCallsPerSecond: median(nativeRates) } : { nativeMuxSkipped: nativeBuild.skipped }),
-    cpuPerCall: { direct: meters.direct.share, gateway: meters.gateway.share, mux: meters.mux.share, ...(meters.native === undefined ? {} : { native: meters.native.share }) },
+    cpuPerCall: { direct: meters.direct.share, gateway: meters.gateway.share, gatewayNodeStreams: meters.gatewayNodeStreams.share, mux: meters.mux.share, ...(meters.native === undefined ? {} : { native: meters.native.share }) },
     ...(viaTools === undefined ? {} : { gatewayViaToolsCallsPerSecond: viaTools }),
   };
 }

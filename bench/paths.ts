@@ -181,26 +181,38 @@ function bridgeInProcess(): PathSpec {
   };
 }
 
+/** How a context row's gateway chain differs from the measured one. */
+type GatewayVariant = 'relayed' | 'v8-defaults' | 'node-streams';
+
+/** The environment variable that turns the line-io addon off (src/mcp/native-lines.ts). */
+export const NATIVE_IO_ENV = 'MCP_GATEWAY_NATIVE_IO';
+
+const VARIANTS: Record<GatewayVariant, { label: string; chain: string; env?: Record<string, string> }> = {
+  relayed: { label: ', relayed (--no-handover)', chain: '' },
+  'v8-defaults': { label: `, V8 defaults (${V8_TUNING_ENV}=off)`, chain: '; V8 tiering left at its defaults', env: { [V8_TUNING_ENV]: 'off' } },
+  'node-streams': { label: `, Node streams (${NATIVE_IO_ENV}=0)`, chain: '; its descriptors read and written through net.Socket, not the line-io addon', env: { [NATIVE_IO_ENV]: '0' } },
+};
+
 /**
- * Our gateway chain. `relayed`: `mcp-tools run --no-handover`. `v8Defaults`: the gateway without
- * its V8 tiering flags (src/cli/v8-tuning.ts), to show what they are worth.
+ * Our gateway chain. `relayed`: `mcp-tools run --no-handover`. `v8-defaults`: the gateway without
+ * its V8 tiering flags (src/cli/v8-tuning.ts); `node-streams`: without the line-io addon; each to
+ * show what it is worth.
  */
-function gateway(count: number, variant: { relayed?: boolean; v8Defaults?: boolean } = {}): PathSpec {
-  const relayed = variant.relayed === true;
-  const v8Defaults = variant.v8Defaults === true;
+function gateway(count: number, variant?: GatewayVariant): PathSpec {
+  const relayed = variant === 'relayed';
   const backends = `${count} stdio backend${count === 1 ? '' : 's'}, isolation: session`;
-  const suffix = relayed ? '-relayed' : v8Defaults ? '-v8-defaults' : '';
+  const differs = variant === undefined ? undefined : VARIANTS[variant];
   return {
-    key: `gateway${count}${suffix}`,
-    label: `ours: gateway (${count} backend${count === 1 ? '' : 's'})${relayed ? ', relayed (--no-handover)' : ''}${v8Defaults ? `, V8 defaults (${V8_TUNING_ENV}=off)` : ''}`,
+    key: `gateway${count}${variant === undefined ? '' : `-${variant}`}`,
+    label: `ours: gateway (${count} backend${count === 1 ? '' : 's'})${differs?.label ?? ''}`,
     kind: 'ours',
-    inTargets: suffix === '',
+    inTargets: variant === undefined,
     chain: relayed
       ? `SDK Client → mcp-tools run --no-handover (relays each line) → local share → mcp-gateway (${backends}) → server; calls ev0_echo`
-      : `SDK Client → mcp-tools run → local share → mcp-gateway (${backends}; the client’s stdio handed over to it${v8Defaults ? '; V8 tiering left at its defaults' : ''}) → server; calls ev0_echo`,
+      : `SDK Client → mcp-tools run → local share → mcp-gateway (${backends}; the client’s stdio handed over to it${differs?.chain ?? ''}) → server; calls ev0_echo`,
     async open(ctx) {
       const config = await writeGatewayConfig(ctx.home, count);
-      const env = v8Defaults ? { ...ctx.env, [V8_TUNING_ENV]: 'off' } : ctx.env;
+      const env = { ...ctx.env, ...differs?.env };
       const share = track(await startGateway(config, env, (process.env['BENCH_GATEWAY_ARGS'] ?? '').split(' ').filter(Boolean)));
       const tools = await connectTools(share.token, ctx.env, relayed ? RELAYED : []);
       return {
@@ -362,5 +374,5 @@ function mcpProxy(): PathSpec {
 
 /** Every sequential path, floor first. */
 export function allPaths(): PathSpec[] {
-  return [direct(), bridge(), gateway(1), gateway(10), bridge(true), gateway(1, { relayed: true }), gateway(1, { v8Defaults: true }), minimalProxy(), bridgeInProcess(), bridgeHttp(), mcpRemote(), supergatewayHttp(), mcpProxy()];
+  return [direct(), bridge(), gateway(1), gateway(10), bridge(true), gateway(1, 'relayed'), gateway(1, 'v8-defaults'), gateway(1, 'node-streams'), minimalProxy(), bridgeInProcess(), bridgeHttp(), mcpRemote(), supergatewayHttp(), mcpProxy()];
 }

@@ -1,7 +1,7 @@
 // Turns measurements into the printed tables: latency per path, the extras, and the targets.
 import type { BigResult } from './big-result.js';
 import type { CpuShare, FirstCallResult, FirstListResult, IdleSessionsResult, ThroughputResult } from './extras.js';
-import type { PathSpec } from './paths.js';
+import { NATIVE_IO_ENV, type PathSpec } from './paths.js';
 import { mb, ms, ratio, table, type LatencySummary } from './stats.js';
 
 /** One sequential path's outcome: a summary, or why it could not run. */
@@ -62,6 +62,10 @@ export function extrasTable(results: BenchResults): string {
   if (t !== undefined) {
     rows.push([`${t.clients} concurrent clients, direct (one stdio connection, ${t.clients} in flight)`, `${t.directCallsPerSecond.toFixed(0)} calls/s; ${cpuShare(t.cpuPerCall.direct)}`]);
     rows.push([`${t.clients} concurrent clients through one gateway (session streams, shared backend)`, `${t.gatewayCallsPerSecond.toFixed(0)} calls/s (${pct(t.gatewayCallsPerSecond / t.directCallsPerSecond)} of direct); ${cpuShare(t.cpuPerCall.gateway, 'gateway')}`]);
+    rows.push([
+      `  the same through a gateway on Node's streams (${NATIVE_IO_ENV}=0, no line-io addon)`,
+      `${t.gatewayNodeStreamsCallsPerSecond.toFixed(0)} calls/s (${pct(t.gatewayNodeStreamsCallsPerSecond / t.directCallsPerSecond)} of direct); ${cpuShare(t.cpuPerCall.gatewayNodeStreams, 'gateway')}`,
+    ]);
     rows.push([`  for reference: the same ${t.clients} clients through a minimal JS multiplexer (bench/fixtures/minimal-proxy.js mux)`, `${t.minimalMuxCallsPerSecond.toFixed(0)} calls/s (${pct(t.minimalMuxCallsPerSecond / t.directCallsPerSecond)} of direct); ${cpuShare(t.cpuPerCall.mux, 'mux')}`]);
     const native = t.nativeMuxCallsPerSecond === undefined || t.cpuPerCall.native === undefined
       ? (t.nativeMuxSkipped ?? 'not measured')

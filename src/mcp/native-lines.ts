@@ -37,6 +37,7 @@ export function lineIo(): LineIo | undefined {
     else {
       try {
         addon = createRequire(import.meta.url)('../../../build/Release/line_io.node') as LineIo;
+        // For measurements: each message written at once (README, design notes).
         if (process.env['MCP_GATEWAY_COALESCE'] === '0') addon.setCoalesce(false);
       } catch {
         addon = null;
@@ -46,9 +47,12 @@ export function lineIo(): LineIo | undefined {
   return addon ?? undefined;
 }
 
-/** The descriptor under a net.Socket with nothing waiting in its buffers, or undefined. */
+/**
+ * The descriptor under a plain net.Socket with nothing waiting in its buffers, or undefined (a
+ * TLS socket's descriptor carries ciphertext).
+ */
 function idleFd(stream: unknown, direction: 'read' | 'write'): number | undefined {
-  if (!(stream instanceof Socket) || stream.destroyed) return undefined;
+  if (!(stream instanceof Socket) || stream.destroyed || (stream as { encrypted?: unknown }).encrypted === true) return undefined;
   if (direction === 'write' && (stream.writableLength > 0 || stream.writableEnded)) return undefined;
   if (direction === 'read' && stream.readableEnded) return undefined;
   const fd = (stream as { _handle?: { fd?: unknown } })._handle?.fd;

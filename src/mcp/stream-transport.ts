@@ -147,7 +147,8 @@ export class StreamTransport implements Transport {
 
   /** A write through the addon: the output breaking is reported as a stream's error would be, after this turn. */
   #nativeWritten(outcome: boolean | Error): boolean {
-    if (typeof outcome === 'boolean') return outcome && !this.#closed;
+    if (this.#closed) return false;
+    if (typeof outcome === 'boolean') return outcome;
     process.nextTick(() => this.#onEvent('error', outcome.message));
     return true;
   }
