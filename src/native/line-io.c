@@ -1,11 +1,13 @@
 // Newline-delimited JSON-RPC lines on a raw descriptor, read and written on Node's own event loop
-// (uv_poll), for the gateway's hot path. Node's streams cost 11-13 us of CPU a relayed call on
-// these machines (BENCHMARKS.md: the bytes-only multiplexer); here a readable event becomes one
-// JS call with every complete line read, and a message one write(2) with no stream machinery.
+// (uv_poll), for the gateway's hot path. Node's streams cost a relaying hop 11-13 us of CPU a
+// call on the Xeon machines (BENCHMARKS.md, 2026-12-02: the bytes-only multiplexer), the floor of
+// any JavaScript hop; here a readable event becomes one JS call with every complete line read,
+// and the messages JS writes in one loop turn one write(2) per descriptor.
 // Semantics follow StreamTransport + LineSplitter: lines without '\n' ('\r' trimmed, empty ones
 // skipped), over-long lines reported by their first and last 512 bytes and never buffered whole,
-// unwritten output queued in order. The descriptor handed in is duplicated, so its Node owner can
-// be destroyed at once. Everything runs on the main thread.
+// long lines handed over as the pieces they were read in, unwritten output queued in order (a
+// large message by reference to its Buffers). The descriptor handed in is duplicated, so its
+// Node owner can be destroyed at once. Everything runs on the main thread.
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
@@ -359,10 +361,9 @@ static void on_read(channel_t *ch) {
   if (!ch->closed && ch->ending && !ch->writing) close_channel(ch);
 }
 
-// After the queue drained on end(): a socket sends its FIN and keeps reading; a write-only
-// descriptor (a child's stdin) is closed, which is its reader's end of input.
-// What it still reads is only drained to its end (its owner is done), so it no longer keeps the
-// process alive.
+// After the queue drained on end(): a socket sends its FIN and keeps reading, only to drain its
+// input to the end (its owner is done with it), so it no longer keeps the process alive; a
+// write-only descriptor (a child's stdin) is closed, which is its reader's end of input.
 static void finish_writing(channel_t *ch) {
   ch->writing = 0;
   if (ch->is_socket) shutdown(ch->fd, SHUT_WR);
@@ -747,16 +748,30 @@ static int put(channel_t *ch, struct iovec *iov, int count, napi_value parts) {
   return 1;
 }
 
+// The channel of a write call (argv: channel, what to write), or NULL with `*refused` set to 0
+// when it no longer takes output (left NULL when an exception is pending).
+static channel_t *output_arg(napi_env env, napi_callback_info info, napi_value *argv, napi_value *refused) {
+  size_t argc = 2;
+  channel_t *ch = channel_arg(env, info, &argc, argv);
+  *refused = NULL;
+  if (ch == NULL) return NULL;
+  if (argc < 2) {
+    napi_throw_type_error(env, NULL, "expected a channel and what to write");
+    return NULL;
+  }
+  if (!ch->closed && ch->writing && !ch->ending) return ch;
+  *refused = number(env, 0);
+  return NULL;
+}
+
 // write(channel, text): the text and a newline. 1 written or queued; 0 closed or ending; -errno.
 static napi_value write_text(napi_env env, napi_callback_info info) {
-  size_t argc = 2;
-  napi_value argv[2];
-  channel_t *ch = channel_arg(env, info, &argc, argv);
-  if (ch == NULL) return NULL;
-  if (ch->closed || !ch->writing || ch->ending) return number(env, 0);
+  napi_value argv[2], refused;
+  channel_t *ch = output_arg(env, info, argv, &refused);
+  if (ch == NULL) return refused;
   static char scratch[16384];
   size_t len;
-  if (argc < 2 || napi_get_value_string_utf8(env, argv[1], NULL, 0, &len) != napi_ok) {
+  if (napi_get_value_string_utf8(env, argv[1], NULL, 0, &len) != napi_ok) {
     napi_throw_type_error(env, NULL, "write(channel, text)");
     return NULL;
   }
@@ -772,13 +787,11 @@ static napi_value write_text(napi_env env, napi_callback_info info) {
 
 // writeParts(channel, parts: Buffer[]): the parts and a newline, as one message.
 static napi_value write_parts(napi_env env, napi_callback_info info) {
-  size_t argc = 2;
-  napi_value argv[2];
-  channel_t *ch = channel_arg(env, info, &argc, argv);
-  if (ch == NULL) return NULL;
-  if (ch->closed || !ch->writing || ch->ending) return number(env, 0);
+  napi_value argv[2], refused;
+  channel_t *ch = output_arg(env, info, argv, &refused);
+  if (ch == NULL) return refused;
   uint32_t count;
-  if (argc < 2 || napi_get_array_length(env, argv[1], &count) != napi_ok || count >= INT_MAX - 1) {
+  if (napi_get_array_length(env, argv[1], &count) != napi_ok || count >= INT_MAX - 1) {
     napi_throw_type_error(env, NULL, "writeParts(channel, parts)");
     return NULL;
   }
