@@ -223,7 +223,7 @@ export class StreamTransport implements Transport {
     return intercept !== undefined && bytes >= intercept.minBytes && intercept.handler(parts, bytes);
   };
 
-  /** Lines read by the addon: strings, and Buffers for those long enough to be offered to the interceptor. */
+  /** Lines read by the addon: strings; Buffers, or the pieces read, for those long enough to be offered to the interceptor. */
   readonly #onLines = (batch: LineBatch): void => {
     for (const line of batch) {
       if (this.#closed) return;
@@ -278,11 +278,9 @@ export class StreamTransport implements Transport {
   /** As a server side, answer input we cannot even parse; the session carries on. */
   #badInput(code: number, message: string, id: string | number | null = null): void {
     if (!this.#answerBadInput || this.#closed) return;
-    if (this.#native !== undefined) {
-      this.#native.write(JSON.stringify({ jsonrpc: '2.0', id, error: { code, message } }));
-      return;
-    }
-    this.#output.write(`${JSON.stringify({ jsonrpc: '2.0', id, error: { code, message } })}\n`);
+    const answer = JSON.stringify({ jsonrpc: '2.0', id, error: { code, message } });
+    if (this.#native !== undefined) this.#native.write(answer);
+    else this.#output.write(`${answer}\n`);
   }
 
   readonly #finish = (): void => {
