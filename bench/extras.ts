@@ -5,7 +5,8 @@ import { join } from 'node:path';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { z } from 'zod';
 import { EVERYTHING_BIN, descendants, isAlive, startGateway } from '../test/helpers/cli.js';
-import { NATIVE_IO_ENV, connectDirect, connectTools, track, writeGatewayConfig, type BenchContext } from './paths.js';
+import { NATIVE_IO_ENV } from '../src/mcp/native-lines.js';
+import { connectDirect, connectTools, track, writeGatewayConfig, type BenchContext } from './paths.js';
 import { echoOnce, median } from './stats.js';
 import { benchFile, benchSource, cpuMicros, onCleanup, rssBytes, runAndForget, sessionDialer, sleep, socketClient, spawnTracked, withTimeout } from './support.js';
 
@@ -102,12 +103,13 @@ export async function measureThroughput(ctx: BenchContext, clientsCount = 16): P
   const direct = await connectDirect();
   const sameClient = Array.from({ length: clientsCount }, () => direct.client);
 
-  const config = await writeGatewayConfig(ctx.home, 1, { isolation: 'shared', name: 'throughput' });
-  const gateway = track(await startGateway(config, ctx.env));
-  const dialer = await sessionDialer(ctx.home, gateway.token);
-  const streamsConfig = await writeGatewayConfig(ctx.home, 1, { isolation: 'shared', name: 'throughput-node-streams' });
-  const streamsGateway = track(await startGateway(streamsConfig, { ...ctx.env, [NATIVE_IO_ENV]: '0' }));
-  const streamsDialer = await sessionDialer(ctx.home, streamsGateway.token);
+  const sharedGateway = async (name: string, env: NodeJS.ProcessEnv) => {
+    const config = await writeGatewayConfig(ctx.home, 1, { isolation: 'shared', name });
+    const share = track(await startGateway(config, env));
+    return { share, dialer: await sessionDialer(ctx.home, share.token) };
+  };
+  const { share: gateway, dialer } = await sharedGateway('throughput', ctx.env);
+  const { share: streamsGateway, dialer: streamsDialer } = await sharedGateway('throughput-node-streams', { ...ctx.env, [NATIVE_IO_ENV]: '0' });
   const sessions: Client[] = [];
   const streamsSessions: Client[] = [];
   const muxClients: Client[] = [];

@@ -8,6 +8,7 @@ import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import { EVERYTHING_BIN, binPath, connectThroughTools, startBridge, startGateway, type RunningShare } from '../test/helpers/cli.js';
 import { V8_TUNING_ENV } from '../src/cli/v8-tuning.js';
+import { NATIVE_IO_ENV } from '../src/mcp/native-lines.js';
 import { benchFile, freePort, nodeModule, onCleanup, runAndForget, sessionDialer, spawnTracked, tempDir, waitForPort, type Tracked } from './support.js';
 
 /** What every path gets: a home for local shares and the environment our CLIs run with. */
@@ -183,9 +184,6 @@ function bridgeInProcess(): PathSpec {
 
 /** How a context row's gateway chain differs from the measured one. */
 type GatewayVariant = 'relayed' | 'v8-defaults' | 'node-streams';
-
-/** The environment variable that turns the line-io addon off (src/mcp/native-lines.ts). */
-export const NATIVE_IO_ENV = 'MCP_GATEWAY_NATIVE_IO';
 
 const VARIANTS: Record<GatewayVariant, { label: string; chain: string; env?: Record<string, string> }> = {
   relayed: { label: ', relayed (--no-handover)', chain: '' },

@@ -1,7 +1,8 @@
 // Turns measurements into the printed tables: latency per path, the extras, and the targets.
 import type { BigResult } from './big-result.js';
 import type { CpuShare, FirstCallResult, FirstListResult, IdleSessionsResult, ThroughputResult } from './extras.js';
-import { NATIVE_IO_ENV, type PathSpec } from './paths.js';
+import { NATIVE_IO_ENV } from '../src/mcp/native-lines.js';
+import type { PathSpec } from './paths.js';
 import { mb, ms, ratio, table, type LatencySummary } from './stats.js';
 
 /** One sequential path's outcome: a summary, or why it could not run. */

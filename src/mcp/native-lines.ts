@@ -27,13 +27,16 @@ interface LineIo {
 
 let addon: LineIo | null | undefined;
 
+/** Set to `0`, transports use Node's streams even where the addon is built. */
+export const NATIVE_IO_ENV = 'MCP_GATEWAY_NATIVE_IO';
+
 /**
  * The line-io addon, or undefined where it was not built or `MCP_GATEWAY_NATIVE_IO=0` turns it
  * off (then every transport uses Node's streams, with the same behaviour).
  */
 export function lineIo(): LineIo | undefined {
   if (addon === undefined) {
-    if (process.env['MCP_GATEWAY_NATIVE_IO'] === '0') addon = null;
+    if (process.env[NATIVE_IO_ENV] === '0') addon = null;
     else {
       try {
         addon = createRequire(import.meta.url)('../../../build/Release/line_io.node') as LineIo;

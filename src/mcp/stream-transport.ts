@@ -192,10 +192,10 @@ export class StreamTransport implements Transport {
 
   async close(): Promise<void> {
     if (this.#closed) return;
-    this.#native?.end();
+    // With `onEnd`, Node's streams are its to end; the addon's descriptors are ours.
+    if (this.#onEnd === undefined || this.#native !== undefined) this.endOutput();
     if (this.#releaseInputOnClose) this.#native?.inputEnded();
     if (this.#onEnd === undefined) {
-      if (this.#native === undefined) this.#output.end();
       this.#finish();
       return;
     }

@@ -28,8 +28,7 @@
 
 typedef struct {
   char *data;
-  size_t start;
-  size_t end;
+  size_t len;
   size_t cap;
 } bytes_t;
 
@@ -41,9 +40,7 @@ typedef struct segment {
   struct iovec *iov;
   int count;
   int index;
-  char *data;
-  size_t len;
-  size_t cap;
+  bytes_t owned;
   size_t off;
 } segment_t;
 
@@ -105,36 +102,31 @@ static void release(channel_t *ch) {
   free(ch);
 }
 
-static int bytes_append(bytes_t *b, const char *data, size_t len) {
-  if (len == 0) return 1;
-  if (b->start > 0 && b->start == b->end) b->start = b->end = 0;
-  if (b->end + len > b->cap) {
-    if (b->start > 0) {
-      memmove(b->data, b->data + b->start, b->end - b->start);
-      b->end -= b->start;
-      b->start = 0;
-    }
-    if (b->end + len > b->cap) {
-      size_t cap = b->cap < 4096 ? 4096 : b->cap;
-      while (cap < b->end + len) cap *= 2;
-      char *grown = realloc(b->data, cap);
-      if (grown == NULL) return 0;
-      b->data = grown;
-      b->cap = cap;
-    }
-  }
-  memcpy(b->data + b->end, data, len);
-  b->end += len;
+// Room for `len` more bytes; 0 when memory ran out.
+static int bytes_reserve(bytes_t *b, size_t len) {
+  if (b->len + len <= b->cap) return 1;
+  size_t cap = b->cap < 4096 ? 4096 : b->cap;
+  while (cap < b->len + len) cap *= 2;
+  char *grown = realloc(b->data, cap);
+  if (grown == NULL) return 0;
+  b->data = grown;
+  b->cap = cap;
   return 1;
 }
 
-static size_t bytes_len(const bytes_t *b) { return b->end - b->start; }
+static int bytes_append(bytes_t *b, const char *data, size_t len) {
+  if (len == 0) return 1;
+  if (!bytes_reserve(b, len)) return 0;
+  memcpy(b->data + b->len, data, len);
+  b->len += len;
+  return 1;
+}
 
 static void on_poll(uv_poll_t *handle, int status, int events);
 
 // Empties the partial-line buffer; one a large line grew is given back, not kept for every session.
 static void pending_reset(channel_t *ch) {
-  ch->pending.start = ch->pending.end = 0;
+  ch->pending.len = 0;
   if (ch->pending.cap <= READ_BYTES) return;
   free(ch->pending.data);
   ch->pending.data = NULL;
@@ -236,13 +228,13 @@ static void long_start(channel_t *ch, const char *data, size_t len) {
   ch->long_count = 0;
   ch->long_bytes = 0;
   ch->tail_len = 0;
-  size_t pending = bytes_len(&ch->pending);
+  size_t pending = ch->pending.len;
   size_t take = pending < EDGE ? pending : EDGE;
-  if (take > 0) memcpy(ch->head, ch->pending.data + ch->pending.start, take);
+  if (take > 0) memcpy(ch->head, ch->pending.data, take);
   size_t more = take < EDGE ? (len < EDGE - take ? len : EDGE - take) : 0;
   memcpy(ch->head + take, data, more);
   ch->head_len = take + more;
-  long_push(ch, ch->pending.data + ch->pending.start, pending);
+  long_push(ch, ch->pending.data, pending);
   pending_reset(ch);
   long_push(ch, data, len);
 }
@@ -267,18 +259,18 @@ static void long_end(channel_t *ch, const char *data, size_t len) {
 
 // An over-long line starts: keep its first bytes (what is pending, then `data`) and its last.
 static void start_oversize(channel_t *ch, const char *data, size_t len) {
-  size_t pending = bytes_len(&ch->pending);
+  size_t pending = ch->pending.len;
   ch->head_len = 0;
   ch->tail_len = 0;
   size_t take = pending < EDGE ? pending : EDGE;
-  memcpy(ch->head, ch->pending.data + ch->pending.start, take);
+  memcpy(ch->head, ch->pending.data, take);
   ch->head_len = take;
   if (take < EDGE) {
     size_t more = len < EDGE - take ? len : EDGE - take;
     memcpy(ch->head + take, data, more);
     ch->head_len += more;
   }
-  if (pending > 0) keep_tail(ch, ch->pending.data + ch->pending.start, pending);
+  if (pending > 0) keep_tail(ch, ch->pending.data, pending);
   keep_tail(ch, data, len);
   pending_reset(ch);
   ch->discarding = 1;
@@ -300,7 +292,7 @@ static void split(channel_t *ch, const char *data, size_t len) {
   while (p < end && !ch->closed) {
     const char *nl = memchr(p, '\n', (size_t)(end - p));
     size_t n = (size_t)((nl == NULL ? end : nl) - p);
-    size_t pending = bytes_len(&ch->pending);
+    size_t pending = ch->pending.len;
     if (ch->discarding) {
       keep_tail(ch, p, n);
       if (nl != NULL) end_oversize(ch);
@@ -322,7 +314,7 @@ static void split(channel_t *ch, const char *data, size_t len) {
     } else if (pending == 0) {
       add_line(ch, p, n);
     } else if (bytes_append(&ch->pending, p, n)) {
-      add_line(ch, ch->pending.data + ch->pending.start, bytes_len(&ch->pending));
+      add_line(ch, ch->pending.data, ch->pending.len);
       pending_reset(ch);
     } else {
       start_oversize(ch, p, n);
@@ -378,7 +370,7 @@ static void finish_writing(channel_t *ch) {
 static void free_segment(channel_t *ch, segment_t *seg) {
   if (seg->held != NULL) napi_delete_reference(ch->env, seg->held);
   free(seg->iov);
-  free(seg->data);
+  free(seg->owned.data);
   free(seg);
 }
 
@@ -409,22 +401,15 @@ static int queue_copy(channel_t *ch, const struct iovec *iov, int count, size_t 
     if (seg == NULL) return -ENOMEM;
     push_segment(ch, seg);
   }
-  if (seg->len + total > seg->cap) {
-    size_t cap = seg->cap < 4096 ? 4096 : seg->cap;
-    while (cap < seg->len + total) cap *= 2;
-    char *grown = realloc(seg->data, cap);
-    if (grown == NULL) return -ENOMEM;
-    seg->data = grown;
-    seg->cap = cap;
-  }
+  // Room for all of it first: a message is queued whole or not at all.
+  if (!bytes_reserve(&seg->owned, total)) return -ENOMEM;
   for (int i = 0; i < count; i++) {
     size_t len = iov[i].iov_len;
     if (skip >= len) {
       skip -= len;
       continue;
     }
-    memcpy(seg->data + seg->len, (char *)iov[i].iov_base + skip, len - skip);
-    seg->len += len - skip;
+    bytes_append(&seg->owned, (char *)iov[i].iov_base + skip, len - skip);
     skip = 0;
   }
   return 0;
@@ -467,7 +452,7 @@ static int flush_queue(channel_t *ch) {
     segment_t *seg = ch->queue_head;
     ssize_t put;
     if (seg->held == NULL) {
-      put = write(ch->fd, seg->data + seg->off, seg->len - seg->off);
+      put = write(ch->fd, seg->owned.data + seg->off, seg->owned.len - seg->off);
     } else {
       int left = seg->count - seg->index;
       put = writev(ch->fd, seg->iov + seg->index, left < IOV_MAX ? left : IOV_MAX);
@@ -481,7 +466,7 @@ static int flush_queue(channel_t *ch) {
     int done;
     if (seg->held == NULL) {
       seg->off += n;
-      done = seg->off == seg->len;
+      done = seg->off == seg->owned.len;
     } else {
       while (n > 0 && seg->index < seg->count) {
         struct iovec *part = &seg->iov[seg->index];
