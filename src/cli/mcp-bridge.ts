@@ -43,12 +43,13 @@ runCli('mcp-bridge', async () => {
     probeTimeoutMs,
     ...(flags.shareToken === undefined ? {} : { token: flags.shareToken }),
   });
+  // Signals are handled before the token is out: a supervisor may send SIGTERM as soon as it reads it.
+  serveUntilStopped(bridge, logger);
   process.stdout.write(`${JSON.stringify({ share_token: bridge.token })}\n`);
   logger.info({ provider: provider.name, why: reason, token: bridge.token }, `serving '${command}'; connect with: mcp-tools run ${bridge.token}`);
   // Start-up lines are what people watch for: write them now, not with the next batch.
   logger.flush();
   tuneV8ForRelaying();
-  serveUntilStopped(bridge, logger);
   return undefined;
 });
 

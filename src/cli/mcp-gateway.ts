@@ -65,16 +65,17 @@ async function run(path: string, flags: RunFlags): Promise<undefined> {
   }
   holder.gateway = gateway;
   orchestrator?.setStatus('running');
-  process.stdout.write(`${JSON.stringify({ share_token: gateway.token })}\n`);
-  logger.info({ provider: provider.name, why: reason, token: gateway.token, tools: gateway.catalogue().tools.size }, `gateway '${config.aggregator.name}' serving; connect with: mcp-tools run ${gateway.token}`);
-  // Start-up lines are what people watch for: write them now, not with the next batch.
-  logger.flush();
-  tuneV8ForRelaying();
+  // Signals are handled before the token is out: a supervisor may send SIGTERM as soon as it reads it.
   holder.stop = serveUntilStopped(gateway, logger, {
     beforeStop: () => orchestrator?.setStatus('stopping'),
     afterStop: () => orchestrator?.stop(),
     onFailure: (error) => orchestrator?.setStatus('failed', describeError(error)),
   });
+  process.stdout.write(`${JSON.stringify({ share_token: gateway.token })}\n`);
+  logger.info({ provider: provider.name, why: reason, token: gateway.token, tools: gateway.catalogue().tools.size }, `gateway '${config.aggregator.name}' serving; connect with: mcp-tools run ${gateway.token}`);
+  // Start-up lines are what people watch for: write them now, not with the next batch.
+  logger.flush();
+  tuneV8ForRelaying();
   return undefined;
 }
 
