@@ -2,11 +2,13 @@
 import { spawnSync } from 'node:child_process';
 import { connect, type Socket } from 'node:net';
 import { join } from 'node:path';
+import type { Duplex } from 'node:stream';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { z } from 'zod';
 import { EVERYTHING_BIN, descendants, isAlive, startGateway } from '../test/helpers/cli.js';
 import { NATIVE_IO_ENV } from '../src/mcp/native-lines.js';
-import { connectDirect, connectTools, track, writeGatewayConfig, type BenchContext } from './paths.js';
+import { EVERYTHING_COMMAND, connectDirect, connectTools, track, writeGatewayConfig, type BenchContext } from './paths.js';
+import { LeanClient } from './lean-client.js';
 import { echoOnce, median } from './stats.js';
 import { benchFile, benchSource, cpuMicros, onCleanup, rssBytes, runAndForget, sessionDialer, sleep, socketClient, spawnTracked, withTimeout } from './support.js';
 
@@ -26,8 +28,12 @@ export interface ThroughputResult {
   nativeMuxCallsPerSecond?: number;
   /** Why the native multiplexer was not measured (no C compiler). */
   nativeMuxSkipped?: string;
+  /** Direct again, asked by a {@link LeanClient} instead of the SDK's Client. */
+  leanDirectCallsPerSecond: number;
+  /** The gateway again, asked by 16 {@link LeanClient}s: how much of the gap is the SDK clients' work. */
+  leanGatewayCallsPerSecond: number;
   /** CPU µs a call of each process, over the measured runs of each side (Linux /proc). */
-  cpuPerCall: Record<'direct' | 'gateway' | 'gatewayNodeStreams' | 'mux', CpuShare> & { native?: CpuShare };
+  cpuPerCall: Record<'direct' | 'gateway' | 'gatewayNodeStreams' | 'mux' | 'leanDirect' | 'leanGateway', CpuShare> & { native?: CpuShare };
 }
 
 /** CPU µs a call: the hop in the middle (none for direct), the server, the benchmark's clients. */
@@ -68,15 +74,23 @@ class CpuMeter {
   }
 }
 
-/** Runs `loops` concurrent sequences of `count` calls each, one client per loop; returns calls/s. */
-async function concurrentRate(clients: readonly Client[], tool: string, count: number): Promise<number> {
+/** One client's echo call, by whichever client it is. */
+type EchoCall = () => Promise<void>;
+
+/** SDK clients' echo calls of `tool`. */
+function sdkCalls(clients: readonly Client[], tool: string): EchoCall[] {
+  return clients.map((client) => () => echoOnce(client, tool));
+}
+
+/** Runs one concurrent sequence of `count` calls per client; returns calls/s. */
+async function concurrentRate(calls: readonly EchoCall[], count: number): Promise<number> {
   const start = performance.now();
   await Promise.all(
-    clients.map(async (client) => {
-      for (let i = 0; i < count; i++) await echoOnce(client, tool);
+    calls.map(async (call) => {
+      for (let i = 0; i < count; i++) await call();
     }),
   );
-  return ((clients.length * count) / (performance.now() - start)) * 1000;
+  return ((calls.length * count) / (performance.now() - start)) * 1000;
 }
 
 /** Polls until the gateway has no child process left (its start-up discovery connections are closed). */
@@ -101,7 +115,13 @@ export async function measureThroughput(ctx: BenchContext, clientsCount = 16): P
   const reps = ctx.quick ? 1 : 7;
 
   const direct = await connectDirect();
-  const sameClient = Array.from({ length: clientsCount }, () => direct.client);
+  const sameClient = sdkCalls(Array.from({ length: clientsCount }, () => direct.client), 'echo');
+  const [command, ...args] = EVERYTHING_COMMAND as [string, ...string[]];
+  const leanServer = spawnTracked(command, args, { stdio: ['pipe', 'pipe', 'ignore'] });
+  const { stdin, stdout } = leanServer.proc;
+  if (stdin === null || stdout === null) throw new Error('server-everything has no stdio');
+  const leanDirectClient = await new LeanClient(stdout, stdin).initialize();
+  const leanDirect = Array.from({ length: clientsCount }, () => () => leanDirectClient.echo('echo'));
 
   const sharedGateway = async (name: string, env: NodeJS.ProcessEnv) => {
     const config = await writeGatewayConfig(ctx.home, 1, { isolation: 'shared', name });
@@ -118,22 +138,27 @@ export async function measureThroughput(ctx: BenchContext, clientsCount = 16): P
   const unregisterSessions = onCleanup(closeSessions);
   for (let i = 0; i < clientsCount; i++) sessions.push(await dialer.connect(`bench-concurrent-${i}`));
   for (let i = 0; i < clientsCount; i++) streamsSessions.push(await streamsDialer.connect(`bench-streams-${i}`));
+  const leanStreams: Duplex[] = [];
+  const leanGateway: EchoCall[] = [];
+  for (let i = 0; i < clientsCount; i++) {
+    const { socket, head } = await dialer.stream();
+    leanStreams.push(socket);
+    const client = await new LeanClient(socket, socket, head).initialize();
+    leanGateway.push(() => client.echo('ev0_echo'));
+  }
 
   const mux = await startMux(ctx.home, 'minimal-mux', process.execPath, [benchFile('fixtures/minimal-proxy.js'), 'mux']);
   for (let i = 0; i < clientsCount; i++) muxClients.push(await connectSocketClient(mux.socket, `bench-mux-${i}`));
-  const nativeBuild = buildNativeMux(ctx.home);
+  const nativeBuild = buildFixture(ctx.home, 'native-mux');
   const native = typeof nativeBuild === 'string' ? await startMux(ctx.home, 'native-mux', nativeBuild, []) : undefined;
   if (native !== undefined) for (let i = 0; i < clientsCount; i++) nativeClients.push(await connectSocketClient(native.socket, `bench-native-${i}`));
 
   // Every side warmed up alike (JIT, buffers) before anything is measured.
-  const sides: [Client[], string][] = [
-    [sameClient, 'echo'],
-    [sessions, 'ev0_echo'],
-    [streamsSessions, 'ev0_echo'],
-    [muxClients, 'ev0_echo'],
-    [nativeClients, 'ev0_echo'],
-  ];
-  for (const [clients, tool] of sides) await concurrentRate(clients, tool, ctx.quick ? 5 : 200);
+  const viaGateway = sdkCalls(sessions, 'ev0_echo');
+  const viaStreams = sdkCalls(streamsSessions, 'ev0_echo');
+  const viaMux = sdkCalls(muxClients, 'ev0_echo');
+  const viaNative = sdkCalls(nativeClients, 'ev0_echo');
+  for (const side of [sameClient, viaGateway, viaStreams, viaMux, viaNative, leanDirect, leanGateway]) await concurrentRate(side, ctx.quick ? 5 : 200);
 
   // Each side's processes: the shared backend and the mux's server are the hops' only children.
   const gatewayPid = gateway.proc.pid as number;
@@ -144,6 +169,8 @@ export async function measureThroughput(ctx: BenchContext, clientsCount = 16): P
     gatewayNodeStreams: new CpuMeter({ hop: streamsPid, server: descendants(streamsPid)[0] ?? Number.NaN }),
     mux: new CpuMeter({ hop: mux.pid, server: descendants(mux.pid)[0] ?? Number.NaN }),
     native: native === undefined ? undefined : new CpuMeter({ hop: native.pid, server: descendants(native.pid)[0] ?? Number.NaN }),
+    leanDirect: new CpuMeter({ server: leanServer.proc.pid ?? Number.NaN }),
+    leanGateway: new CpuMeter({ hop: gatewayPid, server: descendants(gatewayPid)[0] ?? Number.NaN }),
   };
   const calls = clientsCount * callsPerClient;
   const directRates: number[] = [];
@@ -151,14 +178,20 @@ export async function measureThroughput(ctx: BenchContext, clientsCount = 16): P
   const streamsRates: number[] = [];
   const muxRates: number[] = [];
   const nativeRates: number[] = [];
+  const leanDirectRates: number[] = [];
+  const leanGatewayRates: number[] = [];
   for (let r = 0; r < reps; r++) {
-    directRates.push(await meters.direct.measure(calls, () => concurrentRate(sameClient, 'echo', callsPerClient)));
-    gatewayRates.push(await meters.gateway.measure(calls, () => concurrentRate(sessions, 'ev0_echo', callsPerClient)));
-    streamsRates.push(await meters.gatewayNodeStreams.measure(calls, () => concurrentRate(streamsSessions, 'ev0_echo', callsPerClient)));
-    muxRates.push(await meters.mux.measure(calls, () => concurrentRate(muxClients, 'ev0_echo', callsPerClient)));
-    if (meters.native !== undefined) nativeRates.push(await meters.native.measure(calls, () => concurrentRate(nativeClients, 'ev0_echo', callsPerClient)));
+    directRates.push(await meters.direct.measure(calls, () => concurrentRate(sameClient, callsPerClient)));
+    gatewayRates.push(await meters.gateway.measure(calls, () => concurrentRate(viaGateway, callsPerClient)));
+    streamsRates.push(await meters.gatewayNodeStreams.measure(calls, () => concurrentRate(viaStreams, callsPerClient)));
+    muxRates.push(await meters.mux.measure(calls, () => concurrentRate(viaMux, callsPerClient)));
+    if (meters.native !== undefined) nativeRates.push(await meters.native.measure(calls, () => concurrentRate(viaNative, callsPerClient)));
+    leanDirectRates.push(await meters.leanDirect.measure(calls, () => concurrentRate(leanDirect, callsPerClient)));
+    leanGatewayRates.push(await meters.leanGateway.measure(calls, () => concurrentRate(leanGateway, callsPerClient)));
   }
   await runAndForget(unregisterSessions, closeSessions);
+  for (const socket of leanStreams) socket.destroy();
+  await leanServer.stop();
   await mux.stop();
   await native?.stop();
 
@@ -167,8 +200,8 @@ export async function measureThroughput(ctx: BenchContext, clientsCount = 16): P
     const tools = [];
     for (let i = 0; i < clientsCount; i++) tools.push(await connectTools(gateway.token, ctx.env));
     const clients = tools.map((t) => t.client);
-    await concurrentRate(clients, 'ev0_echo', 200);
-    viaTools = await concurrentRate(clients, 'ev0_echo', callsPerClient);
+    await concurrentRate(sdkCalls(clients, 'ev0_echo'), 200);
+    viaTools = await concurrentRate(sdkCalls(clients, 'ev0_echo'), callsPerClient);
     await Promise.allSettled(tools.map((t) => t.close()));
   }
   await direct.close();
@@ -182,7 +215,17 @@ export async function measureThroughput(ctx: BenchContext, clientsCount = 16): P
     gatewayNodeStreamsCallsPerSecond: median(streamsRates),
     minimalMuxCallsPerSecond: median(muxRates),
     ...(typeof nativeBuild === 'string' ? { nativeMuxCallsPerSecond: median(nativeRates) } : { nativeMuxSkipped: nativeBuild.skipped }),
-    cpuPerCall: { direct: meters.direct.share, gateway: meters.gateway.share, gatewayNodeStreams: meters.gatewayNodeStreams.share, mux: meters.mux.share, ...(meters.native === undefined ? {} : { native: meters.native.share }) },
+    leanDirectCallsPerSecond: median(leanDirectRates),
+    leanGatewayCallsPerSecond: median(leanGatewayRates),
+    cpuPerCall: {
+      direct: meters.direct.share,
+      gateway: meters.gateway.share,
+      gatewayNodeStreams: meters.gatewayNodeStreams.share,
+      mux: meters.mux.share,
+      leanDirect: meters.leanDirect.share,
+      leanGateway: meters.leanGateway.share,
+      ...(meters.native === undefined ? {} : { native: meters.native.share }),
+    },
     ...(viaTools === undefined ? {} : { gatewayViaToolsCallsPerSecond: viaTools }),
   };
 }
@@ -202,14 +245,29 @@ async function startMux(dir: string, name: string, command: string, args: string
   return { socket, pid: proxy.proc.pid as number, stop: () => proxy.stop().then(() => undefined) };
 }
 
-/** Compiles bench/fixtures/native-mux.c into `dir`: the executable's path, or why it could not be built. */
-function buildNativeMux(dir: string): { skipped: string } | string {
-  const output = join(dir, 'native-mux');
+/** Compiles bench/fixtures/<name>.c into `dir`: the executable's path, or why it could not be built. */
+function buildFixture(dir: string, name: string): { skipped: string } | string {
+  const output = join(dir, name);
   const compiler = process.env['CC'] ?? 'cc';
-  const built = spawnSync(compiler, ['-O2', '-o', output, benchSource('fixtures/native-mux.c')], { encoding: 'utf8', timeout: 60_000 });
+  const built = spawnSync(compiler, ['-O2', '-o', output, benchSource(`fixtures/${name}.c`)], { encoding: 'utf8', timeout: 60_000 });
   if (built.status === 0) return output;
   const reason = built.error?.message ?? (built.stderr.trim().split('\n')[0] || `exit ${built.status}`);
   return { skipped: `not built (${compiler}: ${reason})` };
+}
+
+/** What crossing between processes costs here (bench/fixtures/crossing.c), in µs. */
+export interface CrossingResult {
+  syscallMicros: number;
+  roundTripMicros: number;
+}
+
+/** Runs bench/fixtures/crossing.c: its numbers, or why it could not run. */
+export function measureCrossing(dir: string, quick: boolean): CrossingResult | { skipped: string } {
+  const built = buildFixture(dir, 'crossing');
+  if (typeof built !== 'string') return built;
+  const run = spawnSync(built, [quick ? '2000' : '50000'], { encoding: 'utf8', timeout: 60_000 });
+  if (run.status !== 0) return { skipped: `crossing exited with ${run.status ?? run.signal}: ${run.stderr.trim()}` };
+  return JSON.parse(run.stdout) as CrossingResult;
 }
 
 /** An SDK client over a plain unix socket speaking newline-delimited JSON-RPC. */

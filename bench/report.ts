@@ -1,6 +1,6 @@
 // Turns measurements into the printed tables: latency per path, the extras, and the targets.
 import type { BigResult } from './big-result.js';
-import type { CpuShare, FirstCallResult, FirstListResult, IdleSessionsResult, ThroughputResult } from './extras.js';
+import type { CpuShare, CrossingResult, FirstCallResult, FirstListResult, IdleSessionsResult, ThroughputResult } from './extras.js';
 import { NATIVE_IO_ENV } from '../src/mcp/native-lines.js';
 import type { PathSpec } from './paths.js';
 import { mb, ms, ratio, table, type LatencySummary } from './stats.js';
@@ -19,7 +19,7 @@ export interface SequentialResult {
 
 /** Everything one run measured. */
 export interface BenchResults {
-  meta: { date: string; node: string; cpus: number; cpuModel: string; loadavg: number[]; quick: boolean; calls: number; warmup: number; rounds: number };
+  meta: { date: string; node: string; cpus: number; cpuModel: string; loadavg: number[]; crossing: CrossingResult | { skipped: string }; quick: boolean; calls: number; warmup: number; rounds: number };
   sequential: SequentialResult[];
   throughput?: ThroughputResult | undefined;
   firstList?: FirstListResult | undefined;
@@ -72,6 +72,11 @@ export function extrasTable(results: BenchResults): string {
       ? (t.nativeMuxSkipped ?? 'not measured')
       : `${t.nativeMuxCallsPerSecond.toFixed(0)} calls/s (${pct(t.nativeMuxCallsPerSecond / t.directCallsPerSecond)} of direct); ${cpuShare(t.cpuPerCall.native, 'mux')}`;
     rows.push([`  for reference: the same ${t.clients} clients through the same multiplexer written in C (bench/fixtures/native-mux.c)`, native]);
+    rows.push([`  lean clients (bench/lean-client.ts, no SDK): direct, ${t.clients} in flight`, `${t.leanDirectCallsPerSecond.toFixed(0)} calls/s; ${cpuShare(t.cpuPerCall.leanDirect)}`]);
+    rows.push([
+      `  lean clients: ${t.clients} through the same gateway`,
+      `${t.leanGatewayCallsPerSecond.toFixed(0)} calls/s (${pct(t.leanGatewayCallsPerSecond / t.leanDirectCallsPerSecond)} of lean direct); ${cpuShare(t.cpuPerCall.leanGateway, 'gateway')}`,
+    ]);
     if (t.gatewayViaToolsCallsPerSecond !== undefined) {
       rows.push([`${t.clients} concurrent clients through one gateway, each via its own mcp-tools run`, `${t.gatewayViaToolsCallsPerSecond.toFixed(0)} calls/s (${pct(t.gatewayViaToolsCallsPerSecond / t.directCallsPerSecond)} of direct)`]);
     }

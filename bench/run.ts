@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { intFlag } from './args.js';
 import { measureBigResult } from './big-result.js';
-import { measureFirstCall, measureFirstList, measureIdleSessions, measureThroughput } from './extras.js';
+import { measureCrossing, measureFirstCall, measureFirstList, measureIdleSessions, measureThroughput } from './extras.js';
 import { allPaths, benchContext, type BenchContext, type OpenPath } from './paths.js';
 import { profileChains } from './profile.js';
 import { extrasTable, latencyTable, targetsTable, type BenchResults, type SequentialResult } from './report.js';
@@ -113,7 +113,11 @@ async function main(): Promise<number> {
   installSignalHandlers();
   const cpuList = cpus();
   const ctx = await benchContext(options.quick);
-  const header = `node ${process.version}, ${cpuList.length} CPUs (${cpuList[0]?.model.trim() ?? 'unknown'}), load average ${loadavg().map((x) => x.toFixed(2)).join(' ')}`;
+  const crossing = measureCrossing(ctx.home, options.quick);
+  const header = [
+    `node ${process.version}, ${cpuList.length} CPUs (${cpuList[0]?.model.trim() ?? 'unknown'}), load average ${loadavg().map((x) => x.toFixed(2)).join(' ')}`,
+    `crossing processes here (bench/fixtures/crossing.c): ${'skipped' in crossing ? crossing.skipped : `a system call ${crossing.syscallMicros.toFixed(2)} µs, a pipe round trip between two processes ${crossing.roundTripMicros.toFixed(1)} µs`}`,
+  ].join('  \n');
   process.stdout.write(`# mcp-gateway benchmark${options.quick ? ' (quick)' : ''}\n${header}\n\n`);
 
   if (options.profile) {
@@ -122,7 +126,7 @@ async function main(): Promise<number> {
   }
 
   const results: BenchResults = {
-    meta: { date: new Date().toISOString(), node: process.version, cpus: cpuList.length, cpuModel: cpuList[0]?.model.trim() ?? '', loadavg: loadavg(), quick: options.quick, calls: options.calls, warmup: options.warmup, rounds: options.rounds },
+    meta: { date: new Date().toISOString(), node: process.version, cpus: cpuList.length, cpuModel: cpuList[0]?.model.trim() ?? '', loadavg: loadavg(), crossing, quick: options.quick, calls: options.calls, warmup: options.warmup, rounds: options.rounds },
     sequential: await measureSequential(ctx, options),
     errors: {},
   };

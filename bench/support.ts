@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { LocalShareProvider, type ShareConnector } from '../src/share/index.js';
-import { openSessionStream } from '../src/mcp/session-stream.js';
+import { openSessionStream, type SessionStream } from '../src/mcp/session-stream.js';
 import { StreamTransport } from '../src/mcp/stream-transport.js';
 import { descendants, isAlive } from '../test/helpers/cli.js';
 
@@ -211,7 +211,7 @@ export function benchSource(relative: string): string {
 }
 
 /** Dials a share once; each `connect()` then opens an in-process session stream client. */
-export async function sessionDialer(home: string, token: string): Promise<{ connect(name?: string): Promise<Client> }> {
+export async function sessionDialer(home: string, token: string): Promise<{ connect(name?: string): Promise<Client>; stream(): Promise<SessionStream> }> {
   const connector: ShareConnector = await new LocalShareProvider(home).dial(token);
   onCleanup(() => connector.close());
   return {
@@ -219,6 +219,7 @@ export async function sessionDialer(home: string, token: string): Promise<{ conn
       const { socket, head } = await openSessionStream(connector);
       return socketClient(socket, name, head);
     },
+    stream: () => openSessionStream(connector),
   };
 }
 
