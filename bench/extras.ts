@@ -117,7 +117,7 @@ export async function measureThroughput(ctx: BenchContext, clientsCount = 16): P
   const direct = await connectDirect();
   const sameClient = sdkCalls(Array.from({ length: clientsCount }, () => direct.client), 'echo');
   const [command, ...args] = EVERYTHING_COMMAND as [string, ...string[]];
-  const leanServer = spawnTracked(command, args, { stdio: ['pipe', 'pipe', 'ignore'] });
+  const leanServer = spawnTracked(command, args, { stdio: ['pipe', 'pipe', 'ignore'], protocolStdout: true });
   const { stdin, stdout } = leanServer.proc;
   if (stdin === null || stdout === null) throw new Error('server-everything has no stdio');
   const leanDirectClient = await new LeanClient(stdout, stdin).initialize();

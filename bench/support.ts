@@ -145,15 +145,19 @@ export interface Tracked {
   stop(): Promise<void>;
 }
 
-/** Spawns a process, keeps the last 64 KB of its output for error messages, and registers its stop. */
-export function spawnTracked(command: string, args: string[], options: SpawnOptions = {}): Tracked {
+/**
+ * Spawns a process, keeps the last 64 KB of its output for error messages, and registers its stop.
+ * `protocolStdout`: its stdout carries the protocol the benchmark measures, so it is not copied.
+ */
+export function spawnTracked(command: string, args: string[], options: SpawnOptions & { protocolStdout?: boolean } = {}): Tracked {
   if (stopping) throw new Error('the benchmark is stopping');
-  const proc = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'], ...options });
+  const { protocolStdout = false, ...spawnOptions } = options;
+  const proc = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'], ...spawnOptions });
   let output = '';
   const keep = (chunk: Buffer): void => {
     output = (output + chunk.toString('utf8')).slice(-65_536);
   };
-  proc.stdout?.on('data', keep);
+  if (!protocolStdout) proc.stdout?.on('data', keep);
   proc.stderr?.on('data', keep);
   const exited = new Promise<void>((resolve) => proc.once('exit', () => resolve()));
   const stop = async (): Promise<void> => {

@@ -5,7 +5,7 @@ import type { Duplex } from 'node:stream';
 import type { Logger } from '../log.js';
 import { McpHttpEndpoint } from '../mcp/http-endpoint.js';
 import { ShareServer } from '../mcp/share-server.js';
-import { DEFAULT_STOP_GRACE_MS, StdioUpstream, probeStdioServer, type ChildExit, type StdioServerSpec } from '../mcp/stdio-upstream.js';
+import { DEFAULT_STOP_GRACE_MS, StdioUpstream, describeExit, probeStdioServer, type ChildExit, type StdioServerSpec } from '../mcp/stdio-upstream.js';
 import { socketFd } from '../share/local/handover.js';
 import type { ShareListener, ShareProvider, StdioHandover } from '../share/provider.js';
 
@@ -90,7 +90,7 @@ export class Bridge {
     let token = options.token ?? '';
     const onStdioHandover = (handover: StdioHandover): void => {
       const upstream = spawnSession(newLabel(), { stdio: [handover.input, handover.output] });
-      acceptStdio(upstream, handover, grace, (exit) => (state.stopping || exit.code !== 0 ? `share '${token}' closed the session${state.stopping ? '' : ` (${describeExitBriefly(exit)})`}` : undefined));
+      acceptStdio(upstream, handover, grace, (exit) => (state.stopping || exit.code !== 0 ? `share '${token}' closed the session${state.stopping ? '' : ` (${describeExit(server, exit)})`}` : undefined));
     };
     const listen = { onConnection: shareServer.onConnection, onStdioHandover };
     const listener = await options.provider.listen(options.token === undefined ? listen : { ...listen, token: options.token });
@@ -151,11 +151,6 @@ function acceptStdio(upstream: StdioUpstream, handover: StdioHandover, grace: nu
   });
   // The client stopped mcp-tools (or it died): the session is over.
   void handover.abandoned.then(() => upstream.stop(grace));
-}
-
-function describeExitBriefly(exit: ChildExit): string {
-  if (exit.error !== undefined) return `the server could not start: ${exit.error.message}`;
-  return exit.signal === null ? `the server exited with code ${exit.code ?? '?'}` : `the server was killed by ${exit.signal}`;
 }
 
 /**

@@ -324,4 +324,18 @@ describe('mcp-tools run hands its stdio over to a local gateway', { skip: fdPass
     assert.equal((await within(cli.exited, 10_000, 'mcp-tools to exit')).code, 1);
     assert.match(cli.stderr(), /^mcp-tools: share '[a-z0-9]+' closed the session\n$/);
   });
+
+  it('says why a bridged session ended when its server process died', async () => {
+    const bridge = await startBridge([process.execPath, EVERYTHING_BIN, 'stdio'], env);
+    extraShares.push(bridge);
+    const cli = start(['run', bridge.token]);
+    cli.proc.stdin?.write(lines(INITIALIZE, INITIALIZED));
+    await answered(cli, 'init');
+    await waitFor(() => handedOver(cli), 10_000, 'the handover');
+    const [server] = descendants(bridge.proc.pid as number);
+    assert.ok(server !== undefined, 'the session has a server process');
+    process.kill(server, 'SIGKILL');
+    assert.equal((await within(cli.exited, 10_000, 'mcp-tools to exit')).code, 1);
+    assert.equal(cli.stderr(), `mcp-tools: share '${bridge.token}' closed the session ('${process.execPath}' was killed by SIGKILL)\n`);
+  });
 });
