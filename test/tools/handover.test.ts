@@ -313,25 +313,26 @@ describe('mcp-tools run hands its stdio over to a local gateway', { skip: fdPass
     }
   });
 
-  it('ends a bridged session with exit 1 when the bridge stops', async () => {
+  /** A bridge in front of server-everything, and an mcp-tools session handed over to it. */
+  const handedOverToBridge = async (): Promise<{ bridge: RunningShare; cli: RunningCli }> => {
     const bridge = await startBridge([process.execPath, EVERYTHING_BIN, 'stdio'], env);
     extraShares.push(bridge);
     const cli = start(['run', bridge.token]);
     cli.proc.stdin?.write(lines(INITIALIZE, INITIALIZED));
     await answered(cli, 'init');
     await waitFor(() => handedOver(cli), 10_000, 'the handover');
+    return { bridge, cli };
+  };
+
+  it('ends a bridged session with exit 1 when the bridge stops', async () => {
+    const { bridge, cli } = await handedOverToBridge();
     await stopAndReap(bridge);
     assert.equal((await within(cli.exited, 10_000, 'mcp-tools to exit')).code, 1);
     assert.match(cli.stderr(), /^mcp-tools: share '[a-z0-9]+' closed the session\n$/);
   });
 
   it('says why a bridged session ended when its server process died', async () => {
-    const bridge = await startBridge([process.execPath, EVERYTHING_BIN, 'stdio'], env);
-    extraShares.push(bridge);
-    const cli = start(['run', bridge.token]);
-    cli.proc.stdin?.write(lines(INITIALIZE, INITIALIZED));
-    await answered(cli, 'init');
-    await waitFor(() => handedOver(cli), 10_000, 'the handover');
+    const { bridge, cli } = await handedOverToBridge();
     const [server] = descendants(bridge.proc.pid as number);
     assert.ok(server !== undefined, 'the session has a server process');
     process.kill(server, 'SIGKILL');
