@@ -8,7 +8,7 @@ import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import type { JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
 import fc from 'fast-check';
-import { NATIVE_IO_ENV, lineIo } from '../../src/mcp/native-lines.js';
+import { LINE_IO_SKIP } from '../helpers/addons.js';
 import { StdioUpstream } from '../../src/mcp/stdio-upstream.js';
 import { StreamTransport } from '../../src/mcp/stream-transport.js';
 import { createLogger } from '../../src/log.js';
@@ -20,9 +20,7 @@ const TRANSPORT_EXIT = fileURLToPath(new URL('../fixtures/transport-exit.js', im
 /** The two ways a StreamTransport moves bytes; every test below runs against both. */
 const MODES = [
   { name: 'Node streams', nativeIo: false, skip: undefined },
-  // CI fails when the addon is not built (.ci/run); it skips only in CI's second pass, which runs
-  // the whole suite with the addon off.
-  { name: 'line-io addon', nativeIo: true, skip: lineIo() === undefined ? (process.env[NATIVE_IO_ENV] === '0' ? `the line-io addon is off (${NATIVE_IO_ENV}=0)` : 'the line-io addon is not built here') : undefined },
+  { name: 'line-io addon', nativeIo: true, skip: LINE_IO_SKIP },
 ] as const;
 
 const logger = createLogger({ level: 'silent', name: 'test' });

@@ -9,6 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import { LineSplitter } from '../../src/mcp/line-splitter.js';
 import { fdPassing, socketFd } from '../../src/share/local/handover.js';
+import { FD_PASSING_SKIP } from '../helpers/addons.js';
 import { LocalShareProvider } from '../../src/share/local/index.js';
 import type { ShareListener, StdioHandover, StdioHandoverHandler } from '../../src/share/provider.js';
 import { isAlive, waitFor } from '../helpers/cli.js';
@@ -105,7 +106,7 @@ function openHandover(handover: StdioHandover): { input: Socket; output: Socket;
   };
 }
 
-describe('local share: stdio handover', { skip: fdPassing() === undefined ? 'fd-passing addon not built' : false }, () => {
+describe('local share: stdio handover', { skip: FD_PASSING_SKIP ?? false }, () => {
   let home: string;
   let provider: LocalShareProvider;
 

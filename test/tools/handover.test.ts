@@ -7,7 +7,8 @@ import { Socket } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { LineSplitter } from '../../src/mcp/line-splitter.js';
-import { fdPassing } from '../../src/share/local/handover.js';
+import { FD_PASSING_ENV } from '../../src/share/local/handover.js';
+import { FD_PASSING_SKIP } from '../helpers/addons.js';
 import { EVERYTHING_BIN, binPath, descendants, isAlive, startBridge, startCli, startGateway, waitFor, type RunningCli, type RunningShare } from '../helpers/cli.js';
 
 const INITIALIZE = { jsonrpc: '2.0', id: 'init', method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'raw', version: '1' } } };
@@ -79,7 +80,7 @@ async function stopAndReap(share: RunningShare): Promise<void> {
 const gatewayConfig = (grace: string): string =>
   `shutdown_grace: ${grace}\nbackends:\n  - id: ev\n    transport:\n      type: stdio\n      command: "${process.execPath}"\n      args: ["${EVERYTHING_BIN}", "stdio"]\n`;
 
-describe('mcp-tools run hands its stdio over to a local gateway', { skip: fdPassing() === undefined ? 'fd-passing addon not built' : false }, () => {
+describe('mcp-tools run hands its stdio over to a local gateway', { skip: FD_PASSING_SKIP ?? false }, () => {
   let home: string;
   let env: NodeJS.ProcessEnv;
   let config: string;
@@ -171,6 +172,26 @@ describe('mcp-tools run hands its stdio over to a local gateway', { skip: fdPass
     assert.match(fdTarget(pid, 1) ?? 'gone', /^(socket|pipe):\[\d+\]$/);
     cli.proc.stdin?.end();
     assert.equal((await within(cli.exited, 10_000, 'mcp-tools to exit')).code, 0);
+  });
+
+  it(`relays when ${FD_PASSING_ENV}=0 turns the handover off, on either side`, async () => {
+    const off = { ...env, [FD_PASSING_ENV]: '0' };
+    const bridge = await startBridge([process.execPath, EVERYTHING_BIN, 'stdio'], off);
+    extraShares.push(bridge);
+    assert.ok(!readdirSync(join(home, 'shares')).includes(`${bridge.token}.stdio.sock`), 'the bridge offers no handover');
+    const clients = [start(['run', bridge.token]), startCli('mcp-tools', ['run', gateway.token], off)];
+    clis.push(clients[1] as RunningCli);
+    for (const [i, cli] of clients.entries()) {
+      cli.proc.stdin?.write(lines(INITIALIZE, INITIALIZED, call(1, i === 0 ? 'echo' : 'ev_echo', { message: 'off' })));
+      assert.equal((await answered(cli, 1)).result?.content?.[0]?.text, 'Echo: off');
+      // A handed-over client moves its fds to /dev/null just after the share took them, which
+      // can be after the first answer: give a handover the time it takes elsewhere in this file.
+      await new Promise((resolve) => setTimeout(resolve, 1_000));
+      assert.match(fdTarget(cli.proc.pid as number, 0) ?? 'gone', /^(socket|pipe):\[\d+\]$/);
+      cli.proc.stdin?.end();
+      assert.equal((await within(cli.exited, 10_000, 'mcp-tools to exit')).code, 0);
+      assert.equal(cli.stderr(), '');
+    }
   });
 
   it('answers a slow call asked just before stdin closed, then exits 0', async () => {

@@ -28,13 +28,22 @@ interface FdPassing {
 
 let addon: FdPassing | null | undefined;
 
-/** The fd-passing addon, or undefined where it was not built (then every session is relayed). */
+/** Set to `0`, no stdio handover is offered or asked for even where the addon is built. */
+export const FD_PASSING_ENV = 'MCP_GATEWAY_FD_PASSING';
+
+/**
+ * The fd-passing addon, or undefined where it was not built or `MCP_GATEWAY_FD_PASSING=0` turns
+ * it off (then every session is relayed).
+ */
 export function fdPassing(): FdPassing | undefined {
   if (addon === undefined) {
-    try {
-      addon = createRequire(import.meta.url)('../../../../build/Release/fd_passing.node') as FdPassing;
-    } catch {
-      addon = null;
+    if (process.env[FD_PASSING_ENV] === '0') addon = null;
+    else {
+      try {
+        addon = createRequire(import.meta.url)('../../../../build/Release/fd_passing.node') as FdPassing;
+      } catch {
+        addon = null;
+      }
     }
   }
   return addon ?? undefined;
