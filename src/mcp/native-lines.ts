@@ -1,6 +1,6 @@
-import { createRequire } from 'node:module';
 import { Socket } from 'node:net';
 import { getSystemErrorName } from 'node:util';
+import { loadAddon, socketFd } from '../native/addons.js';
 
 /** A descriptor the addon reads and writes; opaque to JS. */
 type Channel = object & { readonly __brand: 'line-io channel' };
@@ -25,8 +25,6 @@ interface LineIo {
   setCoalesce(on: boolean): void;
 }
 
-let addon: LineIo | null | undefined;
-
 /** Set to `0`, transports use Node's streams even where the addon is built. */
 export const NATIVE_IO_ENV = 'MCP_GATEWAY_NATIVE_IO';
 
@@ -35,19 +33,10 @@ export const NATIVE_IO_ENV = 'MCP_GATEWAY_NATIVE_IO';
  * off (then every transport uses Node's streams, with the same behaviour).
  */
 export function lineIo(): LineIo | undefined {
-  if (addon === undefined) {
-    if (process.env[NATIVE_IO_ENV] === '0') addon = null;
-    else {
-      try {
-        addon = createRequire(import.meta.url)('../../../build/Release/line_io.node') as LineIo;
-        // For measurements: each message written at once (README, design notes).
-        if (process.env['MCP_GATEWAY_COALESCE'] === '0') addon.setCoalesce(false);
-      } catch {
-        addon = null;
-      }
-    }
-  }
-  return addon ?? undefined;
+  return loadAddon<LineIo>('line_io', NATIVE_IO_ENV, (addon) => {
+    // For measurements: each message written at once (README, design notes).
+    if (process.env['MCP_GATEWAY_COALESCE'] === '0') addon.setCoalesce(false);
+  });
 }
 
 /**
@@ -58,8 +47,7 @@ function idleFd(stream: unknown, direction: 'read' | 'write'): number | undefine
   if (!(stream instanceof Socket) || stream.destroyed || (stream as { encrypted?: unknown }).encrypted === true) return undefined;
   if (direction === 'write' && (stream.writableLength > 0 || stream.writableEnded)) return undefined;
   if (direction === 'read' && stream.readableEnded) return undefined;
-  const fd = (stream as { _handle?: { fd?: unknown } })._handle?.fd;
-  return typeof fd === 'number' && fd >= 0 ? fd : undefined;
+  return socketFd(stream);
 }
 
 /** What a transport does with lines and events once its descriptors are read natively. */

@@ -1,7 +1,7 @@
 import type { Duplex } from 'node:stream';
 import type { Transport, TransportSendOptions } from '@modelcontextprotocol/sdk/shared/transport.js';
 import type { JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
-import { LineSplitter, oversizedId } from './line-splitter.js';
+import { LineSplitter, oversizedId, type OversizedLine } from './line-splitter.js';
 import { type LineBatch, type LineEvent, NativeLines } from './native-lines.js';
 
 const NEWLINE = Buffer.from('\n');
@@ -77,9 +77,7 @@ export class StreamTransport implements Transport {
     this.#releaseInputOnClose = options.releaseInputOnClose ?? false;
     const limit = options.maxLineBytes;
     this.#maxLineBytes = limit;
-    this.#splitter = new LineSplitter(
-      limit === undefined ? {} : { maxLineBytes: limit, onOversize: (line) => this.#badInput(-32600, `Invalid Request: message exceeds ${limit} bytes`, oversizedId(line)) },
-    );
+    this.#splitter = new LineSplitter(limit === undefined ? {} : { maxLineBytes: limit, onOversize: (line) => this.#oversize(line) });
   }
 
   /** A transport over one duplex socket. */
@@ -235,7 +233,7 @@ export class StreamTransport implements Transport {
 
   readonly #onEvent: LineEvent = (kind, a, b) => {
     if (kind === 'oversize') {
-      this.#badInput(-32600, `Invalid Request: message exceeds ${this.#maxLineBytes} bytes`, oversizedId({ head: a as Buffer, tail: b as Buffer }));
+      this.#oversize({ head: a as Buffer, tail: b as Buffer });
       return;
     }
     if (typeof a === 'string') this.onerror?.(new Error(a));
@@ -273,6 +271,11 @@ export class StreamTransport implements Transport {
       return;
     }
     this.onmessage?.(message);
+  }
+
+  /** A line over `maxLineBytes`, dropped: answered with the id found in its first and last bytes. */
+  #oversize(line: OversizedLine): void {
+    this.#badInput(-32600, `Invalid Request: message exceeds ${this.#maxLineBytes} bytes`, oversizedId(line));
   }
 
   /** As a server side, answer input we cannot even parse; the session carries on. */

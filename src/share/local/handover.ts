@@ -1,8 +1,8 @@
 import { closeSync, fstatSync, openSync } from 'node:fs';
 import { chmod, unlink } from 'node:fs/promises';
-import { createRequire } from 'node:module';
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { LineSplitter } from '../../mcp/line-splitter.js';
+import { loadAddon, socketFd } from '../../native/addons.js';
 import type { HandoverEnd, StdioHandover, StdioHandoverHandler } from '../provider.js';
 
 /**
@@ -26,8 +26,6 @@ interface FdPassing {
   recvFds(socketFd: number): { data: Buffer; fds: number[]; truncated: boolean };
 }
 
-let addon: FdPassing | null | undefined;
-
 /** Set to `0`, no stdio handover is offered or asked for even where the addon is built. */
 export const FD_PASSING_ENV = 'MCP_GATEWAY_FD_PASSING';
 
@@ -36,23 +34,7 @@ export const FD_PASSING_ENV = 'MCP_GATEWAY_FD_PASSING';
  * it off (then every session is relayed).
  */
 export function fdPassing(): FdPassing | undefined {
-  if (addon === undefined) {
-    if (process.env[FD_PASSING_ENV] === '0') addon = null;
-    else {
-      try {
-        addon = createRequire(import.meta.url)('../../../../build/Release/fd_passing.node') as FdPassing;
-      } catch {
-        addon = null;
-      }
-    }
-  }
-  return addon ?? undefined;
-}
-
-/** The descriptor under a net.Socket, when it has one (unix sockets and pipes do). */
-export function socketFd(socket: object): number | undefined {
-  const fd = (socket as { _handle?: { fd?: unknown } })._handle?.fd;
-  return typeof fd === 'number' && fd >= 0 ? fd : undefined;
+  return loadAddon<FdPassing>('fd_passing', FD_PASSING_ENV);
 }
 
 /** True for the descriptors a handover can carry: pipes and sockets (not files or terminals). */
