@@ -6,7 +6,7 @@ import type { Duplex } from 'node:stream';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { z } from 'zod';
 import { EVERYTHING_BIN, descendants, isAlive, startGateway } from '../test/helpers/cli.js';
-import { NATIVE_IO_ENV } from '../src/mcp/native-lines.js';
+const NATIVE_IO_ENV = 'MCP_GATEWAY_NATIVE_IO'; // TODO(bench cleanup): the addon is gone
 import { EVERYTHING_COMMAND, connectDirect, connectTools, track, writeGatewayConfig, type BenchContext } from './paths.js';
 import { LeanClient } from './lean-client.js';
 import { echoOnce, median } from './stats.js';

@@ -4,7 +4,7 @@
 // the server, so what the clients cost is taken from the hop's side; this client shows how much
 // of the 16-client gap is the SDK clients' own work (BENCHMARKS.md, 2026-12-02 later).
 import type { Readable, Writable } from 'node:stream';
-import { LineSplitter } from '../src/mcp/line-splitter.js';
+import { LineSplitter } from '../src/wire/lines.js';
 import { ECHO_ARGS } from './stats.js';
 
 interface Pending {

@@ -7,8 +7,6 @@ import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js'
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import { EVERYTHING_BIN, binPath, connectThroughTools, startBridge, startGateway, type RunningShare } from '../test/helpers/cli.js';
-import { V8_TUNING_ENV } from '../src/cli/v8-tuning.js';
-import { NATIVE_IO_ENV } from '../src/mcp/native-lines.js';
 import { benchFile, freePort, nodeModule, onCleanup, runAndForget, sessionDialer, spawnTracked, tempDir, waitForPort, type Tracked } from './support.js';
 
 /** What every path gets: a home for local shares and the environment our CLIs run with. */
@@ -183,12 +181,10 @@ function bridgeInProcess(): PathSpec {
 }
 
 /** How a context row's gateway chain differs from the measured one. */
-type GatewayVariant = 'relayed' | 'v8-defaults' | 'node-streams';
+type GatewayVariant = 'relayed';
 
 const VARIANTS: Record<GatewayVariant, { label: string; chain: string; env?: Record<string, string> }> = {
   relayed: { label: ', relayed (--no-handover)', chain: '' },
-  'v8-defaults': { label: `, V8 defaults (${V8_TUNING_ENV}=off)`, chain: '; V8 tiering left at its defaults', env: { [V8_TUNING_ENV]: 'off' } },
-  'node-streams': { label: `, Node streams (${NATIVE_IO_ENV}=0)`, chain: '; its descriptors read and written through net.Socket, not the line-io addon', env: { [NATIVE_IO_ENV]: '0' } },
 };
 
 /**
@@ -372,5 +368,5 @@ function mcpProxy(): PathSpec {
 
 /** Every sequential path, floor first. */
 export function allPaths(): PathSpec[] {
-  return [direct(), bridge(), gateway(1), gateway(10), bridge(true), gateway(1, 'relayed'), gateway(1, 'v8-defaults'), gateway(1, 'node-streams'), minimalProxy(), bridgeInProcess(), bridgeHttp(), mcpRemote(), supergatewayHttp(), mcpProxy()];
+  return [direct(), bridge(), gateway(1), gateway(10), bridge(true), gateway(1, 'relayed'), minimalProxy(), bridgeInProcess(), bridgeHttp(), mcpRemote(), supergatewayHttp(), mcpProxy()];
 }

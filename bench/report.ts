@@ -1,7 +1,7 @@
 // Turns measurements into the printed tables: latency per path, the extras, and the targets.
 import type { BigResult } from './big-result.js';
 import type { CpuShare, CrossingResult, FirstCallResult, FirstListResult, IdleSessionsResult, ThroughputResult } from './extras.js';
-import { NATIVE_IO_ENV } from '../src/mcp/native-lines.js';
+const NATIVE_IO_ENV = 'MCP_GATEWAY_NATIVE_IO'; // TODO(bench cleanup): the addon is gone
 import type { PathSpec } from './paths.js';
 import { mb, ms, ratio, table, type LatencySummary } from './stats.js';
 

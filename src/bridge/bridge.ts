@@ -6,8 +6,8 @@ import type { Logger } from '../log.js';
 import { McpHttpEndpoint } from '../mcp/http-endpoint.js';
 import { ShareServer } from '../mcp/share-server.js';
 import { DEFAULT_STOP_GRACE_MS, StdioUpstream, describeExit, probeStdioServer, type ChildExit, type StdioServerSpec } from '../mcp/stdio-upstream.js';
-import { socketFd } from '../native/addons.js';
-import type { ShareListener, ShareProvider, StdioHandover } from '../share/provider.js';
+import { socketFd } from '../wire/socket-fd.js';
+import type { ShareListener, ShareProvider, StdioHandover } from '../share/index.js';
 
 /** Options for {@link Bridge.start}. */
 export interface BridgeOptions {

@@ -4,7 +4,6 @@ import { GatewayError } from '../errors.js';
 import { createLogger, type LoggerOptions } from '../log.js';
 import { createListenProvider, resolveProviderChoice } from '../share/index.js';
 import { VERSION, logLevelOption, newProgram, providerOption, runCli, serveUntilStopped } from './main.js';
-import { tuneV8ForRelaying } from './v8-tuning.js';
 
 interface BridgeFlags {
   env: string[];
@@ -49,7 +48,6 @@ runCli('mcp-bridge', async () => {
   logger.info({ provider: provider.name, why: reason, token: bridge.token }, `serving '${command}'; connect with: mcp-tools run ${bridge.token}`);
   // Start-up lines are what people watch for: write them now, not with the next batch.
   logger.flush();
-  tuneV8ForRelaying();
   return undefined;
 });
 

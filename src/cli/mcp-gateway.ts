@@ -7,7 +7,6 @@ import { OrchestratorClient } from '../gateway/orchestrator.js';
 import { createLogger, type Logger, type LoggerOptions } from '../log.js';
 import { createListenProvider, createShareProvider, resolveProviderChoice } from '../share/index.js';
 import { VERSION, exit, logLevelOption, newProgram, providerOption, runCli, serveUntilStopped } from './main.js';
-import { tuneV8ForRelaying } from './v8-tuning.js';
 
 interface RunFlags {
   shareToken?: string;
@@ -75,7 +74,6 @@ async function run(path: string, flags: RunFlags): Promise<undefined> {
   logger.info({ provider: provider.name, why: reason, token: gateway.token, tools: gateway.catalogue().tools.size }, `gateway '${config.aggregator.name}' serving; connect with: mcp-tools run ${gateway.token}`);
   // Start-up lines are what people watch for: write them now, not with the next batch.
   logger.flush();
-  tuneV8ForRelaying();
   return undefined;
 }
 

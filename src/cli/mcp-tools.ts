@@ -6,7 +6,6 @@ import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { callTool, connectClient, describeShare } from '../tools/inspect.js';
 import { handOverStdio, runStdio } from '../tools/run.js';
 import { VERSION, exit, logLevelOption, newProgram, onShutdownSignal, providerOption, runCli } from './main.js';
-import { tuneV8ForRelaying } from './v8-tuning.js';
 
 interface CommonFlags {
   provider?: string;
@@ -97,7 +96,6 @@ async function run(token: string, flags: CommonFlags & { handover: boolean }): P
   logger.debug({ provider, why: reason }, 'share dialled');
   // process.stdin and process.stdout are not touched before this: a handover needs them unread.
   const handedOver = flags.handover ? await handOverStdio(connector, logger) : undefined;
-  if (handedOver === undefined) tuneV8ForRelaying();
   const outcome = handedOver ?? (await runStdio({ connector, input: process.stdin, output: process.stdout, logger }));
   await connector.close();
   if (outcome.exitCode !== 0) process.stderr.write(`mcp-tools: ${outcome.reason}\n`);
@@ -146,7 +144,6 @@ async function http(token: string, flags: HttpFlags): Promise<undefined> {
   logger.info({ url: service.url, token }, `share '${token}' served at ${service.url}`);
   // Start-up lines are what people watch for: write them now, not with the next batch.
   logger.flush();
-  tuneV8ForRelaying();
   onShutdownSignal(() => {
     void service.close().then(() => connector.close()).then(() => exit(0));
   });

@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { isNode, LineCounter, parseDocument, type Document, type YAMLError } from 'yaml';
 import { GatewayError } from '../errors.js';
-import { validateToken } from '../share/token.js';
+import { validateToken } from '../wire/token.js';
 import { expandTree, formatPath, type PathProblem, type PathSegment } from './expand.js';
 import {
   issuesToProblems,

@@ -14,7 +14,7 @@ import { StreamTransport } from '../mcp/stream-transport.js';
 import type { UpstreamConnection, UpstreamHandlers } from '../mcp/upstream.js';
 import { openUpstream, stdioSpec } from '../mcp/upstream-transport.js';
 import { StdioUpstream, describeExit } from '../mcp/stdio-upstream.js';
-import type { ShareListener, ShareProvider, StdioHandover } from '../share/provider.js';
+import type { ShareListener, ShareProvider, StdioHandover } from '../share/index.js';
 import { Backend, LIST_CHANGED_KINDS, type ListKind } from './backend.js';
 import { Catalogue } from './catalogue.js';
 import { GatewaySession, type SessionHost } from './session.js';
@@ -316,7 +316,7 @@ export class Gateway implements SessionHost {
       endpoint,
       logger: this.logger,
       onSessionStream: (socket, head) =>
-        this.#accept(randomBytes(4).toString('hex'), StreamTransport.overSocket(socket, head, { maxLineBytes: this.config.maxMessageBytes, answerBadInput: true, nativeIo: true })),
+        this.#accept(randomBytes(4).toString('hex'), StreamTransport.overSocket(socket, head, this.#clientStreamOptions())),
     });
     this.#endpoint = endpoint;
     this.#shareServer = shareServer;
@@ -339,10 +339,7 @@ export class Gateway implements SessionHost {
     const transport = new StreamTransport({
       input,
       output,
-      maxLineBytes: this.config.maxMessageBytes,
-      answerBadInput: true,
-      nativeIo: true,
-      releaseInputOnClose: true,
+      ...this.#clientStreamOptions(),
       onInputEnd: () => {
         state.clientEnded = true;
         if (state.session === undefined) void transport.close();
@@ -358,6 +355,16 @@ export class Gateway implements SessionHost {
     if (state.session === undefined) transport.onclose = ended;
     else this.#onSessionClosed.set(state.session, ended);
     void handover.abandoned.then(() => (state.session === undefined ? transport.close() : state.session.close()));
+  }
+
+  /**
+   * How a client's byte stream is read and written: messages up to `max_message_bytes`, bad input
+   * answered, and at most one buffer of answers it leaves unread before we stop reading its
+   * requests; past two messages' worth the session is closed.
+   */
+  #clientStreamOptions() {
+    const max = this.config.maxMessageBytes;
+    return { maxLineBytes: max, maxQueuedBytes: 2 * max, answerBadInput: true, pauseInputWhileCongested: true };
   }
 
   #accept(id: string, transport: Transport): GatewaySession | undefined {

@@ -5,7 +5,7 @@ import { GatewayError, describeError, isGatewayError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { type JsonRpcId, JsonRpcErrorCode, type RoutingView, checkEnvelope, isRequest, isResponse } from '../mcp/jsonrpc.js';
 import { PassThroughResponse } from '../mcp/passthrough.js';
-import { StreamTransport } from '../mcp/stream-transport.js';
+import { type LineTransport, carriesLines } from '../mcp/stream-transport.js';
 import { Cancellation, type RawMessage, type RawResponse, type RequestOptions, type UpstreamConnection, type UpstreamHandlers, upstreamErrorResponse } from '../mcp/upstream.js';
 import { LIST_CHANGED_KINDS, type Backend, type ListKind } from './backend.js';
 import type { Catalogue } from './catalogue.js';
@@ -74,7 +74,7 @@ export class GatewaySession {
   readonly id: string;
   readonly #client: Transport;
   /** The client's transport again when it carries lines (all but the HTTP front's). */
-  readonly #stream: StreamTransport | undefined;
+  readonly #stream: LineTransport | undefined;
   readonly #host: SessionHost;
   readonly #logger: Logger;
   readonly #connections = new Map<string, Promise<UpstreamConnection>>();
@@ -97,7 +97,7 @@ export class GatewaySession {
   constructor(id: string, client: Transport, host: SessionHost) {
     this.id = id;
     this.#client = client;
-    this.#stream = client instanceof StreamTransport ? client : undefined;
+    this.#stream = carriesLines(client) ? client : undefined;
     this.#host = host;
     this.#logger = host.logger.child({ session: id });
   }

@@ -1,3 +1,4 @@
+import type { OversizedLine } from '../wire/lines.js';
 import type { JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
 
 /** JSON-RPC 2.0 error codes used on the wire. */
@@ -70,4 +71,21 @@ export function checkEnvelope(message: unknown): EnvelopeProblem | undefined {
     return { id, code: JsonRpcErrorCode.InvalidParams, message: 'Invalid params: params must be an object' };
   }
   return undefined;
+}
+
+const ID_PATTERN = /"id"\s*:\s*("(?:[^"\\]|\\.){0,200}"|-?\d{1,20})\s*[,}]/;
+
+/** The JSON-RPC id of an oversized message when one of its ends shows it, so its sender gets an answer. */
+export function oversizedId(line: OversizedLine): string | number | null {
+  for (const edge of [line.tail, line.head]) {
+    const match = ID_PATTERN.exec(edge.toString('utf8'));
+    if (match?.[1] !== undefined) {
+      try {
+        return JSON.parse(match[1]) as string | number;
+      } catch {
+        // not a JSON value after all
+      }
+    }
+  }
+  return null;
 }

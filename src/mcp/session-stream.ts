@@ -1,7 +1,7 @@
 import { request, type IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { GatewayError } from '../errors.js';
-import type { ShareConnector } from '../share/provider.js';
+import type { ShareConnector } from '../share/index.js';
 
 /**
  * Our own components talk over one persistent duplex stream per session: an HTTP/1.1 upgrade on

@@ -1,7 +1,7 @@
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Logger } from '../log.js';
-import type { ConnectionHandler } from '../share/provider.js';
+import type { ConnectionHandler } from '../share/index.js';
 import type { McpHttpEndpoint } from './http-endpoint.js';
 import { acceptSessionStream, isSessionStreamRequest, rejectUpgrade } from './session-stream.js';
 

@@ -2,7 +2,7 @@ import { SSEClientTransport } from '@modelcontextprotocol/sdk/client/sse.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import { isGatewayError } from '../errors.js';
-import type { ShareConnector } from '../share/provider.js';
+import type { ShareConnector } from '../share/index.js';
 import { openSessionStream, type SessionStream } from './session-stream.js';
 import { StreamTransport } from './stream-transport.js';
 

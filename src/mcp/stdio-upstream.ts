@@ -2,7 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import type { Socket } from 'node:net';
 import { GatewayError, describeError } from '../errors.js';
 import type { Logger } from '../log.js';
-import { LineSplitter } from './line-splitter.js';
+import { LineSplitter } from '../wire/lines.js';
 import { StreamTransport } from './stream-transport.js';
 
 /** How to start a stdio MCP server. */
@@ -30,7 +30,7 @@ export class StdioUpstream {
   /** Settles once the process has exited (or failed to spawn). */
   readonly exited: Promise<ChildExit>;
   #exit: ChildExit | undefined;
-  /** The transport over its stdio, once made: it may own the descriptors (line-io addon). */
+  /** The transport over its stdio, once made. */
   #transport: StreamTransport | undefined;
   /** Where its stderr lines go; a process started ahead moves to its session's logger. */
   #logger: Logger;
@@ -59,7 +59,7 @@ export class StdioUpstream {
       });
       this.child.once('exit', (code, signal) => {
         this.#exit = { code, signal };
-        // Its stdin is no use any more; a descriptor the line-io addon holds is released here.
+        // Its stdin is no use any more.
         this.#transport?.endOutput();
         resolve(this.#exit);
       });
@@ -90,7 +90,7 @@ export class StdioUpstream {
     const onEnd = async (): Promise<void> => {
       await this.stop();
     };
-    this.#transport = new StreamTransport({ input: stdout, output: stdin, onEnd, nativeIo: true });
+    this.#transport = new StreamTransport({ input: stdout, output: stdin, onEnd });
     return this.#transport;
   }
 

@@ -1,10 +1,31 @@
 import type { Duplex } from 'node:stream';
 import type { Transport, TransportSendOptions } from '@modelcontextprotocol/sdk/shared/transport.js';
 import type { JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
-import { LineSplitter, oversizedId, type OversizedLine } from './line-splitter.js';
-import { type LineBatch, type LineEvent, NativeLines } from './native-lines.js';
+import { LineReader, LineSplitter, type OversizedLine } from '../wire/lines.js';
+import { oversizedId } from './jsonrpc.js';
 
 const NEWLINE = Buffer.from('\n');
+
+/** Output a peer may leave unread before its transport is closed, unless the owner sets its own bound. */
+export const DEFAULT_MAX_QUEUED_BYTES = 64 * 1024 * 1024;
+
+/**
+ * A Transport that carries newline-delimited lines and can take them without a promise a message
+ * or already serialised: the gateway's hot path asks for these where a transport offers them.
+ */
+export interface LineTransport extends Transport {
+  /** send() without a promise: false, and nothing written, once the transport is closed. */
+  post(message: JSONRPCMessage): boolean;
+  /** Writes one serialised message given as parts, which leave together without being joined. */
+  sendLine(parts: readonly Buffer[]): boolean;
+  /** Lets `handler` take lines of at least `minBytes`, as the pieces read, before they are parsed. */
+  interceptLines(minBytes: number, handler: (parts: Buffer[], bytes: number) => boolean): void;
+}
+
+/** True when `transport` carries lines ({@link LineTransport}). */
+export function carriesLines(transport: Transport): transport is LineTransport {
+  return typeof (transport as Partial<LineTransport>).sendLine === 'function';
+}
 
 /** Options for {@link StreamTransport}. */
 export interface StreamTransportOptions {
@@ -16,6 +37,17 @@ export interface StreamTransportOptions {
   onEnd?: () => void | Promise<void>;
   /** Longer messages are dropped without being buffered whole. */
   maxLineBytes?: number;
+  /**
+   * Output the peer may leave unread (default {@link DEFAULT_MAX_QUEUED_BYTES}): past it the
+   * transport reports an error and closes, so a peer that never reads cannot grow the process.
+   */
+  maxQueuedBytes?: number;
+  /**
+   * Stop reading input while the peer does not read its output (a client's session: it cannot
+   * pile up more answers than one buffer). Not for a child process, which may wait to be read
+   * before it reads again.
+   */
+  pauseInputWhileCongested?: boolean;
   /** Answer unparsable or oversized input with a JSON-RPC error (server side of a session). */
   answerBadInput?: boolean;
   /**
@@ -24,47 +56,43 @@ export interface StreamTransportOptions {
    * the end of the input closes the transport.
    */
   onInputEnd?: () => void;
-  /**
-   * Read and write the descriptors under the streams with the line-io addon, where it is built
-   * and both streams are sockets with nothing buffered (a share session, a child's stdio): same
-   * behaviour, less CPU a message (src/mcp/native-lines.ts).
-   */
-  nativeIo?: boolean;
-  /**
-   * With `nativeIo` and a separate input: close() stops reading it at once (a client's stdin that
-   * was handed over), instead of reading it to its end (a child's stdout, which may still write
-   * as it exits). Node's streams leave that to `onEnd`.
-   */
-  releaseInputOnClose?: boolean;
 }
+
+type Output = NodeJS.WritableStream & {
+  destroyed?: boolean;
+  writableEnded?: boolean;
+  writableLength?: number;
+  writableNeedDrain?: boolean;
+  cork?: () => void;
+  uncork?: () => void;
+  destroy?: (error?: Error) => void;
+};
 
 /**
  * An SDK Transport over any byte stream carrying newline-delimited JSON-RPC: a share session
  * stream, or a child's stdio. A line that is not JSON is reported through `onerror` and skipped.
  */
-export class StreamTransport implements Transport {
+export class StreamTransport implements LineTransport {
   onmessage?: (message: JSONRPCMessage) => void;
   onclose?: () => void;
   onerror?: (error: Error) => void;
   sessionId?: string;
 
   readonly #input: NodeJS.ReadableStream & { destroyed?: boolean };
-  readonly #output: NodeJS.WritableStream & { destroyed?: boolean; writableEnded?: boolean; cork?: () => void; uncork?: () => void };
-  readonly #splitter: LineSplitter;
+  readonly #output: Output;
+  readonly #reader: LineReader;
   readonly #head: Buffer | undefined;
   readonly #onEnd: (() => void | Promise<void>) | undefined;
   readonly #answerBadInput: boolean;
   readonly #onInputEnd: (() => void) | undefined;
+  readonly #maxLineBytes: number | undefined;
+  readonly #maxQueuedBytes: number;
+  readonly #pauseInput: boolean;
   #inputEnded = false;
   #closed = false;
   #corked = false;
   #wroteThisTick = false;
   #intercept: { minBytes: number; handler: (parts: Buffer[], bytes: number) => boolean } | undefined;
-  readonly #nativeIo: boolean;
-  readonly #releaseInputOnClose: boolean;
-  readonly #maxLineBytes: number | undefined;
-  /** Set once start() handed the descriptors to the addon. */
-  #native: NativeLines | undefined;
 
   constructor(options: StreamTransportOptions) {
     this.#input = options.input;
@@ -73,28 +101,24 @@ export class StreamTransport implements Transport {
     this.#onEnd = options.onEnd;
     this.#answerBadInput = options.answerBadInput ?? false;
     this.#onInputEnd = options.onInputEnd;
-    this.#nativeIo = options.nativeIo ?? false;
-    this.#releaseInputOnClose = options.releaseInputOnClose ?? false;
+    this.#maxQueuedBytes = options.maxQueuedBytes ?? DEFAULT_MAX_QUEUED_BYTES;
+    this.#pauseInput = options.pauseInputWhileCongested ?? false;
     const limit = options.maxLineBytes;
     this.#maxLineBytes = limit;
-    this.#splitter = new LineSplitter(limit === undefined ? {} : { maxLineBytes: limit, onOversize: (line) => this.#oversize(line) });
+    const splitter = new LineSplitter(limit === undefined ? {} : { maxLineBytes: limit, onOversize: (line) => this.#oversize(line) });
+    this.#reader = new LineReader(this.#input, splitter, this.#onLine, this.#onParts);
   }
 
   /** A transport over one duplex socket. */
-  static overSocket(socket: Duplex, head?: Buffer, options: Pick<StreamTransportOptions, 'maxLineBytes' | 'answerBadInput' | 'nativeIo'> = {}): StreamTransport {
+  static overSocket(
+    socket: Duplex,
+    head?: Buffer,
+    options: Pick<StreamTransportOptions, 'maxLineBytes' | 'maxQueuedBytes' | 'answerBadInput' | 'pauseInputWhileCongested'> = {},
+  ): StreamTransport {
     return new StreamTransport({ ...options, input: socket, output: socket, ...(head === undefined ? {} : { head }) });
   }
 
   start(): Promise<void> {
-    if (this.#nativeIo) {
-      this.#native = NativeLines.take(this.#input, this.#output, { lines: this.#onLines, event: this.#onEvent });
-      if (this.#native !== undefined) {
-        const options = { ...(this.#maxLineBytes === undefined ? {} : { maxLineBytes: this.#maxLineBytes }), ...(this.#intercept === undefined ? {} : { bufferLinesAt: this.#intercept.minBytes }) };
-        this.#native.start(options, this.#head);
-        return Promise.resolve();
-      }
-    }
-    this.#input.on('data', this.#onData);
     this.#input.once('end', this.#inputDone);
     this.#input.once('close', this.#inputDone);
     this.#input.on('error', (error: Error) => this.onerror?.(error));
@@ -102,7 +126,8 @@ export class StreamTransport implements Transport {
       this.onerror?.(error);
       this.#finish();
     });
-    if (this.#head !== undefined && this.#head.length > 0) this.#onData(this.#head);
+    this.#output.on('drain', this.#onDrain);
+    this.#reader.start(this.#head);
     return Promise.resolve();
   }
 
@@ -115,7 +140,6 @@ export class StreamTransport implements Transport {
    * on it cost a microtask a message): false, and nothing written, once the transport is closed.
    */
   post(message: JSONRPCMessage): boolean {
-    if (this.#native !== undefined) return this.#nativeWritten(this.#native.write(JSON.stringify(message)));
     if (!this.#writable) return false;
     // Resolving without waiting for the write callback keeps the hot path free of a round trip
     // through the event loop; ordering is preserved by the stream itself. The first message of a
@@ -124,7 +148,7 @@ export class StreamTransport implements Transport {
     // writev. (Deferring to setImmediate instead cost every call an extra epoll_wait.)
     if (this.#wroteThisTick) this.#cork();
     else this.#startTick();
-    this.#output.write(`${JSON.stringify(message)}\n`);
+    this.#wrote(this.#output.write(`${JSON.stringify(message)}\n`));
     return true;
   }
 
@@ -134,26 +158,60 @@ export class StreamTransport implements Transport {
    * {@link post}, false once the transport is closed.
    */
   sendLine(parts: readonly Buffer[]): boolean {
-    if (this.#native !== undefined) return this.#nativeWritten(this.#native.writeParts(parts));
     if (!this.#writable) return false;
     if (!this.#wroteThisTick) this.#startTick();
     this.#cork();
     for (const part of parts) this.#output.write(part);
-    this.#output.write(NEWLINE);
+    this.#wrote(this.#output.write(NEWLINE));
     return true;
   }
 
-  /** A write through the addon: the output breaking is reported as a stream's error would be, after this turn. */
-  #nativeWritten(outcome: boolean | Error): boolean {
-    if (this.#closed) return false;
-    if (typeof outcome === 'boolean') return outcome;
-    process.nextTick(() => this.#onEvent('error', outcome.message));
-    return true;
+  /** Lines of at least `minBytes` go to `handler` first, as the pieces read; those it takes are not parsed. */
+  interceptLines(minBytes: number, handler: (parts: Buffer[], bytes: number) => boolean): void {
+    this.#intercept = { minBytes, handler };
+  }
+
+  /** Ends the output now (for a child: its end of input). */
+  endOutput(): void {
+    // A child that could not be spawned (EMFILE) has no stdin at all.
+    if (this.#output !== undefined && this.#output !== null) this.#output.end();
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    if (this.#onEnd === undefined) {
+      this.endOutput();
+      this.#finish();
+      return;
+    }
+    const ending = this.#onEnd();
+    this.#finish();
+    await ending;
   }
 
   get #writable(): boolean {
     return !this.#closed && this.#output.destroyed !== true && this.#output.writableEnded !== true;
   }
+
+  /**
+   * After a write: a peer that leaves more than `maxQueuedBytes` unread is cut off; one that is
+   * merely behind stops us reading its input (when asked to) until it catches up.
+   */
+  #wrote(belowHighWater: boolean): void {
+    if (belowHighWater) return;
+    const queued = this.#output.writableLength ?? 0;
+    if (queued > this.#maxQueuedBytes) {
+      this.onerror?.(new Error(`the peer is not reading: ${queued} bytes of output queued (limit ${this.#maxQueuedBytes})`));
+      this.#output.destroy?.();
+      this.#finish();
+      return;
+    }
+    if (this.#pauseInput) this.#reader.pause();
+  }
+
+  readonly #onDrain = (): void => {
+    if (!this.#closed && !this.#inputEnded) this.#reader.resume();
+  };
 
   /** Notes that this tick has written; what is corked in it leaves when it ends. */
   #startTick(): void {
@@ -167,14 +225,6 @@ export class StreamTransport implements Transport {
     this.#output.cork?.();
   }
 
-  /**
-   * Lets `handler` take lines of at least `minBytes` before they are parsed, as the pieces they
-   * were read in; a line it takes (returns true for) is not delivered to `onmessage`.
-   */
-  interceptLines(minBytes: number, handler: (parts: Buffer[], bytes: number) => boolean): void {
-    this.#intercept = { minBytes, handler };
-  }
-
   readonly #endTick = (): void => {
     this.#wroteThisTick = false;
     if (!this.#corked) return;
@@ -182,37 +232,12 @@ export class StreamTransport implements Transport {
     this.#output.uncork?.();
   };
 
-  /** Ends the output now (for a child: its end of input), whoever owns the descriptors. */
-  endOutput(): void {
-    if (this.#native !== undefined) this.#native.end();
-    else this.#output.end();
-  }
-
-  async close(): Promise<void> {
-    if (this.#closed) return;
-    // With `onEnd`, Node's streams are its to end; the addon's descriptors are ours.
-    if (this.#onEnd === undefined || this.#native !== undefined) this.endOutput();
-    if (this.#releaseInputOnClose) this.#native?.inputEnded();
-    if (this.#onEnd === undefined) {
-      this.#finish();
-      return;
-    }
-    const ending = this.#onEnd();
-    this.#finish();
-    await ending;
-  }
-
   readonly #inputDone = (): void => {
     if (this.#onInputEnd === undefined) return this.#finish();
     if (this.#inputEnded || this.#closed) return;
     this.#inputEnded = true;
-    this.#input.removeListener('data', this.#onData);
+    this.#reader.stop();
     this.#onInputEnd();
-  };
-
-  readonly #onData = (chunk: Buffer | string): void => {
-    const buffer = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
-    this.#splitter.push(buffer, this.#onLine, this.#intercept === undefined ? undefined : this.#onParts);
   };
 
   /** A line that spanned chunks, offered to the interceptor before the chunks are joined. */
@@ -221,75 +246,38 @@ export class StreamTransport implements Transport {
     return intercept !== undefined && bytes >= intercept.minBytes && intercept.handler(parts, bytes);
   };
 
-  /** Lines read by the addon: strings; Buffers, or the pieces read, for those long enough to be offered to the interceptor. */
-  readonly #onLines = (batch: LineBatch): void => {
-    for (const line of batch) {
-      if (this.#closed) return;
-      if (typeof line === 'string') this.#parse(line);
-      else if (Buffer.isBuffer(line)) this.#onLine(line);
-      else this.#onPieces(line);
-    }
-  };
-
-  readonly #onEvent: LineEvent = (kind, a, b) => {
-    if (kind === 'oversize') {
-      this.#oversize({ head: a as Buffer, tail: b as Buffer });
-      return;
-    }
-    if (typeof a === 'string') this.onerror?.(new Error(a));
-    if (kind === 'error') return this.#finish();
-    this.#native?.inputEnded();
-    this.#inputDone();
-  };
-
-  /** A long line as the pieces it was read in: offered to the interceptor before they are joined. */
-  #onPieces(pieces: Buffer[]): void {
-    let bytes = pieces.reduce((sum, piece) => sum + piece.length, 0);
-    const last = pieces[pieces.length - 1];
-    if (last !== undefined && last[last.length - 1] === 13) {
-      bytes--;
-      if (last.length === 1) pieces.pop();
-      else pieces[pieces.length - 1] = last.subarray(0, last.length - 1);
-    }
-    if (this.#onParts(pieces, bytes)) return;
-    this.#parse(Buffer.concat(pieces, bytes).toString('utf8'));
-  }
-
   readonly #onLine = (line: Buffer): void => {
-    if (line.length === 0) return;
+    if (line.length === 0 || this.#closed) return;
+    // Checked inline rather than through #onParts: that would allocate an array a line.
     if (this.#intercept !== undefined && line.length >= this.#intercept.minBytes && this.#intercept.handler([line], line.length)) return;
-    this.#parse(line.toString('utf8'));
-  };
-
-  #parse(text: string): void {
     let message: JSONRPCMessage;
     try {
-      message = JSON.parse(text) as JSONRPCMessage;
+      message = JSON.parse(line.toString('utf8')) as JSONRPCMessage;
     } catch (error) {
       this.#badInput(-32700, 'Parse error');
       this.onerror?.(new Error(`malformed JSON-RPC line: ${(error as Error).message}`));
       return;
     }
     this.onmessage?.(message);
-  }
+  };
 
   /** A line over `maxLineBytes`, dropped: answered with the id found in its first and last bytes. */
   #oversize(line: OversizedLine): void {
     this.#badInput(-32600, `Invalid Request: message exceeds ${this.#maxLineBytes} bytes`, oversizedId(line));
+    if (!this.#answerBadInput) this.onerror?.(new Error(`dropped a message over ${this.#maxLineBytes} bytes`));
   }
 
   /** As a server side, answer input we cannot even parse; the session carries on. */
   #badInput(code: number, message: string, id: string | number | null = null): void {
-    if (!this.#answerBadInput || this.#closed) return;
-    const answer = JSON.stringify({ jsonrpc: '2.0', id, error: { code, message } });
-    if (this.#native !== undefined) this.#native.write(answer);
-    else this.#output.write(`${answer}\n`);
+    if (!this.#answerBadInput || !this.#writable) return;
+    this.#wrote(this.#output.write(`${JSON.stringify({ jsonrpc: '2.0', id, error: { code, message } })}\n`));
   }
 
   readonly #finish = (): void => {
     if (this.#closed) return;
     this.#closed = true;
-    this.#input.removeListener('data', this.#onData);
+    this.#reader.stop();
+    this.#output.removeListener('drain', this.#onDrain);
     this.onclose?.();
   };
 }

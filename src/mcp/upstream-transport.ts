@@ -6,7 +6,7 @@ import { Agent, fetch as undiciFetch } from 'undici';
 import type { HttpTransportConfig, StdioTransportConfig, TransportConfig } from '../config/types.js';
 import { GatewayError, describeError } from '../errors.js';
 import type { Logger } from '../log.js';
-import type { ShareProvider } from '../share/provider.js';
+import type { ShareProvider } from '../share/index.js';
 import { openShareTransport } from './share-transport.js';
 import { StdioUpstream, describeExit, type StdioServerSpec } from './stdio-upstream.js';
 import { UpstreamConnection, type UpstreamHandlers } from './upstream.js';

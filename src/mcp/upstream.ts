@@ -4,7 +4,7 @@ import { GatewayError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { type JsonRpcId, JsonRpcErrorCode, type RoutingView, isRequest, isResponse } from './jsonrpc.js';
 import { PASS_THROUGH_MIN_BYTES, PassThroughResponse } from './passthrough.js';
-import { StreamTransport } from './stream-transport.js';
+import { type LineTransport, carriesLines } from './stream-transport.js';
 
 /** A JSON-RPC message as a plain record: we route on a few fields and pass the rest through. */
 export type RawMessage = Record<string, unknown> & { jsonrpc: '2.0' };
@@ -100,7 +100,7 @@ export class UpstreamConnection {
   readonly label: string;
   readonly #transport: Transport;
   /** The transport again when it carries lines: written to without a promise a message. */
-  readonly #stream: StreamTransport | undefined;
+  readonly #stream: LineTransport | undefined;
   readonly #logger: Logger;
   #handlers: UpstreamHandlers | undefined;
   readonly #pending = new Map<JsonRpcId, Pending>();
@@ -119,7 +119,7 @@ export class UpstreamConnection {
 
   constructor(transport: Transport, label: string, logger: Logger) {
     this.#transport = transport;
-    this.#stream = transport instanceof StreamTransport ? transport : undefined;
+    this.#stream = carriesLines(transport) ? transport : undefined;
     this.label = label;
     this.#logger = logger;
   }

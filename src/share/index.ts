@@ -3,10 +3,21 @@ import { LocalShareProvider } from './local/index.js';
 import type { ListenOptions, ShareConnector, ShareListener, ShareProvider, ShareProviderName } from './provider.js';
 import { checkZrok, ZrokShareProvider, zrokHome, type ZrokShareProviderOptions } from './zrok/index.js';
 
-export type { ShareProvider, ShareListener, ShareConnector, ListenOptions, ConnectionHandler } from './provider.js';
+export type {
+  ShareProvider,
+  ShareListener,
+  ShareConnector,
+  ListenOptions,
+  ConnectionHandler,
+  ShareProviderName,
+  StdioHandover,
+  StdioHandoverHandler,
+  HandoverEnd,
+} from './provider.js';
+export { detachStdio } from './local/handover.js';
 export { LocalShareProvider, defaultGatewayHome } from './local/index.js';
 export { MemoryShareProvider, MemoryShareNetwork } from './memory/index.js';
-export { generateToken, validateToken } from './token.js';
+export { generateToken, validateToken } from '../wire/token.js';
 export { ZrokShareProvider, findZrokBinary, isZrokEnabled, checkZrok, type ZrokShareProviderOptions, type ZrokReadiness } from './zrok/index.js';
 
 /** What users may ask for with `--provider` / `MCP_SHARE_PROVIDER`. */

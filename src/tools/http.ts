@@ -5,7 +5,7 @@ import type { Logger } from '../log.js';
 import { McpHttpEndpoint } from '../mcp/http-endpoint.js';
 import { HTTP_TIMEOUTS } from '../mcp/share-server.js';
 import { openShareTransport } from '../mcp/share-transport.js';
-import type { ShareConnector } from '../share/provider.js';
+import type { ShareConnector } from '../share/index.js';
 
 /** Options for {@link serveHttp}. */
 export interface ServeHttpOptions {

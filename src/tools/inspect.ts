@@ -1,7 +1,7 @@
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { GatewayError } from '../errors.js';
 import { openShareTransport } from '../mcp/share-transport.js';
-import type { ShareConnector } from '../share/provider.js';
+import type { ShareConnector } from '../share/index.js';
 
 /** An SDK client on a new session stream to the share. */
 export async function connectClient(connector: ShareConnector, version: string): Promise<Client> {

@@ -1,46 +1,60 @@
 import type { Readable, Writable } from 'node:stream';
 import type { Logger } from '../log.js';
-import { type JsonRpcId, JsonRpcErrorCode, type RoutingView, checkEnvelope, isRequest, isResponse } from '../mcp/jsonrpc.js';
-import { LineSplitter, oversizedId } from '../mcp/line-splitter.js';
+import { type JsonRpcId, JsonRpcErrorCode, type RoutingView, checkEnvelope, isRequest, isResponse, oversizedId } from '../mcp/jsonrpc.js';
+import { LineReader, LineSplitter } from '../wire/lines.js';
 import { responseLineId } from '../mcp/passthrough.js';
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import type { JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
 import type { Duplex } from 'node:stream';
 import { openShareSession } from '../mcp/share-transport.js';
-import { detachStdio } from '../share/local/handover.js';
-import type { ShareConnector } from '../share/provider.js';
+import { detachStdio } from '../share/index.js';
+import type { ShareConnector } from '../share/index.js';
 
-/** The share side of a stdio session: whole lines in, whole lines out. */
+/**
+ * The share side of a stdio session: whole lines in, whole lines out. Each side stops reading
+ * while the other does not drain (`write` false: the share is behind; `pause`/`resume`: the
+ * client is), so neither direction queues more than a stream's buffer.
+ */
 interface Wire {
-  write(line: Buffer): void;
-  start(onLine: (line: Buffer) => void, onClose: () => void): void;
+  /** False when the share is behind: read no more from the client until `onDrain`. */
+  write(line: Buffer): boolean;
+  start(onLine: (line: Buffer) => void, onClose: () => void, onDrain: () => void): void;
+  pause(): void;
+  resume(): void;
   close(): void;
 }
 
 /** Our session stream: bytes pass through without being parsed again. */
 function socketWire(socket: Duplex, head: Buffer, logger: Logger): Wire {
-  const splitter = new LineSplitter();
+  let reader: LineReader | undefined;
   return {
     write: (line) => writeLine(socket, line),
-    start: (onLine, onClose) => {
-      socket.on('data', (chunk: Buffer) => splitter.push(chunk, onLine));
+    start: (onLine, onClose, onDrain) => {
+      reader = new LineReader(socket, new LineSplitter(), onLine);
       socket.on('error', (error) => logger.debug({ err: error }, 'share stream error'));
+      socket.on('drain', onDrain);
       socket.once('close', onClose);
-      if (head.length > 0) splitter.push(head, onLine);
+      reader.start(head);
     },
+    pause: () => reader?.pause(),
+    resume: () => reader?.resume(),
     close: () => {
+      reader?.stop();
       socket.end();
       socket.destroy();
     },
   };
 }
 
-/** Standard MCP over HTTP, for shares served by the original Go gateway or bridge. */
+/** Standard MCP over HTTP, for shares served by the original Go gateway or bridge (the SDK's transports pace themselves). */
 function transportWire(transport: Transport, logger: Logger): Wire {
   return {
     write: (line) => {
       transport.send(JSON.parse(line.toString('utf8')) as JSONRPCMessage).catch((error: unknown) => logger.warn({ err: error }, 'share did not take a message'));
+      return true;
     },
+    pause: () => undefined,
+    resume: () => undefined,
     start: (onLine, onClose) => {
       transport.onmessage = (message) => onLine(Buffer.from(JSON.stringify(message)));
       transport.onclose = onClose;
@@ -89,14 +103,19 @@ export async function runStdio(options: RunStdioOptions): Promise<RunStdioResult
     const finish = (result: RunStdioResult): void => {
       if (done) return;
       done = true;
-      input.removeListener('data', onInput);
+      fromClient.stop();
       wire.close();
       output.write('', () => resolve(result));
     };
 
-    const writeOut = (line: Buffer | string): void => writeLine(output, line);
+    /** Writes to the client; while it does not read, nothing more is read from either side. */
+    const writeOut = (line: Buffer | string): void => {
+      if (writeLine(output, line)) return;
+      wire.pause();
+      fromClient.pause();
+    };
 
-    const fromClient = new LineSplitter({
+    const splitter = new LineSplitter({
       maxLineBytes: options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES,
       onOversize: (line) =>
         writeOut(JSON.stringify({ jsonrpc: '2.0', id: oversizedId(line), error: { code: JsonRpcErrorCode.InvalidRequest, message: 'Invalid Request: message too large' } })),
@@ -116,9 +135,9 @@ export async function runStdio(options: RunStdioOptions): Promise<RunStdioResult
         return;
       }
       if (isRequest(message as RoutingView)) pending.add((message as RoutingView).id as JsonRpcId);
-      wire.write(line);
+      if (!wire.write(line)) fromClient.pause();
     };
-    const onInput = (chunk: Buffer): void => fromClient.push(chunk, onClientLine);
+    const fromClient = new LineReader(input, splitter, onClientLine);
 
     const onShareLine = (line: Buffer): void => {
       if (done) return;
@@ -133,13 +152,17 @@ export async function runStdio(options: RunStdioOptions): Promise<RunStdioResult
 
     // A client that stops reading its stdout has left: end the session, do not crash on EPIPE.
     output.on('error', (error: NodeJS.ErrnoException) => finish({ exitCode: 1, reason: `the client stopped reading stdout (${error.code ?? error.message})` }));
-    input.on('data', onInput);
+    output.on('drain', () => {
+      wire.resume();
+      fromClient.resume();
+    });
+    fromClient.start();
     input.once('end', () => {
       inputEnded = true;
       if (pending.size === 0) finish({ exitCode: 0, reason: 'client closed stdin' });
       else logger.debug({ pending: pending.size }, 'stdin closed; waiting for answers');
     });
-    wire.start(onShareLine, () => {
+    const onShareClosed = (): void => {
       if (done) return;
       for (const id of pending) {
         writeOut(JSON.stringify({ jsonrpc: '2.0', id, error: { code: JsonRpcErrorCode.ConnectionClosed, message: `share '${connector.token}' closed the session before answering` } }));
@@ -148,7 +171,8 @@ export async function runStdio(options: RunStdioOptions): Promise<RunStdioResult
       pending.clear();
       if (inputEnded && unanswered === 0) finish({ exitCode: 0, reason: 'client closed stdin' });
       else finish({ exitCode: 1, reason: `share '${connector.token}' closed the session` });
-    });
+    };
+    wire.start(onShareLine, onShareClosed, () => fromClient.resume());
   });
 }
 
@@ -170,12 +194,13 @@ export async function handOverStdio(connector: ShareConnector, logger: Logger): 
 
 const NEWLINE = Buffer.from('\n');
 
-/** Line and newline in one system call (writev), not two. */
-function writeLine(stream: Writable | Duplex, line: Buffer | string): void {
+/** Line and newline in one system call (writev), not two; false when the stream is behind. */
+function writeLine(stream: Writable | Duplex, line: Buffer | string): boolean {
   stream.cork();
   stream.write(line);
-  stream.write(NEWLINE);
+  const below = stream.write(NEWLINE);
   stream.uncork();
+  return below;
 }
 
 /**

@@ -1,15 +1,11 @@
-// Why a test of one of our addons is skipped, if it is. CI fails when either is not built
-// (.ci/run), so they skip there only in its second pass, which runs the suite with both off.
-import { NATIVE_IO_ENV, lineIo } from '../../src/mcp/native-lines.js';
+// Why a test of the stdio handover is skipped, if it is. CI fails when the optional package is not
+// built (.ci/run); a machine without a compiler skips these and says why.
 import { FD_PASSING_ENV, fdPassing } from '../../src/share/local/handover.js';
 
-function skipReason(addon: string, env: string, loaded: boolean): string | undefined {
-  if (loaded) return undefined;
-  return process.env[env] === '0' ? `the ${addon} addon is off (${env}=0)` : `the ${addon} addon is not built here`;
-}
-
 /** Undefined where the fd-passing addon (the stdio handover) is in use; otherwise why not. */
-export const FD_PASSING_SKIP = skipReason('fd-passing', FD_PASSING_ENV, fdPassing() !== undefined);
-
-/** Undefined where the line-io addon is in use; otherwise why not. */
-export const LINE_IO_SKIP = skipReason('line-io', NATIVE_IO_ENV, lineIo() !== undefined);
+export const FD_PASSING_SKIP =
+  fdPassing() !== undefined
+    ? undefined
+    : process.env[FD_PASSING_ENV] === '0'
+      ? `the stdio handover is off (${FD_PASSING_ENV}=0)`
+      : 'the optional package @mcp-gateway/fd-passing is not built here (no compiler at install time)';

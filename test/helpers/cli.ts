@@ -4,7 +4,7 @@ import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import { Client, type ClientOptions } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
-import { LineSplitter } from '../../src/mcp/line-splitter.js';
+import { LineSplitter } from '../../src/wire/lines.js';
 
 /** Absolute path of a compiled CLI entry point. */
 export function binPath(name: 'mcp-bridge' | 'mcp-tools' | 'mcp-filesystem' | 'mcp-gateway'): string {

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import { LineSplitter } from '../../src/mcp/line-splitter.js';
+import { LineSplitter } from '../../src/wire/lines.js';
 import { PassThroughResponse, responseLineId } from '../../src/mcp/passthrough.js';
 import { cut } from '../helpers/bytes.js';
 

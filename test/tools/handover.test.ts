@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { Socket } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { LineSplitter } from '../../src/mcp/line-splitter.js';
+import { LineSplitter } from '../../src/wire/lines.js';
 import { FD_PASSING_ENV } from '../../src/share/local/handover.js';
 import { FD_PASSING_SKIP } from '../helpers/addons.js';
 import { EVERYTHING_BIN, binPath, descendants, isAlive, startBridge, startCli, startGateway, waitFor, type RunningCli, type RunningShare } from '../helpers/cli.js';

@@ -1,8 +1,9 @@
 import { closeSync, fstatSync, openSync } from 'node:fs';
 import { chmod, unlink } from 'node:fs/promises';
+import { createRequire } from 'node:module';
 import { connect, createServer, type Server, type Socket } from 'node:net';
-import { LineSplitter } from '../../mcp/line-splitter.js';
-import { loadAddon, socketFd } from '../../native/addons.js';
+import { LineSplitter } from '../../wire/lines.js';
+import { socketFd } from '../../wire/socket-fd.js';
 import type { HandoverEnd, StdioHandover, StdioHandoverHandler } from '../provider.js';
 
 /**
@@ -20,21 +21,32 @@ const HELLO = { handover: 'stdio', version: 1 } as const;
 /** How long a server waits for the hello of a connection it accepted. */
 const HELLO_TIMEOUT_MS = 5_000;
 
-/** The native half: sendmsg/recvmsg with SCM_RIGHTS (src/native/fd-passing.c). */
-interface FdPassing {
-  sendFds(socketFd: number, data: Buffer, fds: number[]): number;
-  recvFds(socketFd: number): { data: Buffer; fds: number[]; truncated: boolean };
-}
+/** The native half: sendmsg/recvmsg with SCM_RIGHTS (the optional package `@mcp-gateway/fd-passing`). */
+type FdPassing = typeof import('@mcp-gateway/fd-passing');
 
-/** Set to `0`, no stdio handover is offered or asked for even where the addon is built. */
+/** Set to `0`, no stdio handover is offered or asked for even where the optional package is built. */
 export const FD_PASSING_ENV = 'MCP_GATEWAY_FD_PASSING';
 
+let loaded: { addon: FdPassing | undefined } | undefined;
+
 /**
- * The fd-passing addon, or undefined where it was not built or `MCP_GATEWAY_FD_PASSING=0` turns
- * it off (then every session is relayed).
+ * The fd-passing addon, loaded on first use; undefined where the optional package is missing or
+ * was not built (no compiler at install time), or `MCP_GATEWAY_FD_PASSING=0` turns it off: then
+ * every session is relayed, which does everything the handover does with one process more.
  */
 export function fdPassing(): FdPassing | undefined {
-  return loadAddon<FdPassing>('fd_passing', FD_PASSING_ENV);
+  if (loaded === undefined) {
+    let addon: FdPassing | undefined;
+    if (process.env[FD_PASSING_ENV] !== '0') {
+      try {
+        addon = createRequire(import.meta.url)('@mcp-gateway/fd-passing') as FdPassing;
+      } catch {
+        addon = undefined;
+      }
+    }
+    loaded = { addon };
+  }
+  return loaded.addon;
 }
 
 /** True for the descriptors a handover can carry: pipes and sockets (not files or terminals). */

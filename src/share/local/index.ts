@@ -5,7 +5,7 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { GatewayError } from '../../errors.js';
 import type { ListenOptions, ShareConnector, ShareListener, ShareProvider } from '../provider.js';
-import { generateToken, validateToken } from '../token.js';
+import { generateToken, validateToken } from '../../wire/token.js';
 import { fdPassing, listenForHandovers, offerHandover, type HandoverListener } from './handover.js';
 
 /** Where local state lives: `$MCP_GATEWAY_HOME`, else `~/.mcp-gateway`. */

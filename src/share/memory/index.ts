@@ -1,7 +1,7 @@
 import { Duplex } from 'node:stream';
 import { GatewayError } from '../../errors.js';
 import type { ConnectionHandler, ListenOptions, ShareConnector, ShareListener, ShareProvider } from '../provider.js';
-import { generateToken, validateToken } from '../token.js';
+import { generateToken, validateToken } from '../../wire/token.js';
 
 /**
  * An in-process share for tests: tokens live in a registry shared by every instance created

@@ -1,7 +1,7 @@
 import { createServer, type Server } from 'node:net';
 import { GatewayError } from '../../errors.js';
 import type { ListenOptions, ShareConnector, ShareListener, ShareProvider } from '../provider.js';
-import { validateToken } from '../token.js';
+import { validateToken } from '../../wire/token.js';
 import { ZrokAccess } from './access.js';
 import { checkZrok, zrokHome, zrokNotInstalled } from './environment.js';
 import { classifyZrokError, shareFailure } from './errors.js';

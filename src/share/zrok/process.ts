@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { LineSplitter } from '../../mcp/line-splitter.js';
+import { LineSplitter } from '../../wire/lines.js';
 
 /** One stdout line of `zrok2 … --subordinate`: a JSON object whose `msg` says what it is. */
 export type ZrokLine = Record<string, unknown>;

@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { PassThrough } from 'node:stream';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import { LineSplitter, oversizedId } from '../../src/mcp/line-splitter.js';
+import { oversizedId } from '../../src/mcp/jsonrpc.js';
+import { LineSplitter } from '../../src/wire/lines.js';
 import { StreamTransport } from '../../src/mcp/stream-transport.js';
 import { cut } from '../helpers/bytes.js';
 

@@ -1,15 +1,22 @@
 // Passing open file descriptors over a unix socket (SCM_RIGHTS), for the local share's stdio
-// handover. Received descriptors are close-on-exec (MSG_CMSG_CLOEXEC) so that a process the
-// receiver spawns later never inherits another client's pipes; usocket, the npm package for
+// handover. Received descriptors are close-on-exec (MSG_CMSG_CLOEXEC where the system has it,
+// else FD_CLOEXEC set at once after recvmsg) so that a process the receiver spawns later never
+// inherits another client's pipes; usocket, the npm package for
 // this, receives them without that flag (see README, design notes). Both calls are
 // non-blocking: the caller waits for readiness itself.
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include <node_api.h>
+
+#ifndef MSG_CMSG_CLOEXEC
+#define MSG_CMSG_CLOEXEC 0
+#define SET_CLOEXEC_AFTER 1
+#endif
 
 #define MAX_FDS 8
 #define MAX_BYTES 4096
@@ -96,6 +103,9 @@ static napi_value recv_fds(napi_env env, napi_callback_info info) {
     if (n > MAX_FDS) n = MAX_FDS;
     memcpy(received_fds, CMSG_DATA(header), n * sizeof(int));
     for (size_t i = 0; i < n; i++) {
+#ifdef SET_CLOEXEC_AFTER
+      fcntl(received_fds[i], F_SETFD, FD_CLOEXEC);
+#endif
       napi_value fd;
       napi_create_int32(env, received_fds[i], &fd);
       napi_set_element(env, fds, count++, fd);

@@ -1,4 +1,7 @@
-/** Bytes kept from each end of an oversized line, enough to find its JSON-RPC id. */
+// Framing: a byte stream into newline-delimited lines, with a size limit. Bytes only; what the
+// lines mean (JSON-RPC) is src/mcp/'s business.
+
+/** Bytes kept from each end of an oversized line, enough for the protocol above to identify it. */
 const EDGE_BYTES = 512;
 
 /** What is left of a line that was too long: its first and last bytes. */
@@ -29,9 +32,11 @@ export class LineSplitter {
   /**
    * Feeds a chunk; calls `onLine` for every complete line (without its `\n`, `\r` trimmed). A
    * line that spans chunks is offered to `onParts` first, as those chunks' pieces: one that takes
-   * it (returns true) spares the copy that joining them would be.
+   * it (returns true) spares the copy that joining them would be. When `stop` returns true after a
+   * line, the rest of the chunk is not read: push() returns how many bytes it consumed, and the
+   * caller pushes the rest again later (backpressure within a chunk).
    */
-  push(chunk: Buffer, onLine: (line: Buffer) => void, onParts?: (parts: Buffer[], bytes: number) => boolean): void {
+  push(chunk: Buffer, onLine: (line: Buffer) => void, onParts?: (parts: Buffer[], bytes: number) => boolean, stop?: () => boolean): number {
     let start = 0;
     let newline = chunk.indexOf(10);
     while (newline !== -1) {
@@ -52,18 +57,20 @@ export class LineSplitter {
         if (onParts === undefined || !offerParts(parts, bytes, onParts)) onLine(withoutCr(Buffer.concat(parts, bytes)));
       }
       start = newline + 1;
+      if (stop?.() === true) return start;
       newline = chunk.indexOf(10, start);
     }
-    if (start >= chunk.length) return;
+    if (start >= chunk.length) return chunk.length;
     const rest = chunk.subarray(start);
     if (this.#discarding !== undefined) {
       this.#discarding.tail = lastBytes([this.#discarding.tail, rest]);
-      return;
+      return chunk.length;
     }
     this.#pending.push(rest);
     this.#pendingBytes += rest.length;
     // Stop buffering at once: an endless line must not exhaust memory.
     if (this.#pendingBytes > this.#maxLineBytes) this.#startOversized(Buffer.alloc(0));
+    return chunk.length;
   }
 
   /** Bytes received after the last line end. */
@@ -104,19 +111,75 @@ function lastBytes(parts: Buffer[]): Buffer {
   return joined.length <= EDGE_BYTES ? joined : joined.subarray(joined.length - EDGE_BYTES);
 }
 
-const ID_PATTERN = /"id"\s*:\s*("(?:[^"\\]|\\.){0,200}"|-?\d{1,20})\s*[,}]/;
+/**
+ * Reads lines from a stream and can stop between two lines: `pause()` from inside `onLine` leaves
+ * the rest of the chunk unread (a 64 KiB chunk may hold a thousand messages) and pauses the
+ * stream, `resume()` reads that rest, then the stream again. A destination that does not drain
+ * pauses its source this way, without a queue of its own.
+ */
+export class LineReader {
+  readonly #input: NodeJS.ReadableStream;
+  readonly #splitter: LineSplitter;
+  readonly #onLine: (line: Buffer) => void;
+  readonly #onParts: ((parts: Buffer[], bytes: number) => boolean) | undefined;
+  #paused = false;
+  #stopped = false;
+  /** The unread rest of a chunk that a pause cut short. */
+  #held: Buffer | undefined;
 
-/** The JSON-RPC id of an oversized message when one of its ends shows it, so its sender gets an answer. */
-export function oversizedId(line: OversizedLine): string | number | null {
-  for (const edge of [line.tail, line.head]) {
-    const match = ID_PATTERN.exec(edge.toString('utf8'));
-    if (match?.[1] !== undefined) {
-      try {
-        return JSON.parse(match[1]) as string | number;
-      } catch {
-        // not a JSON value after all
-      }
-    }
+  constructor(input: NodeJS.ReadableStream, splitter: LineSplitter, onLine: (line: Buffer) => void, onParts?: (parts: Buffer[], bytes: number) => boolean) {
+    this.#input = input;
+    this.#splitter = splitter;
+    this.#onLine = onLine;
+    this.#onParts = onParts;
   }
-  return null;
+
+  /** Starts reading; `head` (bytes read before, e.g. past a handshake) comes first. */
+  start(head?: Buffer): void {
+    this.#input.on('data', this.#onData);
+    if (head !== undefined && head.length > 0) this.#onData(head);
+  }
+
+  /** True between pause() and resume(). */
+  get paused(): boolean {
+    return this.#paused;
+  }
+
+  /** Stops after the current line, until resume(). */
+  pause(): void {
+    if (this.#paused || this.#stopped) return;
+    this.#paused = true;
+    this.#input.pause();
+  }
+
+  /** Reads what a pause left unread, then the stream again. */
+  resume(): void {
+    if (!this.#paused || this.#stopped) return;
+    this.#paused = false;
+    const held = this.#held;
+    this.#held = undefined;
+    if (held !== undefined) this.#onData(held);
+    if (!this.#paused && !this.#stopped) this.#input.resume();
+  }
+
+  /** Reads no more (what is held is dropped). */
+  stop(): void {
+    this.#stopped = true;
+    this.#held = undefined;
+    this.#input.removeListener('data', this.#onData);
+  }
+
+  readonly #onData = (chunk: Buffer | string): void => {
+    if (this.#stopped) return;
+    let buffer = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
+    // A chunk already on its way when we paused queues behind the rest held back.
+    if (this.#held !== undefined) {
+      buffer = Buffer.concat([this.#held, buffer]);
+      this.#held = undefined;
+    }
+    const used = this.#splitter.push(buffer, this.#onLine, this.#onParts, this.#stop);
+    if (used < buffer.length && !this.#stopped) this.#held = buffer.subarray(used);
+  };
+
+  readonly #stop = (): boolean => this.#paused || this.#stopped;
 }

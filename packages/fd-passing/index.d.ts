@@ -1,0 +1,7 @@
+/** Sends `data` with `fds` attached (SCM_RIGHTS) on a non-blocking unix socket; returns the bytes sent. */
+export function sendFds(socketFd: number, data: Buffer, fds: number[]): number;
+/**
+ * Receives one message and its descriptors (close-on-exec); `data` is empty at end of stream.
+ * Throws with code `EAGAIN` when nothing is waiting.
+ */
+export function recvFds(socketFd: number): { data: Buffer; fds: number[]; truncated: boolean };
