@@ -1,9 +1,9 @@
 // The gateway's own per-call cost, without processes, pipes or the scheduler: a client's lines go
 // through StreamTransport → GatewaySession → UpstreamConnection → StreamTransport to a stand-in
 // server in this process that answers like server-everything's echo. The same stand-ins run
-// behind a few lines doing what bench/fixtures/minimal-proxy.ts does (parse, rename, new id,
-// serialise), so the difference is what the gateway's logic costs per call. Every hop waits for a
-// turn of the event loop (setImmediate), as real I/O would. Far less noisy than the process
+// behind a few lines doing what any multiplexing hop must (parse, rename, new id, serialise), so
+// the difference is what the gateway's logic costs per call. Every hop waits for a turn of the
+// event loop (setImmediate), as real I/O would. Far less noisy than the process
 // benchmarks: use it to judge a change to the hot path, then confirm with `run.js`. With
 // --allocations it also samples what each side allocates a call (objects collected since
 // included) and where, by the nearest function of ours or pino's.
@@ -100,7 +100,7 @@ function client(clientIn: PassThrough, concurrency: number): { output: Writable;
   };
 }
 
-/** What bench/fixtures/minimal-proxy.ts does per message, on the same stand-ins. */
+/** The least a multiplexing hop does per message (own ids, rename), on the same stand-ins. */
 function minimalMux(clientIn: PassThrough, clientOut: Writable, server: ReturnType<typeof standInServer>): void {
   const routes = new Map<number, unknown>();
   let nextId = 0;

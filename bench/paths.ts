@@ -180,34 +180,19 @@ function bridgeInProcess(): PathSpec {
   };
 }
 
-/** How a context row's gateway chain differs from the measured one. */
-type GatewayVariant = 'relayed';
-
-const VARIANTS: Record<GatewayVariant, { label: string; chain: string; env?: Record<string, string> }> = {
-  relayed: { label: ', relayed (--no-handover)', chain: '' },
-};
-
-/**
- * Our gateway chain. `relayed`: `mcp-tools run --no-handover`. `v8-defaults`: the gateway without
- * its V8 tiering flags (src/cli/v8-tuning.ts); `node-streams`: without the line-io addon; each to
- * show what it is worth.
- */
-function gateway(count: number, variant?: GatewayVariant): PathSpec {
-  const relayed = variant === 'relayed';
+/** Our gateway chain; `relayed`: through `mcp-tools run --no-handover`. */
+function gateway(count: number, relayed = false): PathSpec {
   const backends = `${count} stdio backend${count === 1 ? '' : 's'}, isolation: session`;
-  const differs = variant === undefined ? undefined : VARIANTS[variant];
   return {
-    key: `gateway${count}${variant === undefined ? '' : `-${variant}`}`,
-    label: `ours: gateway (${count} backend${count === 1 ? '' : 's'})${differs?.label ?? ''}`,
+    key: `gateway${count}${relayed ? '-relayed' : ''}`,
+    label: `ours: gateway (${count} backend${count === 1 ? '' : 's'})${relayed ? ', relayed (--no-handover)' : ''}`,
     kind: 'ours',
-    inTargets: variant === undefined,
+    inTargets: !relayed,
     chain: relayed
       ? `SDK Client → mcp-tools run --no-handover (relays each line) → local share → mcp-gateway (${backends}) → server; calls ev0_echo`
-      : `SDK Client → mcp-tools run → local share → mcp-gateway (${backends}; the client’s stdio handed over to it${differs?.chain ?? ''}) → server; calls ev0_echo`,
+      : `SDK Client → mcp-tools run → local share → mcp-gateway (${backends}; the client’s stdio handed over to it) → server; calls ev0_echo`,
     async open(ctx) {
-      const config = await writeGatewayConfig(ctx.home, count);
-      const env = { ...ctx.env, ...differs?.env };
-      const share = track(await startGateway(config, env, (process.env['BENCH_GATEWAY_ARGS'] ?? '').split(' ').filter(Boolean)));
+      const share = track(await startGateway(await writeGatewayConfig(ctx.home, count), ctx.env));
       const tools = await connectTools(share.token, ctx.env, relayed ? RELAYED : []);
       return {
         client: tools.client,
@@ -228,9 +213,9 @@ function minimalProxy(): PathSpec {
     label: 'reference: minimal JS proxy (one hop, nothing but parse/rename/serialise)',
     kind: 'reference',
     inTargets: false,
-    chain: 'SDK Client → StdioClientTransport → bench/fixtures/minimal-proxy.js stdio → server; calls ev0_echo',
+    chain: 'SDK Client → StdioClientTransport → bench/fixtures/minimal-proxy.js → server; calls ev0_echo',
     async open() {
-      const transport = new StdioClientTransport({ command: process.execPath, args: [benchFile('fixtures/minimal-proxy.js'), 'stdio', ...EVERYTHING_COMMAND], stderr: 'ignore' });
+      const transport = new StdioClientTransport({ command: process.execPath, args: [benchFile('fixtures/minimal-proxy.js'), ...EVERYTHING_COMMAND], stderr: 'ignore' });
       const { client, close } = await connectClient(transport, 'bench-minimal-proxy');
       return { client, tool: 'ev0_echo', close };
     },
@@ -368,5 +353,5 @@ function mcpProxy(): PathSpec {
 
 /** Every sequential path, floor first. */
 export function allPaths(): PathSpec[] {
-  return [direct(), bridge(), gateway(1), gateway(10), bridge(true), gateway(1, 'relayed'), minimalProxy(), bridgeInProcess(), bridgeHttp(), mcpRemote(), supergatewayHttp(), mcpProxy()];
+  return [direct(), bridge(), gateway(1), gateway(10), bridge(true), gateway(1, true), minimalProxy(), bridgeInProcess(), bridgeHttp(), mcpRemote(), supergatewayHttp(), mcpProxy()];
 }

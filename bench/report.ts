@@ -1,7 +1,6 @@
 // Turns measurements into the printed tables: latency per path, the extras, and the targets.
 import type { BigResult } from './big-result.js';
-import type { CpuShare, CrossingResult, FirstCallResult, FirstListResult, IdleSessionsResult, ThroughputResult } from './extras.js';
-const NATIVE_IO_ENV = 'MCP_GATEWAY_NATIVE_IO'; // TODO(bench cleanup): the addon is gone
+import type { FirstCallResult, FirstListResult, IdleSessionsResult } from './extras.js';
 import type { PathSpec } from './paths.js';
 import { mb, ms, ratio, table, type LatencySummary } from './stats.js';
 
@@ -19,9 +18,8 @@ export interface SequentialResult {
 
 /** Everything one run measured. */
 export interface BenchResults {
-  meta: { date: string; node: string; cpus: number; cpuModel: string; loadavg: number[]; crossing: CrossingResult | { skipped: string }; quick: boolean; calls: number; warmup: number; rounds: number };
+  meta: { date: string; node: string; cpus: number; cpuModel: string; loadavg: number[]; quick: boolean; calls: number; warmup: number; rounds: number };
   sequential: SequentialResult[];
-  throughput?: ThroughputResult | undefined;
   firstList?: FirstListResult | undefined;
   firstCall?: FirstCallResult | undefined;
   idle?: IdleSessionsResult | undefined;
@@ -59,28 +57,6 @@ export function latencyTable(results: BenchResults): string {
 /** The extras as one table. */
 export function extrasTable(results: BenchResults): string {
   const rows: string[][] = [];
-  const t = results.throughput;
-  if (t !== undefined) {
-    rows.push([`${t.clients} concurrent clients, direct (one stdio connection, ${t.clients} in flight)`, `${t.directCallsPerSecond.toFixed(0)} calls/s; ${cpuShare(t.cpuPerCall.direct)}`]);
-    rows.push([`${t.clients} concurrent clients through one gateway (session streams, shared backend)`, `${t.gatewayCallsPerSecond.toFixed(0)} calls/s (${pct(t.gatewayCallsPerSecond / t.directCallsPerSecond)} of direct); ${cpuShare(t.cpuPerCall.gateway, 'gateway')}`]);
-    rows.push([
-      `  the same through a gateway on Node's streams (${NATIVE_IO_ENV}=0, no line-io addon)`,
-      `${t.gatewayNodeStreamsCallsPerSecond.toFixed(0)} calls/s (${pct(t.gatewayNodeStreamsCallsPerSecond / t.directCallsPerSecond)} of direct); ${cpuShare(t.cpuPerCall.gatewayNodeStreams, 'gateway')}`,
-    ]);
-    rows.push([`  for reference: the same ${t.clients} clients through a minimal JS multiplexer (bench/fixtures/minimal-proxy.js mux)`, `${t.minimalMuxCallsPerSecond.toFixed(0)} calls/s (${pct(t.minimalMuxCallsPerSecond / t.directCallsPerSecond)} of direct); ${cpuShare(t.cpuPerCall.mux, 'mux')}`]);
-    const native = t.nativeMuxCallsPerSecond === undefined || t.cpuPerCall.native === undefined
-      ? (t.nativeMuxSkipped ?? 'not measured')
-      : `${t.nativeMuxCallsPerSecond.toFixed(0)} calls/s (${pct(t.nativeMuxCallsPerSecond / t.directCallsPerSecond)} of direct); ${cpuShare(t.cpuPerCall.native, 'mux')}`;
-    rows.push([`  for reference: the same ${t.clients} clients through the same multiplexer written in C (bench/fixtures/native-mux.c)`, native]);
-    rows.push([`  lean clients (bench/lean-client.ts, no SDK): direct, ${t.clients} in flight`, `${t.leanDirectCallsPerSecond.toFixed(0)} calls/s; ${cpuShare(t.cpuPerCall.leanDirect)}`]);
-    rows.push([
-      `  lean clients: ${t.clients} through the same gateway`,
-      `${t.leanGatewayCallsPerSecond.toFixed(0)} calls/s (${pct(t.leanGatewayCallsPerSecond / t.leanDirectCallsPerSecond)} of lean direct); ${cpuShare(t.cpuPerCall.leanGateway, 'gateway')}`,
-    ]);
-    if (t.gatewayViaToolsCallsPerSecond !== undefined) {
-      rows.push([`${t.clients} concurrent clients through one gateway, each via its own mcp-tools run`, `${t.gatewayViaToolsCallsPerSecond.toFixed(0)} calls/s (${pct(t.gatewayViaToolsCallsPerSecond / t.directCallsPerSecond)} of direct)`]);
-    }
-  }
   const f = results.firstList;
   if (f !== undefined) {
     rows.push([`first tools/list, ${f.backends} stdio backends, ours (lazy; median of ${f.reps})`, `${ms(f.lazyMs)} ms, ${f.tools} tools, ${f.lazyBackendsStarted} backends started`]);
@@ -110,19 +86,8 @@ export function extrasTable(results: BenchResults): string {
   return table(['measurement', 'result'], rows);
 }
 
-/** CPU µs a call of each process of a throughput side, and their sum. */
-function cpuShare(share: CpuShare, hop?: string): string {
-  const parts = [...(hop === undefined || share.hop === undefined ? [] : [`${hop} ${share.hop.toFixed(1)}`]), `server ${share.server.toFixed(1)}`, `clients ${share.clients.toFixed(1)}`];
-  const total = (share.hop ?? 0) + share.server + share.clients;
-  return `CPU µs a call: ${parts.join(', ')} (sum ${total.toFixed(1)})`;
-}
-
 function growth(before: number, peak: number, payload: number): string {
   return `${mb(peak - before)} (${mb(before)} → peak ${mb(peak)}); ${ratio((peak - before) / payload)} payload`;
-}
-
-function pct(x: number): string {
-  return Number.isFinite(x) ? `${(x * 100).toFixed(0)}%` : '—';
 }
 
 interface Target {
@@ -142,12 +107,10 @@ export function targets(results: BenchResults): Target[] {
     list.push({ target, goal, measured: Number.isFinite(value) ? `${format(value)}${note}` : 'not measured', pass: Number.isFinite(value) ? pass(value) : undefined });
   };
   add('bridge chain p50 / direct p50', '≤ 2×', bridge / direct, ratio, (v) => v <= 2);
-  add('gateway chain (1 backend) p50 / direct p50', '≤ 2.2×', gateway1 / direct, ratio, (v) => v <= 2.2);
+  add('gateway chain (1 backend) p50 / direct p50', '≤ 2×', gateway1 / direct, ratio, (v) => v <= 2);
   const peers = results.sequential.filter((r) => r.kind === 'peer' && r.inTargets && r.summary !== undefined);
   const worst = peers.map((r) => ({ label: r.label, value: (r.summary as LatencySummary).p50 / bridge })).sort((a, b) => a.value - b.value)[0];
   add('peer chain p50 / our chain (bridge) p50, closest peer', '≥ 5×', worst?.value ?? Number.NaN, ratio, (v) => v >= 5, worst === undefined ? '' : ` (${worst.label.replace(/^peer: /, '')})`);
-  const t = results.throughput;
-  add('16 clients through one gateway / direct, calls/s', '≥ 80%', t === undefined ? Number.NaN : t.gatewayCallsPerSecond / t.directCallsPerSecond, pct, (v) => v >= 0.8);
   const f = results.firstList;
   add('first tools/list, 10 stdio backends (no backend started)', '≤ 20 ms', f === undefined ? Number.NaN : f.lazyMs, (v) => `${ms(v)} ms`, (v) => v <= 20 && f?.lazyBackendsStarted === 0);
   const i = results.idle;

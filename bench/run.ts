@@ -2,15 +2,15 @@
 // and gateway chains and the peers, then concurrency, first tools/list, idle sessions and an
 // 8 MiB result, and the issue's targets. Every process it starts is stopped, also on Ctrl-C.
 //   node dist/bench/run.js [--quick] [--calls N] [--warmup N] [--rounds N] [--only KEY,...] [--profile]
-// --only keys: direct bridge gateway1 gateway10 bridge-relayed gateway1-relayed gateway1-v8-defaults gateway1-node-streams minimal-proxy bridge-inproc bridge-http mcp-remote supergateway mcp-proxy
-//              throughput first-list first-call idle big
+// --only keys: direct bridge gateway1 gateway10 bridge-relayed gateway1-relayed minimal-proxy bridge-inproc bridge-http
+//              mcp-remote supergateway mcp-proxy (sequential paths); first-list first-call idle big (extras)
 import { mkdir, writeFile } from 'node:fs/promises';
 import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { intFlag } from './args.js';
 import { measureBigResult } from './big-result.js';
-import { measureCrossing, measureFirstCall, measureFirstList, measureIdleSessions, measureThroughput } from './extras.js';
+import { measureFirstCall, measureFirstList, measureIdleSessions } from './extras.js';
 import { allPaths, benchContext, type BenchContext, type OpenPath } from './paths.js';
 import { profileChains } from './profile.js';
 import { extrasTable, latencyTable, targetsTable, type BenchResults, type SequentialResult } from './report.js';
@@ -113,11 +113,8 @@ async function main(): Promise<number> {
   installSignalHandlers();
   const cpuList = cpus();
   const ctx = await benchContext(options.quick);
-  const crossing = measureCrossing(ctx.home, options.quick);
-  const header = [
-    `node ${process.version}, ${cpuList.length} CPUs (${cpuList[0]?.model.trim() ?? 'unknown'}), load average ${loadavg().map((x) => x.toFixed(2)).join(' ')}`,
-    `crossing processes here (bench/fixtures/crossing.c): ${'skipped' in crossing ? crossing.skipped : `a system call ${crossing.syscallMicros.toFixed(2)} µs, a pipe round trip between two processes ${crossing.roundTripMicros.toFixed(1)} µs`}`,
-  ].join('  \n');
+  const cpuModel = cpuList[0]?.model.trim() ?? 'unknown';
+  const header = `node ${process.version}, ${cpuList.length} CPUs (${cpuModel}), load average ${loadavg().map((x) => x.toFixed(2)).join(' ')}`;
   process.stdout.write(`# mcp-gateway benchmark${options.quick ? ' (quick)' : ''}\n${header}\n\n`);
 
   if (options.profile) {
@@ -126,14 +123,13 @@ async function main(): Promise<number> {
   }
 
   const results: BenchResults = {
-    meta: { date: new Date().toISOString(), node: process.version, cpus: cpuList.length, cpuModel: cpuList[0]?.model.trim() ?? '', loadavg: loadavg(), crossing, quick: options.quick, calls: options.calls, warmup: options.warmup, rounds: options.rounds },
+    meta: { date: new Date().toISOString(), node: process.version, cpus: cpuList.length, cpuModel: cpuList[0]?.model.trim() ?? '', loadavg: loadavg(), quick: options.quick, calls: options.calls, warmup: options.warmup, rounds: options.rounds },
     sequential: await measureSequential(ctx, options),
     errors: {},
   };
   process.stdout.write(`## Sequential echo calls (${options.warmup} warm-up, then ${options.calls} per path in ${options.rounds} interleaved round(s))\n\n${latencyTable(results)}\n\n`);
 
   const wanted = (key: string): boolean => options.only === undefined || options.only.includes(key);
-  if (wanted('throughput')) results.throughput = await extra(results, 'throughput with 16 concurrent clients', () => measureThroughput(ctx));
   if (wanted('first-list')) results.firstList = await extra(results, 'first tools/list with 10 backends', () => measureFirstList(ctx));
   if (wanted('first-call')) results.firstCall = await extra(results, 'first call of a new session, cold and warm', () => measureFirstCall(ctx));
   if (wanted('idle')) results.idle = await extra(results, 'gateway RSS with idle sessions', () => measureIdleSessions(ctx));

@@ -2,7 +2,7 @@
 // the way out, also on Ctrl-C, with a last sweep over our own descendants in /proc.
 import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { readFileSync, readdirSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { createConnection, createServer } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { tmpdir } from 'node:os';
@@ -175,20 +175,6 @@ export function spawnTracked(command: string, args: string[], options: SpawnOpti
   };
 }
 
-/**
- * CPU time a process has used so far, all its threads and the kernel on its behalf, in µs
- * (the schedstat of each of its tasks in /proc); NaN when it cannot be read.
- */
-export function cpuMicros(pid: number): number {
-  try {
-    let ns = 0;
-    for (const task of readdirSync(`/proc/${pid}/task`)) ns += Number(readFileSync(`/proc/${pid}/task/${task}/schedstat`, 'utf8').split(' ')[0]);
-    return ns / 1000;
-  } catch {
-    return Number.NaN;
-  }
-}
-
 /** The resident set size of a process in bytes (VmRSS), or NaN when it is gone. */
 export function rssBytes(pid: number): number {
   try {
@@ -209,7 +195,7 @@ export function benchFile(relative: string): string {
   return fileURLToPath(new URL(relative, import.meta.url));
 }
 
-/** A file of bench/ in the source tree that the build does not copy (e.g. C sources). */
+/** A file of bench/ in the source tree that the build does not copy (e.g. shell scripts). */
 export function benchSource(relative: string): string {
   return fileURLToPath(new URL(`../../bench/${relative}`, import.meta.url));
 }

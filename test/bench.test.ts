@@ -18,13 +18,9 @@ describe('benchmark smoke run (no timing is asserted)', () => {
     assert.match(stdout, /## Sequential echo calls/);
     assert.match(stdout, /^\| direct stdio +\| \d/m);
     assert.match(stdout, /^\| ours: bridge +\| \d/m);
-    // CI builds the addons, so a C compiler is there: the machine probe and the C multiplexer run.
-    assert.match(stdout, /^crossing processes here \(bench\/fixtures\/crossing\.c\): a system call \d+\.\d+ µs, a pipe round trip between two processes \d+\.\d µs$/m);
-    assert.match(stdout, /^\| +lean clients: 16 through the same gateway +\| \d+ calls\/s \(\d+% of lean direct\)/m);
-    assert.match(stdout, /^\| +for reference: the same 16 clients through the same multiplexer written in C .*\| \d+ calls\/s/m);
     assert.match(stdout, /## Targets \(issue 6\)/);
     const rows = (stdout.split('## Targets')[1] ?? '').split('\n').filter((line) => line.startsWith('| '));
-    for (const target of ['bridge chain p50 / direct p50', 'gateway chain (1 backend)', '16 clients through one gateway', 'first tools/list', 'gateway RSS with 1,000 idle sessions', '8 MB result']) {
+    for (const target of ['bridge chain p50 / direct p50', 'gateway chain (1 backend)', 'first tools/list', 'gateway RSS with 1,000 idle sessions', '8 MB result']) {
       const row = rows.find((line) => line.startsWith(`| ${target}`));
       assert.ok(row !== undefined, `no targets row for '${target}'`);
       assert.match(row, /\| (pass|FAIL) +\|$/, `'${target}' was not measured: ${row}`);
