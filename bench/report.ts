@@ -1,5 +1,6 @@
 // Turns measurements into the printed tables: latency per path, the extras, and the targets.
 import type { BigResult } from './big-result.js';
+import type { ColdStartResult } from './cold-start.js';
 import type { FirstCallResult, FirstListResult, IdleSessionsResult } from './extras.js';
 import type { PathSpec } from './paths.js';
 import { mb, ms, ratio, table, type LatencySummary } from './stats.js';
@@ -24,6 +25,7 @@ export interface BenchResults {
   firstCall?: FirstCallResult | undefined;
   idle?: IdleSessionsResult | undefined;
   big?: BigResult | undefined;
+  coldStart?: ColdStartResult | undefined;
   errors: Record<string, string>;
 }
 
@@ -86,6 +88,23 @@ export function extrasTable(results: BenchResults): string {
   return table(['measurement', 'result'], rows);
 }
 
+/** The cold-start table: each side's median, and our CLIs against a bare node start. */
+export function coldStartTable(results: BenchResults): string {
+  const c = results.coldStart;
+  if (c === undefined) return results.errors[COLD_START] === undefined ? 'not measured' : `FAILED: ${results.errors[COLD_START]}`;
+  const rows = [
+    ['bare `node -e 0`, spawn to exit', ms(c.bareNodeMs), '1.00×'],
+    ['`mcp-tools run <token>` (local-share bridge), spawn to its answer to `initialize`', ms(c.toolsRunMs), ratio(c.toolsRunMs / c.bareNodeMs)],
+    ['`mcp-tools --help`, spawn to exit', ms(c.toolsHelpMs), ratio(c.toolsHelpMs / c.bareNodeMs)],
+    ['`mcp-bridge <server>`, spawn to its share_token line', ms(c.bridgeTokenMs), ratio(c.bridgeTokenMs / c.bareNodeMs)],
+    ['`mcp-gateway run <config>` (1 backend), spawn to its share_token line', ms(c.gatewayTokenMs), ratio(c.gatewayTokenMs / c.bareNodeMs)],
+  ];
+  return table(['process (server: bench/fixtures/instant-server.sh)', `median ms of ${c.reps}`, '/ bare node'], rows);
+}
+
+/** The key of the cold-start measurement in `--only` and in `errors`. */
+export const COLD_START = 'cold start of our CLIs against a bare node';
+
 function growth(before: number, peak: number, payload: number): string {
   return `${mb(peak - before)} (${mb(before)} → peak ${mb(peak)}); ${ratio((peak - before) / payload)} payload`;
 }
@@ -120,6 +139,10 @@ export function targets(results: BenchResults): Target[] {
   for (const [name, chain] of [['bridge', b?.bridge], ['gateway', b?.gateway]] as const) {
     const value = chain === undefined || b === undefined ? Number.NaN : (chain.shareRssPeakBytes - chain.shareRssBeforeBytes) / b.payloadBytes;
     add(`8 MB result: ${name} RSS growth / payload, whole and correct`, '≤ 4×', value, (v) => `${ratio(v)}${chain?.whole === true ? ', whole' : ', NOT whole'}`, (v) => v <= 4 && chain?.whole === true);
+  }
+  const c = results.coldStart;
+  for (const [name, value] of [['mcp-tools run, first initialize answered', c?.toolsRunMs], ['mcp-tools --help', c?.toolsHelpMs]] as const) {
+    add(`cold start: ${name} / bare node start`, '≤ 2×', c === undefined || value === undefined ? Number.NaN : value / c.bareNodeMs, ratio, (v) => v <= 2);
   }
   return list;
 }

@@ -3,7 +3,7 @@
 // 8 MiB result, and the issue's targets. Every process it starts is stopped, also on Ctrl-C.
 //   node dist/bench/run.js [--quick] [--calls N] [--warmup N] [--rounds N] [--only KEY,...] [--profile]
 // --only keys: direct bridge gateway1 gateway10 bridge-relayed gateway1-relayed minimal-proxy bridge-inproc bridge-http
-//              mcp-remote supergateway mcp-proxy (sequential paths); first-list first-call idle big (extras)
+//              mcp-remote supergateway mcp-proxy (sequential paths); first-list first-call idle big cold-start (extras)
 import { mkdir, writeFile } from 'node:fs/promises';
 import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
@@ -13,7 +13,8 @@ import { measureBigResult } from './big-result.js';
 import { measureFirstCall, measureFirstList, measureIdleSessions } from './extras.js';
 import { allPaths, benchContext, type BenchContext, type OpenPath } from './paths.js';
 import { profileChains } from './profile.js';
-import { extrasTable, latencyTable, targetsTable, type BenchResults, type SequentialResult } from './report.js';
+import { measureColdStart } from './cold-start.js';
+import { COLD_START, coldStartTable, extrasTable, latencyTable, targetsTable, type BenchResults, type SequentialResult } from './report.js';
 import { summarise, timeSequential } from './stats.js';
 import { cleanupAll, installSignalHandlers, isStopping } from './support.js';
 
@@ -135,8 +136,12 @@ async function main(): Promise<number> {
   if (wanted('idle')) results.idle = await extra(results, 'gateway RSS with idle sessions', () => measureIdleSessions(ctx));
   if (wanted('big')) results.big = await extra(results, '8 MiB result through the bridge and gateway chains', () => measureBigResult(ctx));
   process.stdout.write(`## Extras\n\n${extrasTable(results)}\n\n`);
+  if (wanted('cold-start')) {
+    results.coldStart = await extra(results, COLD_START, () => measureColdStart(ctx));
+    process.stdout.write(`## Cold start (interleaved repetitions, medians)\n\n${coldStartTable(results)}\n\n`);
+  }
   results.meta.loadavg = loadavg();
-  process.stdout.write(`## Targets (issue 6)\n\n${targetsTable(results)}\n\nload average at the end: ${results.meta.loadavg.map((x) => x.toFixed(2)).join(' ')}\n`);
+  process.stdout.write(`## Targets\n\n${targetsTable(results)}\n\nload average at the end: ${results.meta.loadavg.map((x) => x.toFixed(2)).join(' ')}\n`);
 
   const out = fileURLToPath(new URL('../../.bench-out/', import.meta.url));
   await mkdir(out, { recursive: true });
