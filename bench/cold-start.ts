@@ -30,7 +30,11 @@ const INITIALIZE = `${JSON.stringify({
   jsonrpc: '2.0',
   id: 1,
   method: 'initialize',
-  params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'bench-cold-start', version: '1.0.0' } },
+  params: {
+    protocolVersion: '2025-06-18',
+    capabilities: {},
+    clientInfo: { name: 'bench-cold-start', version: '1.0.0' },
+  },
 })}\n`;
 
 const TIMEOUT_MS = 30_000;
@@ -47,7 +51,9 @@ function firstLine(stream: Readable): Promise<string> {
       stream.off('end', onEnd);
       resolve(text.slice(0, end));
     };
-    const onEnd = (): void => reject(new Error(`output ended before a whole line: ${JSON.stringify(text.slice(0, 200))}`));
+    const onEnd = (): void => {
+      reject(new Error(`output ended before a whole line: ${JSON.stringify(text.slice(0, 200))}`));
+    };
     stream.on('data', onData);
     stream.once('end', onEnd);
   });
@@ -74,16 +80,24 @@ async function timeToExit(args: string[], env: NodeJS.ProcessEnv): Promise<numbe
 /** `mcp-tools run <token>`, spawn to the answer to the `initialize` already waiting on its stdin. */
 async function timeToolsRun(token: string, env: NodeJS.ProcessEnv): Promise<number> {
   const t0 = performance.now();
-  const tools = spawnTracked(process.execPath, [binPath('mcp-tools'), 'run', token], { env, stdio: ['pipe', 'pipe', 'pipe'], protocolStdout: true });
+  const tools = spawnTracked(process.execPath, [binPath('mcp-tools'), 'run', token], {
+    env,
+    stdio: ['pipe', 'pipe', 'pipe'],
+    protocolStdout: true,
+  });
   const { stdin, stdout } = tools.proc;
   if (stdin === null || stdout === null) throw new Error('mcp-tools run has no stdio');
   stdin.write(INITIALIZE);
-  const line = await withTimeout(firstLine(stdout), TIMEOUT_MS, 'mcp-tools run answering initialize').catch((error: Error) => {
-    throw new Error(`${error.message}\n${tools.output()}`);
-  });
+  const line = await withTimeout(firstLine(stdout), TIMEOUT_MS, 'mcp-tools run answering initialize').catch(
+    (error: Error) => {
+      throw new Error(`${error.message}\n${tools.output()}`);
+    },
+  );
   const ms = performance.now() - t0;
   const answer = JSON.parse(line) as { id?: unknown; result?: { protocolVersion?: unknown } };
-  if (answer.id !== 1 || typeof answer.result?.protocolVersion !== 'string') throw new Error(`not an initialize answer: ${line.slice(0, 200)}`);
+  if (answer.id !== 1 || typeof answer.result?.protocolVersion !== 'string') {
+    throw new Error(`not an initialize answer: ${line.slice(0, 200)}`);
+  }
   // The client leaving ends the session; the next repetition starts on a quiet machine.
   stdin.end();
   await withTimeout(exited(tools), 10_000, 'mcp-tools run exiting on EOF').catch(() => undefined);
@@ -92,16 +106,24 @@ async function timeToolsRun(token: string, env: NodeJS.ProcessEnv): Promise<numb
 }
 
 /** `node <cli> <args…>`, spawn to its `{"share_token":…}` line; then stopped (not timed). */
-async function timeToToken(cli: 'mcp-bridge' | 'mcp-gateway', args: string[], env: NodeJS.ProcessEnv): Promise<number> {
+async function timeToToken(
+  cli: 'mcp-bridge' | 'mcp-gateway',
+  args: string[],
+  env: NodeJS.ProcessEnv,
+): Promise<number> {
   const t0 = performance.now();
   const share = spawnTracked(process.execPath, [binPath(cli), ...args], { env, protocolStdout: true });
   if (share.proc.stdout === null) throw new Error(`${cli} has no stdout`);
-  const line = await withTimeout(firstLine(share.proc.stdout), TIMEOUT_MS, `${cli} printing its share token`).catch((error: Error) => {
-    throw new Error(`${error.message}\n${share.output()}`);
-  });
+  const line = await withTimeout(firstLine(share.proc.stdout), TIMEOUT_MS, `${cli} printing its token`).catch(
+    (error: Error) => {
+      throw new Error(`${error.message}\n${share.output()}`);
+    },
+  );
   const ms = performance.now() - t0;
   await share.stop();
-  if (typeof (JSON.parse(line) as { share_token?: unknown }).share_token !== 'string') throw new Error(`${cli}'s first line is not its token: ${line}`);
+  if (typeof (JSON.parse(line) as { share_token?: unknown }).share_token !== 'string') {
+    throw new Error(`${cli}'s first line is not its token: ${line}`);
+  }
   return ms;
 }
 
@@ -123,7 +145,13 @@ export async function measureColdStart(ctx: BenchContext): Promise<ColdStartResu
     gatewayToken: () => timeToToken('mcp-gateway', ['run', config], env),
   };
   const names = Object.keys(sides) as (keyof typeof sides)[];
-  const samples = Object.fromEntries(names.map((name) => [name, [] as number[]])) as Record<keyof typeof sides, number[]>;
+  const samples: Record<keyof typeof sides, number[]> = {
+    bareNode: [],
+    toolsRun: [],
+    toolsHelp: [],
+    bridgeToken: [],
+    gatewayToken: [],
+  };
   for (let rep = -1; rep < reps; rep++) {
     for (let i = 0; i < names.length; i++) {
       const name = names[(i + Math.max(rep, 0)) % names.length] as keyof typeof sides;

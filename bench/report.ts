@@ -19,7 +19,17 @@ export interface SequentialResult {
 
 /** Everything one run measured. */
 export interface BenchResults {
-  meta: { date: string; node: string; cpus: number; cpuModel: string; loadavg: number[]; quick: boolean; calls: number; warmup: number; rounds: number };
+  meta: {
+    date: string;
+    node: string;
+    cpus: number;
+    cpuModel: string;
+    loadavg: number[];
+    quick: boolean;
+    calls: number;
+    warmup: number;
+    rounds: number;
+  };
   sequential: SequentialResult[];
   firstList?: FirstListResult | undefined;
   firstCall?: FirstCallResult | undefined;
@@ -91,14 +101,18 @@ export function extrasTable(results: BenchResults): string {
 /** The cold-start table: each side's median, and our CLIs against a bare node start. */
 export function coldStartTable(results: BenchResults): string {
   const c = results.coldStart;
-  if (c === undefined) return results.errors[COLD_START] === undefined ? 'not measured' : `FAILED: ${results.errors[COLD_START]}`;
-  const rows = [
-    ['bare `node -e 0`, spawn to exit', ms(c.bareNodeMs), '1.00×'],
-    ['`mcp-tools run <token>` (local-share bridge), spawn to its answer to `initialize`', ms(c.toolsRunMs), ratio(c.toolsRunMs / c.bareNodeMs)],
-    ['`mcp-tools --help`, spawn to exit', ms(c.toolsHelpMs), ratio(c.toolsHelpMs / c.bareNodeMs)],
-    ['`mcp-bridge <server>`, spawn to its share_token line', ms(c.bridgeTokenMs), ratio(c.bridgeTokenMs / c.bareNodeMs)],
-    ['`mcp-gateway run <config>` (1 backend), spawn to its share_token line', ms(c.gatewayTokenMs), ratio(c.gatewayTokenMs / c.bareNodeMs)],
+  if (c === undefined) {
+    const error = results.errors[COLD_START];
+    return error === undefined ? 'not measured' : `FAILED: ${error}`;
+  }
+  const sides: [string, number][] = [
+    ['bare `node -e 0`, spawn to exit', c.bareNodeMs],
+    ['`mcp-tools run <token>` (local-share bridge), spawn to its answer to `initialize`', c.toolsRunMs],
+    ['`mcp-tools --help`, spawn to exit', c.toolsHelpMs],
+    ['`mcp-bridge <server>`, spawn to its share_token line', c.bridgeTokenMs],
+    ['`mcp-gateway run <config>` (1 backend), spawn to its share_token line', c.gatewayTokenMs],
   ];
+  const rows = sides.map(([what, value]) => [what, ms(value), ratio(value / c.bareNodeMs)]);
   return table(['process (server: bench/fixtures/instant-server.sh)', `median ms of ${c.reps}`, '/ bare node'], rows);
 }
 
@@ -141,8 +155,13 @@ export function targets(results: BenchResults): Target[] {
     add(`8 MB result: ${name} RSS growth / payload, whole and correct`, '≤ 4×', value, (v) => `${ratio(v)}${chain?.whole === true ? ', whole' : ', NOT whole'}`, (v) => v <= 4 && chain?.whole === true);
   }
   const c = results.coldStart;
-  for (const [name, value] of [['mcp-tools run, first initialize answered', c?.toolsRunMs], ['mcp-tools --help', c?.toolsHelpMs]] as const) {
-    add(`cold start: ${name} / bare node start`, '≤ 2×', c === undefined || value === undefined ? Number.NaN : value / c.bareNodeMs, ratio, (v) => v <= 2);
+  const cold = [
+    ['mcp-tools run, first initialize answered', c?.toolsRunMs],
+    ['mcp-tools --help', c?.toolsHelpMs],
+  ] as const;
+  for (const [name, value] of cold) {
+    const measured = c === undefined || value === undefined ? Number.NaN : value / c.bareNodeMs;
+    add(`cold start: ${name} / bare node start`, '≤ 2×', measured, ratio, (v) => v <= 2);
   }
   return list;
 }
