@@ -106,7 +106,11 @@ export class GatewaySession {
   async start(): Promise<void> {
     this.#client.onmessage = (message) => this.#onClientMessage(message);
     this.#client.onclose = () => void this.close();
-    this.#client.onerror = (error) => this.#logger.debug({ err: error.message }, 'client transport error');
+    this.#client.onerror = (error) => {
+      // A bound reached (the client leaves too much unread) closes the session: say why.
+      if (isGatewayError(error, 'LIMIT_EXCEEDED')) this.#logger.warn({ err: error.message }, 'closing the session');
+      else this.#logger.debug({ err: error.message }, 'client transport error');
+    };
     await this.#client.start();
   }
 

@@ -1,6 +1,7 @@
 import type { Duplex } from 'node:stream';
 import type { Transport, TransportSendOptions } from '@modelcontextprotocol/sdk/shared/transport.js';
 import type { JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
+import { GatewayError } from '../errors.js';
 import { LineReader, LineSplitter, type OversizedLine } from '../wire/lines.js';
 import { oversizedId } from './jsonrpc.js';
 
@@ -201,9 +202,10 @@ export class StreamTransport implements LineTransport {
     if (belowHighWater) return;
     const queued = this.#output.writableLength ?? 0;
     if (queued > this.#maxQueuedBytes) {
-      this.onerror?.(new Error(`the peer is not reading: ${queued} bytes of output queued (limit ${this.#maxQueuedBytes})`));
+      this.onerror?.(new GatewayError('LIMIT_EXCEEDED', `the peer is not reading: ${queued} bytes of output queued (limit ${this.#maxQueuedBytes})`));
+      // What is queued goes at once; a child process is stopped as on any close.
       this.#output.destroy?.();
-      this.#finish();
+      void this.close();
       return;
     }
     if (this.#pauseInput) this.#reader.pause();

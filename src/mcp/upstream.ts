@@ -1,6 +1,6 @@
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import type { JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
-import { GatewayError } from '../errors.js';
+import { GatewayError, isGatewayError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { type JsonRpcId, JsonRpcErrorCode, type RoutingView, isRequest, isResponse } from './jsonrpc.js';
 import { PASS_THROUGH_MIN_BYTES, PassThroughResponse } from './passthrough.js';
@@ -134,7 +134,10 @@ export class UpstreamConnection {
     this.#handlers = handlers;
     this.#transport.onmessage = (message) => this.#onMessage(message);
     this.#transport.onclose = () => this.#onClose();
-    this.#transport.onerror = (error) => this.#logger.debug({ backend: this.label, err: error.message }, 'upstream transport error');
+    this.#transport.onerror = (error) => {
+      if (isGatewayError(error, 'LIMIT_EXCEEDED')) this.#logger.warn({ backend: this.label, err: error.message }, 'stopping the backend');
+      else this.#logger.debug({ backend: this.label, err: error.message }, 'upstream transport error');
+    };
     this.#stream?.interceptLines(PASS_THROUGH_MIN_BYTES, (parts, bytes) => this.#onLargeLine(parts, bytes));
     await this.#transport.start();
   }

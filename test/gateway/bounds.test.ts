@@ -228,3 +228,39 @@ describe('gateway resource bounds', () => {
     await client.close();
   });
 });
+
+describe('gateway output bound', () => {
+  let home: string;
+  let gateway: RunningShare;
+
+  before(async () => {
+    home = await mkdtemp(join(tmpdir(), 'mcpgw-bound-'));
+    const config = join(home, 'gateway.yml');
+    // 64 KiB messages: a session may leave 128 KiB of answers unread.
+    await writeFile(config, `max_message_bytes: 65536\nbackends:\n  - { id: dyn, transport: { type: stdio, command: "${process.execPath}", args: ["${DYNAMIC}"] } }\n`);
+    gateway = await startGateway(config, { MCP_GATEWAY_HOME: home, MCP_SHARE_PROVIDER: 'local' });
+  });
+  after(async () => {
+    await gateway.stop();
+    await rm(home, { recursive: true, force: true });
+  });
+
+  it('closes a session that leaves more than 2 x max_message_bytes unread, says why, and serves others', async () => {
+    const connector = await new LocalShareProvider(home).dial(gateway.token);
+    const { socket } = await openSessionStream(connector);
+    socket.pause();
+    const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
+    socket.on('error', () => undefined);
+    const text50k = 'x'.repeat(50_000);
+    const calls = Array.from({ length: 40 }, (_, i) => JSON.stringify({ jsonrpc: '2.0', id: i + 2, method: 'tools/call', params: { name: 'dyn_echo', arguments: { text: text50k } } }));
+    socket.write(`${[JSON.stringify(INITIALIZE), ...calls].join('\n')}\n`);
+    // 40 answers of 50 KB, 2 MB, were asked for and none is read: the gateway ends the session.
+    await closed;
+    await waitFor(() => /"msg":"closing the session"/.test(gateway.stderr()), 10_000, 'the log line');
+    assert.match(gateway.stderr(), /the peer is not reading: \d+ bytes of output queued \(limit 131072\)/);
+    const client = new Client({ name: 'bound-other', version: '1' });
+    await client.connect(await openShareTransport(connector));
+    assert.equal(text(await client.callTool({ name: 'dyn_echo', arguments: { text: 'still here' } })), 'still here');
+    await client.close();
+  });
+});
