@@ -1,8 +1,14 @@
 import { write as writeAsync, writeSync } from 'node:fs';
-import { pino, type DestinationStream, type Logger, type Level } from 'pino';
-import { PinoPretty } from 'pino-pretty';
+import { createRequire } from 'node:module';
+import type { DestinationStream, Logger, Level } from 'pino';
 
 export type { Logger } from 'pino';
+
+// Loaded on first use, not at import: every CLI's start-up pays for what it imports, --help
+// needs neither, and off a TTY nothing needs pino-pretty.
+const require = createRequire(import.meta.url);
+const loadPino = (): typeof import('pino').pino => (require('pino') as typeof import('pino')).pino;
+const loadPretty = (): typeof import('pino-pretty').PinoPretty => (require('pino-pretty') as typeof import('pino-pretty')).PinoPretty;
 
 /** Log levels accepted by every CLI's `--log-level`. */
 export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
@@ -23,6 +29,7 @@ export interface LoggerOptions {
  */
 export function createLogger(options: LoggerOptions): Logger {
   const level = options.level ?? 'info';
+  const pino = loadPino();
   if (options.file !== undefined) {
     return pino({ name: options.name, level }, pino.destination({ dest: options.file, sync: true, mkdir: true }));
   }
@@ -31,7 +38,7 @@ export function createLogger(options: LoggerOptions): Logger {
     return pino(
       { name: options.name, level },
       // In-thread pretty stream (not a transport worker) so nothing is lost on a fast exit.
-      PinoPretty({ destination: 2, colorize: true, sync: true }),
+      loadPretty()({ destination: 2, colorize: true, sync: true }),
     );
   }
   // A log line per call must not cost a write per call on the hot path: lines are buffered and
@@ -198,5 +205,5 @@ export class BatchedWriter implements DestinationStream {
 
 /** A logger that drops everything, for library use and tests. */
 export function silentLogger(): Logger {
-  return pino({ level: 'silent' });
+  return loadPino()({ level: 'silent' });
 }
