@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { Command, CommanderError, Option } from 'commander';
 import { describeError, isGatewayError } from '../errors.js';
 import { LOG_LEVELS, flushLogs, type Logger } from '../log.js';
-import { PROVIDER_CHOICES } from '../share/index.js';
+import { PROVIDER_CHOICES } from '../share/choice.js';
 
 /**
  * Runs a CLI's main function: the only place that exits. Errors become one line on stderr

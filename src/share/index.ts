@@ -1,4 +1,5 @@
 import { GatewayError, isGatewayError } from '../errors.js';
+import type { ProviderChoice } from './choice.js';
 import { LocalShareProvider } from './local/index.js';
 import type { ListenOptions, ShareConnector, ShareListener, ShareProvider, ShareProviderName } from './provider.js';
 import { checkZrok, ZrokShareProvider, zrokHome, type ZrokShareProviderOptions } from './zrok/index.js';
@@ -18,20 +19,8 @@ export { detachStdio } from './local/handover.js';
 export { LocalShareProvider, defaultGatewayHome } from './local/index.js';
 export { MemoryShareProvider, MemoryShareNetwork } from './memory/index.js';
 export { generateToken, validateToken } from '../wire/token.js';
+export { PROVIDER_CHOICES, resolveProviderChoice, type ProviderChoice } from './choice.js';
 export { ZrokShareProvider, findZrokBinary, isZrokEnabled, checkZrok, type ZrokShareProviderOptions, type ZrokReadiness } from './zrok/index.js';
-
-/** What users may ask for with `--provider` / `MCP_SHARE_PROVIDER`. */
-export const PROVIDER_CHOICES = ['local', 'zrok', 'auto'] as const;
-/** One of {@link PROVIDER_CHOICES}. */
-export type ProviderChoice = (typeof PROVIDER_CHOICES)[number];
-
-/** Reads `--provider`, falling back to `MCP_SHARE_PROVIDER`, then `auto`; rejects anything else. */
-export function resolveProviderChoice(flag: string | undefined, env: NodeJS.ProcessEnv = process.env): ProviderChoice {
-  // An empty variable counts as unset, as shells make it easy to leave one behind.
-  const value = flag ?? (env['MCP_SHARE_PROVIDER'] || undefined) ?? 'auto';
-  if ((PROVIDER_CHOICES as readonly string[]).includes(value)) return value as ProviderChoice;
-  throw new GatewayError('USAGE', `unknown share provider '${value}': choose local, zrok or auto`);
-}
 
 /** Options for {@link createShareProvider} and the choosers below. */
 export interface ShareProviderOptions {
