@@ -52,6 +52,30 @@ export function createLogger(options: LoggerOptions): Logger {
   return pino({ name: options.name, level }, destination);
 }
 
+/**
+ * {@link createLogger}, deferred until a line at or above the level is logged (or the logger is
+ * otherwise used). `mcp-tools run` hands its stdio over before it has anything to log at the
+ * default level: loading pino first would delay the client's first answer.
+ */
+export function deferredLogger(options: LoggerOptions): Logger {
+  const threshold = LOG_LEVELS.indexOf(options.level ?? 'info');
+  let logger: Logger | undefined;
+  const real = (): Logger => (logger ??= createLogger(options));
+  return new Proxy({} as Logger, {
+    get: (_target, key) => {
+      const rank = LOG_LEVELS.indexOf(key as Level);
+      // Below the level pino would drop the line: so can we, without loading pino.
+      if (logger === undefined && rank !== -1 && rank < threshold) return drop;
+      const target = real();
+      const value: unknown = Reflect.get(target, key);
+      return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
+    },
+    set: (_target, key, value) => Reflect.set(real(), key, value),
+  });
+}
+
+const drop = (): void => undefined;
+
 /** The batched destinations of {@link createLogger}, for {@link flushLogs}. */
 const BATCHED = new Set<BatchedWriter>();
 

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { createLogger, type LoggerOptions } from '../log.js';
+import { createLogger, deferredLogger, type LoggerOptions } from '../log.js';
 import { resolveProviderChoice } from '../share/choice.js';
 import { VERSION, exit, logLevelOption, newProgram, onShutdownSignal, providerOption, runCli } from './main.js';
 
@@ -91,7 +91,7 @@ runCli('mcp-tools', async () => {
 });
 
 async function run(token: string, flags: CommonFlags & { handover: boolean }): Promise<number> {
-  const logger = createLogger({ name: 'mcp-tools', level: flags.logLevel });
+  const logger = deferredLogger({ name: 'mcp-tools', level: flags.logLevel });
   const [{ dialShare }, { handOverStdio, runStdio }] = await Promise.all([import('../share/index.js'), import('../tools/run.js')]);
   const { connector, provider, reason } = await dialShare(resolveProviderChoice(flags.provider), token);
   logger.debug({ provider, why: reason }, 'share dialled');
