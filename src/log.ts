@@ -1,8 +1,14 @@
 import { write as writeAsync, writeSync } from 'node:fs';
-import { pino, type DestinationStream, type Logger, type Level } from 'pino';
-import { PinoPretty } from 'pino-pretty';
+import { createRequire } from 'node:module';
+import type { DestinationStream, Logger, Level } from 'pino';
 
 export type { Logger } from 'pino';
+
+// Loaded on first use, not at import: every CLI's start-up pays for what it imports, --help
+// needs neither, and off a TTY nothing needs pino-pretty.
+const require = createRequire(import.meta.url);
+const loadPino = (): typeof import('pino').pino => (require('pino') as typeof import('pino')).pino;
+const loadPretty = (): typeof import('pino-pretty').PinoPretty => (require('pino-pretty') as typeof import('pino-pretty')).PinoPretty;
 
 /** Log levels accepted by every CLI's `--log-level`. */
 export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
@@ -23,6 +29,7 @@ export interface LoggerOptions {
  */
 export function createLogger(options: LoggerOptions): Logger {
   const level = options.level ?? 'info';
+  const pino = loadPino();
   if (options.file !== undefined) {
     return pino({ name: options.name, level }, pino.destination({ dest: options.file, sync: true, mkdir: true }));
   }
@@ -31,7 +38,7 @@ export function createLogger(options: LoggerOptions): Logger {
     return pino(
       { name: options.name, level },
       // In-thread pretty stream (not a transport worker) so nothing is lost on a fast exit.
-      PinoPretty({ destination: 2, colorize: true, sync: true }),
+      loadPretty()({ destination: 2, colorize: true, sync: true }),
     );
   }
   // A log line per call must not cost a write per call on the hot path: lines are buffered and
@@ -44,6 +51,30 @@ export function createLogger(options: LoggerOptions): Logger {
   BATCHED.add(destination);
   return pino({ name: options.name, level }, destination);
 }
+
+/**
+ * {@link createLogger}, deferred until a line at or above the level is logged (or the logger is
+ * otherwise used). `mcp-tools run` hands its stdio over before it has anything to log at the
+ * default level: loading pino first would delay the client's first answer.
+ */
+export function deferredLogger(options: LoggerOptions): Logger {
+  const threshold = LOG_LEVELS.indexOf(options.level ?? 'info');
+  let logger: Logger | undefined;
+  const real = (): Logger => (logger ??= createLogger(options));
+  return new Proxy({} as Logger, {
+    get: (_target, key) => {
+      const rank = LOG_LEVELS.indexOf(key as Level);
+      // Below the level pino would drop the line: so can we, without loading pino.
+      if (logger === undefined && rank !== -1 && rank < threshold) return drop;
+      const target = real();
+      const value: unknown = Reflect.get(target, key);
+      return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
+    },
+    set: (_target, key, value) => Reflect.set(real(), key, value),
+  });
+}
+
+const drop = (): void => undefined;
 
 /** The batched destinations of {@link createLogger}, for {@link flushLogs}. */
 const BATCHED = new Set<BatchedWriter>();
@@ -198,5 +229,5 @@ export class BatchedWriter implements DestinationStream {
 
 /** A logger that drops everything, for library use and tests. */
 export function silentLogger(): Logger {
-  return pino({ level: 'silent' });
+  return loadPino()({ level: 'silent' });
 }

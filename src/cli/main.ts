@@ -1,8 +1,13 @@
 import { readFileSync } from 'node:fs';
-import { Command, CommanderError, Option } from 'commander';
+import { createRequire } from 'node:module';
+import type { Command as CommandType, Option as OptionType } from 'commander';
 import { describeError, isGatewayError } from '../errors.js';
 import { LOG_LEVELS, flushLogs, type Logger } from '../log.js';
-import { PROVIDER_CHOICES } from '../share/index.js';
+import { PROVIDER_CHOICES } from '../share/choice.js';
+
+// Required, not imported: commander is CommonJS, and importing it from ESM first has its source
+// scanned for named exports, a cost every CLI start-up would pay.
+const { Command, CommanderError, Option } = createRequire(import.meta.url)('commander') as typeof import('commander');
 
 /**
  * Runs a CLI's main function: the only place that exits. Errors become one line on stderr
@@ -37,7 +42,7 @@ export function exit(code: number): void {
 }
 
 /** A commander program with our conventions: one-line errors prefixed by the program name. */
-export function newProgram(name: string, description: string, version: string): Command {
+export function newProgram(name: string, description: string, version: string): CommandType {
   return new Command(name)
     .description(description)
     .version(version, '-V, --version')
@@ -48,12 +53,12 @@ export function newProgram(name: string, description: string, version: string): 
 }
 
 /** `--log-level` for every binary. */
-export function logLevelOption(defaultLevel = 'info'): Option {
+export function logLevelOption(defaultLevel = 'info'): OptionType {
   return new Option('--log-level <level>', 'log verbosity on stderr').choices(LOG_LEVELS).default(defaultLevel);
 }
 
 /** `--provider` for every share command. */
-export function providerOption(): Option {
+export function providerOption(): OptionType {
   return new Option('--provider <provider>', 'share provider (env MCP_SHARE_PROVIDER, default auto)').choices(PROVIDER_CHOICES);
 }
 

@@ -1,8 +1,7 @@
 #!/usr/bin/env node
-import { Bridge } from '../bridge/bridge.js';
 import { GatewayError } from '../errors.js';
 import { createLogger, type LoggerOptions } from '../log.js';
-import { createListenProvider, resolveProviderChoice } from '../share/index.js';
+import { resolveProviderChoice } from '../share/choice.js';
 import { VERSION, logLevelOption, newProgram, providerOption, runCli, serveUntilStopped } from './main.js';
 
 interface BridgeFlags {
@@ -31,6 +30,8 @@ runCli('mcp-bridge', async () => {
   const flags = program.opts<BridgeFlags>();
   const [command, args] = program.processedArgs as [string, string[]];
   const logger = createLogger({ name: 'mcp-bridge', level: flags.logLevel });
+  // Imported after parsing: --help and usage errors need neither.
+  const [{ Bridge }, { createListenProvider }] = await Promise.all([import('../bridge/bridge.js'), import('../share/index.js')]);
   const { provider, reason } = createListenProvider(resolveProviderChoice(flags.provider));
   const probeTimeoutMs = Number(flags.startupTimeout);
   if (!Number.isInteger(probeTimeoutMs) || probeTimeoutMs <= 0) throw new GatewayError('USAGE', `invalid --startup-timeout '${flags.startupTimeout}': expected milliseconds`);

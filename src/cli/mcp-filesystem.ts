@@ -1,7 +1,4 @@
 #!/usr/bin/env node
-import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js';
-import { Sandbox } from '../filesystem/sandbox.js';
-import { createFilesystemServer } from '../filesystem/server.js';
 import { createLogger, type LoggerOptions } from '../log.js';
 import { VERSION, logLevelOption, newProgram, runCli } from './main.js';
 
@@ -27,6 +24,12 @@ runCli('mcp-filesystem', async () => {
   const [dir, dirs] = program.processedArgs as [string, string[]];
   const { logLevel } = program.opts<{ logLevel: NonNullable<LoggerOptions['level']> }>();
   const logger = createLogger({ name: 'mcp-filesystem', level: logLevel });
+  // Imported after the arguments are parsed: --help and usage errors need none of it.
+  const [{ StdioServerTransport }, { Sandbox }, { createFilesystemServer }] = await Promise.all([
+    import('@modelcontextprotocol/sdk/server/stdio.js'),
+    import('../filesystem/sandbox.js'),
+    import('../filesystem/server.js'),
+  ]);
 
   const sandbox = await Sandbox.create([dir, ...dirs]);
   const server = createFilesystemServer(sandbox, { version: VERSION, logger });

@@ -1,12 +1,15 @@
 #!/usr/bin/env node
-import { ConfigError, loadConfig } from '../config/index.js';
+import type { LoadedConfig } from '../config/index.js';
 import type { GatewayConfig } from '../config/types.js';
 import { describeError } from '../errors.js';
-import { Gateway, type BackendStatus } from '../gateway/gateway.js';
-import { OrchestratorClient } from '../gateway/orchestrator.js';
+import type { BackendStatus, Gateway } from '../gateway/gateway.js';
+import type { OrchestratorClient } from '../gateway/orchestrator.js';
 import { createLogger, type Logger, type LoggerOptions } from '../log.js';
-import { createListenProvider, createShareProvider, resolveProviderChoice } from '../share/index.js';
+import { resolveProviderChoice } from '../share/choice.js';
 import { VERSION, exit, logLevelOption, newProgram, providerOption, runCli, serveUntilStopped } from './main.js';
+
+// Each subcommand imports what it uses when it runs, and the orchestrator's gRPC client loads
+// only in managed mode: what a start-up imports delays the share token.
 
 interface RunFlags {
   shareToken?: string;
@@ -39,13 +42,18 @@ runCli('mcp-gateway', async () => {
 });
 
 async function run(path: string, flags: RunFlags): Promise<undefined> {
+  const [{ loadConfig }, { Gateway }, { createListenProvider, createShareProvider }] = await Promise.all([
+    import('../config/index.js'),
+    import('../gateway/gateway.js'),
+    import('../share/index.js'),
+  ]);
   const { config, warnings } = await loadConfig(path);
   const logger = createLogger({ name: 'mcp-gateway', level: flags.logLevel, ...(config.logFile === undefined ? {} : { file: config.logFile }) });
   for (const warning of warnings) logger.warn(warning);
   const choice = resolveProviderChoice(flags.provider);
   const { provider, reason } = createListenProvider(choice);
   const holder: { gateway?: Gateway; stop?: (code: number) => void } = {};
-  const orchestrator = managedMode(config, flags.shareToken ?? config.shareToken, logger, holder);
+  const orchestrator = await managedMode(config, flags.shareToken ?? config.shareToken, logger, holder);
   let gateway: Gateway;
   try {
     gateway = await Gateway.start({
@@ -78,12 +86,18 @@ async function run(path: string, flags: RunFlags): Promise<undefined> {
 }
 
 /** With `share_token` and `orchestrator`, report to the orchestrator as the original does. */
-function managedMode(config: GatewayConfig, shareToken: string | undefined, logger: Logger, holder: { gateway?: Gateway; stop?: (code: number) => void }): OrchestratorClient | undefined {
+async function managedMode(
+  config: GatewayConfig,
+  shareToken: string | undefined,
+  logger: Logger,
+  holder: { gateway?: Gateway; stop?: (code: number) => void },
+): Promise<OrchestratorClient | undefined> {
   if (config.orchestrator === undefined) return undefined;
   if (shareToken === undefined) {
     logger.warn('orchestrator is configured but share_token is not: managed mode needs both; running standalone');
     return undefined;
   }
+  const { OrchestratorClient } = await import('../gateway/orchestrator.js');
   const client = new OrchestratorClient({
     socketPath: config.orchestrator.socketPath,
     heartbeatIntervalMs: config.orchestrator.heartbeatIntervalMs,
@@ -122,7 +136,8 @@ function startupReporter(logger: Logger): (status: BackendStatus) => void {
 }
 
 async function validate(path: string): Promise<number> {
-  let loaded: Awaited<ReturnType<typeof loadConfig>>;
+  const { ConfigError, loadConfig } = await import('../config/index.js');
+  let loaded: LoadedConfig;
   try {
     loaded = await loadConfig(path);
   } catch (error) {

@@ -1,11 +1,11 @@
 #!/usr/bin/env node
-import { createLogger, type LoggerOptions } from '../log.js';
-import { dialShare, resolveProviderChoice } from '../share/index.js';
-import { assertBindAllowed, parseBind, serveHttp } from '../tools/http.js';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { callTool, connectClient, describeShare } from '../tools/inspect.js';
-import { handOverStdio, runStdio } from '../tools/run.js';
+import { createLogger, deferredLogger, type LoggerOptions } from '../log.js';
+import { resolveProviderChoice } from '../share/choice.js';
 import { VERSION, exit, logLevelOption, newProgram, onShutdownSignal, providerOption, runCli } from './main.js';
+
+// Each subcommand imports what it uses when it runs: agents spawn `mcp-tools run` on every
+// launch, and it has no use for the HTTP server or the SDK client the other subcommands need.
 
 interface CommonFlags {
   provider?: string;
@@ -91,7 +91,8 @@ runCli('mcp-tools', async () => {
 });
 
 async function run(token: string, flags: CommonFlags & { handover: boolean }): Promise<number> {
-  const logger = createLogger({ name: 'mcp-tools', level: flags.logLevel });
+  const logger = deferredLogger({ name: 'mcp-tools', level: flags.logLevel });
+  const [{ dialShare }, { handOverStdio, runStdio }] = await Promise.all([import('../share/index.js'), import('../tools/run.js')]);
   const { connector, provider, reason } = await dialShare(resolveProviderChoice(flags.provider), token);
   logger.debug({ provider, why: reason }, 'share dialled');
   // process.stdin and process.stdout are not touched before this: a handover needs them unread.
@@ -103,6 +104,7 @@ async function run(token: string, flags: CommonFlags & { handover: boolean }): P
 }
 
 async function withClient<T>(token: string, flags: CommonFlags, use: (client: Client) => Promise<T>): Promise<T> {
+  const [{ dialShare }, { connectClient }] = await Promise.all([import('../share/index.js'), import('../tools/inspect.js')]);
   const { connector } = await dialShare(resolveProviderChoice(flags.provider), token);
   const client = await connectClient(connector, VERSION);
   try {
@@ -114,12 +116,14 @@ async function withClient<T>(token: string, flags: CommonFlags, use: (client: Cl
 }
 
 async function list(token: string, flags: CommonFlags): Promise<number> {
-  const text = await withClient(token, flags, (client) => describeShare(client));
+  const { describeShare } = await import('../tools/inspect.js');
+  const text = await withClient(token, flags, describeShare);
   process.stdout.write(text);
   return 0;
 }
 
 async function call(token: string, tool: string, args: string | undefined, flags: CommonFlags & { json?: boolean }): Promise<number> {
+  const { callTool } = await import('../tools/inspect.js');
   const outcome = await withClient(token, flags, (client) => callTool(client, tool, args));
   process.stdout.write(flags.json === true ? `${JSON.stringify(outcome.raw, null, 2)}\n` : `${outcome.text}\n`);
   return outcome.isError ? 1 : 0;
@@ -127,6 +131,7 @@ async function call(token: string, tool: string, args: string | undefined, flags
 
 async function http(token: string, flags: HttpFlags): Promise<undefined> {
   const logger = createLogger({ name: 'mcp-tools', level: flags.logLevel });
+  const [{ dialShare }, { assertBindAllowed, parseBind, serveHttp }] = await Promise.all([import('../share/index.js'), import('../tools/http.js')]);
   const { host, port } = parseBind(flags.bind);
   assertBindAllowed(host, flags.allowRemote === true);
   const { connector, provider, reason } = await dialShare(resolveProviderChoice(flags.provider), token);

@@ -1,8 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { SSEServerTransport } from '@modelcontextprotocol/sdk/server/sse.js';
-import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
+import type { SSEServerTransport } from '@modelcontextprotocol/sdk/server/sse.js';
+import type { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
-import { isInitializeRequest } from '@modelcontextprotocol/sdk/types.js';
 import { randomUUID } from 'node:crypto';
 import { describeError } from '../errors.js';
 import type { Logger } from '../log.js';
@@ -31,6 +30,33 @@ export interface HttpEndpointOptions {
 
 /** Default request body limit: generous for tool arguments, bounded against memory abuse. */
 export const DEFAULT_MAX_BODY_BYTES = 16 * 1024 * 1024;
+
+/** The SDK's HTTP server side, loaded by the first HTTP request: {@link loadSdk}. */
+interface Sdk {
+  SSEServerTransport: typeof SSEServerTransport;
+  StreamableHTTPServerTransport: typeof StreamableHTTPServerTransport;
+  isInitializeRequest: typeof import('@modelcontextprotocol/sdk/types.js').isInitializeRequest;
+}
+
+let sdk: Promise<Sdk> | undefined;
+
+/**
+ * Loaded on first use: bridges and gateways serve HTTP for clients other than ours (which use
+ * the session stream), and the SDK's transports with their zod schemas cost more to load than
+ * all the rest of a bridge's start-up.
+ */
+function loadSdk(): Promise<Sdk> {
+  sdk ??= Promise.all([
+    import('@modelcontextprotocol/sdk/server/sse.js'),
+    import('@modelcontextprotocol/sdk/server/streamableHttp.js'),
+    import('@modelcontextprotocol/sdk/types.js'),
+  ]).then(([sse, streamable, types]) => ({
+    SSEServerTransport: sse.SSEServerTransport,
+    StreamableHTTPServerTransport: streamable.StreamableHTTPServerTransport,
+    isInitializeRequest: types.isInitializeRequest,
+  }));
+  return sdk;
+}
 
 interface Session {
   transport: StreamableHTTPServerTransport | SSEServerTransport;
@@ -88,14 +114,15 @@ export class McpHttpEndpoint {
       sendJsonRpcError(res, 403, JsonRpcErrorCode.InvalidRequest, 'Forbidden: Host or Origin not allowed');
       return;
     }
+    const sdk = await loadSdk();
     const path = (req.url ?? '/').split('?')[0];
     if (this.#closing) {
       sendJsonRpcError(res, 503, JsonRpcErrorCode.InternalError, 'Server is shutting down');
       return;
     }
-    if (path === '/mcp') return this.#stateless === undefined ? this.#streamable(req, res) : this.#statelessPost(req, res, this.#stateless);
-    if (path === '/sse' && req.method === 'GET') return this.#sseOpen(res);
-    if (path === '/message' && req.method === 'POST') return this.#ssePost(req, res);
+    if (path === '/mcp') return this.#stateless === undefined ? this.#streamable(req, res, sdk) : this.#statelessPost(req, res, this.#stateless, sdk);
+    if (path === '/sse' && req.method === 'GET') return this.#sseOpen(res, sdk);
+    if (path === '/message' && req.method === 'POST') return this.#ssePost(req, res, sdk);
     res.writeHead(404, { 'content-type': 'text/plain' }).end('Not found\n');
   }
 
@@ -108,11 +135,11 @@ export class McpHttpEndpoint {
     return origin === undefined || (this.#allowedOrigins?.has(origin.toLowerCase()) ?? true);
   }
 
-  async #streamable(req: IncomingMessage, res: ServerResponse): Promise<void> {
+  async #streamable(req: IncomingMessage, res: ServerResponse, sdk: Sdk): Promise<void> {
     const sessionId = req.headers['mcp-session-id'];
     if (typeof sessionId === 'string') {
       const session = this.#sessions.get(sessionId);
-      if (session === undefined || !(session.transport instanceof StreamableHTTPServerTransport)) {
+      if (session === undefined || !(session.transport instanceof sdk.StreamableHTTPServerTransport)) {
         sendJsonRpcError(res, 404, JsonRpcErrorCode.InvalidRequest, 'Session not found');
         return;
       }
@@ -128,12 +155,12 @@ export class McpHttpEndpoint {
     const body = await this.#readJson(req, res);
     if (body === INVALID) return;
     const messages = Array.isArray(body) ? body : [body];
-    if (!messages.some((message) => isInitializeRequest(message))) {
+    if (!messages.some((message) => sdk.isInitializeRequest(message))) {
       sendJsonRpcError(res, 400, JsonRpcErrorCode.InvalidRequest, 'Bad Request: Mcp-Session-Id header is required');
       return;
     }
     const label = randomUUID();
-    const transport = new StreamableHTTPServerTransport({
+    const transport = new sdk.StreamableHTTPServerTransport({
       sessionIdGenerator: () => label,
       enableJsonResponse: this.#options.jsonResponse ?? false,
     });
@@ -142,30 +169,30 @@ export class McpHttpEndpoint {
     await transport.handleRequest(req, res, body);
   }
 
-  async #statelessPost(req: IncomingMessage, res: ServerResponse, mux: StatelessMultiplexer): Promise<void> {
+  async #statelessPost(req: IncomingMessage, res: ServerResponse, mux: StatelessMultiplexer, sdk: Sdk): Promise<void> {
     if (req.method !== 'POST') {
       res.writeHead(405, { allow: 'POST' }).end();
       return;
     }
     const body = await this.#readJson(req, res);
     if (body === INVALID) return;
-    const transport = new StreamableHTTPServerTransport({ enableJsonResponse: this.#options.jsonResponse ?? false });
+    const transport = new sdk.StreamableHTTPServerTransport({ enableJsonResponse: this.#options.jsonResponse ?? false });
     mux.attach(transport);
     res.once('close', () => void transport.close());
     await transport.handleRequest(req, res, body);
   }
 
-  async #sseOpen(res: ServerResponse): Promise<void> {
-    const transport = new SSEServerTransport('/message', res);
+  async #sseOpen(res: ServerResponse, sdk: Sdk): Promise<void> {
+    const transport = new sdk.SSEServerTransport('/message', res);
     // The stream must not be buffered by proxies (zrok, nginx) or events arrive late.
     res.setHeader('X-Accel-Buffering', 'no');
     await this.#open(transport.sessionId, transport, res);
   }
 
-  async #ssePost(req: IncomingMessage, res: ServerResponse): Promise<void> {
+  async #ssePost(req: IncomingMessage, res: ServerResponse, sdk: Sdk): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://localhost');
     const session = this.#sessions.get(url.searchParams.get('sessionId') ?? '');
-    if (session === undefined || !(session.transport instanceof SSEServerTransport)) {
+    if (session === undefined || !(session.transport instanceof sdk.SSEServerTransport)) {
       sendJsonRpcError(res, 404, JsonRpcErrorCode.InvalidRequest, 'Session not found');
       return;
     }

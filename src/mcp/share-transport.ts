@@ -1,5 +1,5 @@
-import { SSEClientTransport } from '@modelcontextprotocol/sdk/client/sse.js';
-import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import type { SSEClientTransport } from '@modelcontextprotocol/sdk/client/sse.js';
+import type { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import { isGatewayError } from '../errors.js';
 import type { ShareConnector } from '../share/index.js';
@@ -23,10 +23,16 @@ export async function openShareSession(connector: ShareConnector, preferHttp: 's
     }
   }
   const base = connector.httpBase as string;
+  // Loaded only here: a share served by our own bridge or gateway never needs them, and they
+  // bring the SDK's zod schemas, which take longer to load than all the rest of `mcp-tools run`.
+  const [{ SSEClientTransport: Sse }, { StreamableHTTPClientTransport: Streamable }] = await Promise.all([
+    import('@modelcontextprotocol/sdk/client/sse.js'),
+    import('@modelcontextprotocol/sdk/client/streamableHttp.js'),
+  ]);
   // Streamable HTTP needs no probe of its own: its first POST is the initialize. SSE opens a
   // stream at start(), so it is the one to try when streamable is refused.
-  if (preferHttp === 'sse') return { kind: 'http', transport: new SSEClientTransport(new URL('/sse', base)), protocol: 'sse' };
-  return { kind: 'http', transport: new FallbackTransport(new URL('/mcp', base), new URL('/sse', base)), protocol: 'streamable' };
+  if (preferHttp === 'sse') return { kind: 'http', transport: new Sse(new URL('/sse', base)), protocol: 'sse' };
+  return { kind: 'http', transport: new FallbackTransport(new Streamable(new URL('/mcp', base)), () => new Sse(new URL('/sse', base))), protocol: 'streamable' };
 }
 
 /** The session as an SDK Transport, whichever kind it is. */
@@ -44,12 +50,12 @@ class FallbackTransport implements Transport {
   onclose?: () => void;
   onerror?: (error: Error) => void;
   #active: Transport;
-  readonly #sseUrl: URL;
+  readonly #newSse: () => SSEClientTransport;
   #firstSend = true;
 
-  constructor(streamableUrl: URL, sseUrl: URL) {
-    this.#active = new StreamableHTTPClientTransport(streamableUrl);
-    this.#sseUrl = sseUrl;
+  constructor(streamable: StreamableHTTPClientTransport, newSse: () => SSEClientTransport) {
+    this.#active = streamable;
+    this.#newSse = newSse;
   }
 
   get sessionId(): string | undefined {
@@ -67,7 +73,7 @@ class FallbackTransport implements Transport {
     try {
       await this.#active.send(...args);
     } catch {
-      const sse = new SSEClientTransport(this.#sseUrl);
+      const sse = this.#newSse();
       this.#wire(sse);
       const previous = this.#active;
       this.#active = sse;

@@ -1,8 +1,5 @@
-import { SSEClientTransport } from '@modelcontextprotocol/sdk/client/sse.js';
-import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import type { FetchLike, Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import { readFile } from 'node:fs/promises';
-import { Agent, fetch as undiciFetch } from 'undici';
 import type { HttpTransportConfig, StdioTransportConfig, TransportConfig } from '../config/types.js';
 import { GatewayError, describeError } from '../errors.js';
 import type { Logger } from '../log.js';
@@ -46,10 +43,11 @@ export async function openUpstream(
   if (config.type === 'http' || config.type === 'https') {
     const protocols = config.protocol === undefined ? (['streamable', 'sse'] as const) : [config.protocol];
     const fetchImpl = await tlsFetch(config);
+    const clients = await loadHttpClients();
     let lastError: unknown;
     for (const protocol of protocols) {
       try {
-        return await initialize(httpTransport(config, protocol, fetchImpl), context, init, handlers);
+        return await initialize(httpTransport(config, protocol, fetchImpl, clients), context, init, handlers);
       } catch (error) {
         lastError = error;
         context.logger.debug({ backend: context.label, protocol, err: describeError(error) }, 'http backend: protocol failed');
@@ -93,10 +91,21 @@ async function rawTransport(config: TransportConfig, context: UpstreamContext): 
   }
 }
 
-function httpTransport(config: HttpTransportConfig, protocol: 'sse' | 'streamable', fetchImpl: FetchLike | undefined): Transport {
+/** The SDK's HTTP client transports, loaded for HTTP backends only: most configurations have none. */
+async function loadHttpClients(): Promise<HttpClients> {
+  const [sse, streamable] = await Promise.all([import('@modelcontextprotocol/sdk/client/sse.js'), import('@modelcontextprotocol/sdk/client/streamableHttp.js')]);
+  return { SSEClientTransport: sse.SSEClientTransport, StreamableHTTPClientTransport: streamable.StreamableHTTPClientTransport };
+}
+
+interface HttpClients {
+  SSEClientTransport: typeof import('@modelcontextprotocol/sdk/client/sse.js').SSEClientTransport;
+  StreamableHTTPClientTransport: typeof import('@modelcontextprotocol/sdk/client/streamableHttp.js').StreamableHTTPClientTransport;
+}
+
+function httpTransport(config: HttpTransportConfig, protocol: 'sse' | 'streamable', fetchImpl: FetchLike | undefined, clients: HttpClients): Transport {
   const url = new URL(config.endpoint);
   const options = { requestInit: { headers: { ...config.headers } }, ...(fetchImpl === undefined ? {} : { fetch: fetchImpl }) };
-  return protocol === 'streamable' ? new StreamableHTTPClientTransport(url, options) : new SSEClientTransport(url, options);
+  return protocol === 'streamable' ? new clients.StreamableHTTPClientTransport(url, options) : new clients.SSEClientTransport(url, options);
 }
 
 /** A fetch that trusts an internal CA or skips verification, when `tls:` asks for it. */
@@ -111,6 +120,8 @@ async function tlsFetch(config: HttpTransportConfig): Promise<FetchLike | undefi
       throw new GatewayError('CONFIG_INVALID', `cannot read tls.ca_cert_file ${tls.caCertFile}: ${(error as NodeJS.ErrnoException).code ?? describeError(error)}`);
     }
   }
+  // undici only for a backend with its own TLS settings: Node's fetch serves all the others.
+  const { Agent, fetch: undiciFetch } = await import('undici');
   const dispatcher = new Agent({ connect: { ...(ca === undefined ? {} : { ca }), rejectUnauthorized: !tls.insecureSkipVerify } });
   return (url: string | URL, init?: RequestInit) => undiciFetch(url, { ...(init as object), dispatcher });
 }

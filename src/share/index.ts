@@ -1,7 +1,9 @@
 import { GatewayError, isGatewayError } from '../errors.js';
+import type { ProviderChoice } from './choice.js';
 import { LocalShareProvider } from './local/index.js';
 import type { ListenOptions, ShareConnector, ShareListener, ShareProvider, ShareProviderName } from './provider.js';
-import { checkZrok, ZrokShareProvider, zrokHome, type ZrokShareProviderOptions } from './zrok/index.js';
+import { checkZrok, zrokHome } from './zrok/environment.js';
+import type { ZrokShareProvider, ZrokShareProviderOptions } from './zrok/index.js';
 
 export type {
   ShareProvider,
@@ -18,20 +20,10 @@ export { detachStdio } from './local/handover.js';
 export { LocalShareProvider, defaultGatewayHome } from './local/index.js';
 export { MemoryShareProvider, MemoryShareNetwork } from './memory/index.js';
 export { generateToken, validateToken } from '../wire/token.js';
-export { ZrokShareProvider, findZrokBinary, isZrokEnabled, checkZrok, type ZrokShareProviderOptions, type ZrokReadiness } from './zrok/index.js';
-
-/** What users may ask for with `--provider` / `MCP_SHARE_PROVIDER`. */
-export const PROVIDER_CHOICES = ['local', 'zrok', 'auto'] as const;
-/** One of {@link PROVIDER_CHOICES}. */
-export type ProviderChoice = (typeof PROVIDER_CHOICES)[number];
-
-/** Reads `--provider`, falling back to `MCP_SHARE_PROVIDER`, then `auto`; rejects anything else. */
-export function resolveProviderChoice(flag: string | undefined, env: NodeJS.ProcessEnv = process.env): ProviderChoice {
-  // An empty variable counts as unset, as shells make it easy to leave one behind.
-  const value = flag ?? (env['MCP_SHARE_PROVIDER'] || undefined) ?? 'auto';
-  if ((PROVIDER_CHOICES as readonly string[]).includes(value)) return value as ProviderChoice;
-  throw new GatewayError('USAGE', `unknown share provider '${value}': choose local, zrok or auto`);
-}
+export { PROVIDER_CHOICES, resolveProviderChoice, type ProviderChoice } from './choice.js';
+export { findZrokBinary, isZrokEnabled, checkZrok, type ZrokReadiness } from './zrok/environment.js';
+// A type only: the class is loaded on first use (LazyZrokShareProvider); import it from './zrok/index.js'.
+export type { ZrokShareProvider, ZrokShareProviderOptions } from './zrok/index.js';
 
 /** Options for {@link createShareProvider} and the choosers below. */
 export interface ShareProviderOptions {
@@ -84,13 +76,37 @@ export async function dialShare(
   return dialAuto(new LocalShareProvider(options.home), () => newZrok(options), token, options);
 }
 
-function newZrok(options: ShareProviderOptions): ZrokShareProvider {
-  return new ZrokShareProvider({ ...(options.env === undefined ? {} : { env: options.env }), ...options.zrok });
+function newZrok(options: ShareProviderOptions): ShareProvider {
+  return new LazyZrokShareProvider({ ...(options.env === undefined ? {} : { env: options.env }), ...options.zrok });
+}
+
+/** The zrok provider, loaded on first use: a start-up on the local share (the usual case) has no use for it. */
+class LazyZrokShareProvider implements ShareProvider {
+  readonly name = 'zrok' as const;
+  readonly #options: ZrokShareProviderOptions;
+  #provider: Promise<ZrokShareProvider> | undefined;
+
+  constructor(options: ZrokShareProviderOptions) {
+    this.#options = options;
+  }
+
+  async listen(options: ListenOptions): Promise<ShareListener> {
+    return (await this.#load()).listen(options);
+  }
+
+  async dial(token: string): Promise<ShareConnector> {
+    return (await this.#load()).dial(token);
+  }
+
+  #load(): Promise<ZrokShareProvider> {
+    this.#provider ??= import('./zrok/index.js').then(({ ZrokShareProvider }) => new ZrokShareProvider(this.#options));
+    return this.#provider;
+  }
 }
 
 async function dialAuto(
   local: LocalShareProvider,
-  zrok: () => ZrokShareProvider,
+  zrok: () => ShareProvider,
   token: string,
   options: ShareProviderOptions,
 ): Promise<{ connector: ShareConnector; provider: ShareProviderName; reason: string }> {
@@ -111,7 +127,7 @@ async function dialAuto(
 class AutoShareProvider implements ShareProvider {
   readonly #options: ShareProviderOptions;
   readonly #local: LocalShareProvider;
-  #zrok: ZrokShareProvider | undefined;
+  #zrok: ShareProvider | undefined;
   #name: ShareProviderName = 'local';
 
   constructor(options: ShareProviderOptions) {
@@ -135,7 +151,7 @@ class AutoShareProvider implements ShareProvider {
     return connector;
   }
 
-  #zrokProvider(): ZrokShareProvider {
+  #zrokProvider(): ShareProvider {
     // One instance, so dials of the same token share one zrok2 access.
     this.#zrok ??= newZrok(this.#options);
     return this.#zrok;

@@ -6,7 +6,6 @@ import { responseLineId } from '../mcp/passthrough.js';
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import type { JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
 import type { Duplex } from 'node:stream';
-import { openShareSession } from '../mcp/share-transport.js';
 import { detachStdio } from '../share/index.js';
 import type { ShareConnector } from '../share/index.js';
 
@@ -92,6 +91,8 @@ export interface RunStdioResult {
  */
 export async function runStdio(options: RunStdioOptions): Promise<RunStdioResult> {
   const { input, output, logger, connector } = options;
+  // Loaded here: a session handed over (handOverStdio) needs none of the client side of a share session.
+  const { openShareSession } = await import('../mcp/share-transport.js');
   const session = await openShareSession(connector);
   const wire = session.kind === 'stream' ? socketWire(session.stream.socket, session.stream.head, logger) : transportWire(session.transport, logger);
   if (session.kind === 'http') logger.info({ protocol: session.protocol }, 'share does not speak the session stream; using MCP over HTTP');

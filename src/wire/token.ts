@@ -1,5 +1,9 @@
-import { randomInt } from 'node:crypto';
+import { createRequire } from 'node:module';
 import { GatewayError } from '../errors.js';
+
+// node:crypto is loaded by the first token generated, not by every start-up: dialling a share
+// (mcp-tools run) only validates one, and loading it costs several milliseconds.
+const require = createRequire(import.meta.url);
 
 const ALPHABET = 'abcdefghijklmnopqrstuvwxyz0123456789';
 /** 12 characters of a 36-letter alphabet: log2(36^12) ≈ 62 bits of randomness. */
@@ -8,6 +12,7 @@ const TOKEN_PATTERN = /^[a-z0-9-]{3,32}$/;
 
 /** A fresh random share token from the CSPRNG. */
 export function generateToken(): string {
+  const { randomInt } = require('node:crypto') as typeof import('node:crypto');
   let token = '';
   for (let i = 0; i < RANDOM_TOKEN_LENGTH; i++) token += ALPHABET[randomInt(ALPHABET.length)];
   return token;
