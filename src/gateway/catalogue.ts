@@ -1,7 +1,18 @@
 import { UriTemplate } from '@modelcontextprotocol/sdk/shared/uriTemplate.js';
 import { GatewayError } from '../errors.js';
+import { JsonRpcErrorCode } from '../mcp/jsonrpc.js';
 import { exposedName } from '../mcp/naming.js';
+import type { RawResponse } from '../mcp/upstream.js';
 import type { Backend, Item } from './backend.js';
+
+/** The spec's "resource not found" error code. */
+export const RESOURCE_NOT_FOUND = -32002;
+
+/** A backend's "no such resource": -32002, or the TypeScript SDK's -32602 "Resource … not found". */
+export function isResourceNotFound(response: RawResponse): boolean {
+  const error = response.error;
+  return error !== undefined && (error.code === RESOURCE_NOT_FOUND || (error.code === JsonRpcErrorCode.InvalidParams && /not found/i.test(error.message)));
+}
 
 /** An exposed item and where it really lives. */
 export interface Entry {
@@ -33,6 +44,10 @@ export class Catalogue {
   collisions: string[] = [];
   /** Resource URIs listed by several backends: the first backend serves them; reported as warnings. */
   shadowed: string[] = [];
+  /** Backends that offer resources, in config order: where a URI nobody listed is asked for. */
+  resourceBackends: Backend[] = [];
+  /** True when some backend offers tasks. */
+  tasks = false;
 
   /** Builds the merged view; throws CONFIG_INVALID on a collision when `strict` (start-up). */
   static build(backends: readonly Backend[], separator: string, strict: boolean): Catalogue {
@@ -42,6 +57,8 @@ export class Catalogue {
       const found = backend.catalogue;
       if (found === undefined) continue;
       const ns = backend.config.namespace;
+      if (found.capabilities['resources'] !== undefined) catalogue.resourceBackends.push(backend);
+      if (found.capabilities['tasks'] !== undefined) catalogue.tasks = true;
       for (const tool of found.tools) {
         const name = String(tool.name);
         if (!backend.filters.tools(name)) continue;

@@ -18,6 +18,7 @@ import type { ShareListener, ShareProvider, StdioHandover } from '../share/index
 import { Backend, LIST_CHANGED_KINDS, type ListKind } from './backend.js';
 import { Catalogue } from './catalogue.js';
 import { GatewaySession, type SessionHost } from './session.js';
+import { tasksCapability } from './tasks.js';
 
 /** Start-up progress of one backend, for the CLI to show. */
 export type BackendStatus =
@@ -43,7 +44,12 @@ const DISCOVERY_CLIENT = { name: 'mcp-gateway', version: '0' };
 /** Servers hide tools a client cannot serve (e.g. sampling); discovery must see them all. */
 const DISCOVERY_INIT = {
   protocolVersion: LATEST_PROTOCOL_VERSION,
-  capabilities: { sampling: {}, elicitation: {}, roots: { listChanged: true } },
+  capabilities: {
+    sampling: {},
+    elicitation: { form: {}, url: {} },
+    roots: { listChanged: true },
+    tasks: { list: {}, cancel: {}, requests: { sampling: { createMessage: {} }, elicitation: { create: {} } } },
+  },
   clientInfo: DISCOVERY_CLIENT,
 };
 const RETRY_MIN_MS = 1_000;
@@ -139,6 +145,8 @@ export class Gateway implements SessionHost {
     }
     if (ready.some((b) => b.catalogue?.capabilities['logging'] !== undefined)) capabilities['logging'] = {};
     if (ready.some((b) => b.catalogue?.capabilities['completions'] !== undefined)) capabilities['completions'] = {};
+    const tasks = tasksCapability(ready.map((b) => b.catalogue?.capabilities ?? {}));
+    if (tasks !== undefined) capabilities['tasks'] = tasks;
     const instructions = ready
       .filter((b) => b.catalogue?.instructions !== undefined)
       .map((b) => (ready.length === 1 ? (b.catalogue?.instructions as string) : `## ${b.config.name}\n${b.catalogue?.instructions as string}`))
@@ -411,6 +419,11 @@ export class Gateway implements SessionHost {
         const kind = LIST_CHANGED_KINDS[message.method];
         if (kind !== undefined) {
           if (opened.connection !== undefined) this.listChanged(backend, opened.connection, kind);
+          return;
+        }
+        // A task's status is its session's alone.
+        if (message.method === 'notifications/tasks/status') {
+          for (const session of this.#sessions) if (opened.connection !== undefined && session.deliverTaskStatus(backend, opened.connection, message)) return;
           return;
         }
         for (const session of this.#sessions) session.send(message);

@@ -4,11 +4,13 @@ import type { GatewayConfig } from '../config/types.js';
 import { GatewayError, describeError, isGatewayError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { type JsonRpcId, JsonRpcErrorCode, type RoutingView, checkEnvelope, isRequest, isResponse } from '../mcp/jsonrpc.js';
-import { PassThroughResponse } from '../mcp/passthrough.js';
+import { PassThroughResponse, type PassOnTarget, passOn } from '../mcp/passthrough.js';
 import { type LineTransport, carriesLines } from '../mcp/stream-transport.js';
 import { Cancellation, type RawMessage, type RawResponse, type RequestOptions, type UpstreamConnection, type UpstreamHandlers, upstreamErrorResponse } from '../mcp/upstream.js';
 import { LIST_CHANGED_KINDS, type Backend, type ListKind } from './backend.js';
-import type { Catalogue } from './catalogue.js';
+import { RESOURCE_NOT_FOUND, type Catalogue } from './catalogue.js';
+import { logCall } from './call-log.js';
+import { type ResponseHook, SessionTasks } from './tasks.js';
 
 /** What a session needs from the gateway that owns it. */
 export interface SessionHost {
@@ -49,6 +51,8 @@ interface InFlight {
   readonly options: RequestOptions;
   /** Ends the claim on a shared backend. */
   readonly release: (() => void) | undefined;
+  /** Sees the parsed answer before the client does (task ids mapped, next backend tried). */
+  readonly hook: ResponseHook | undefined;
   /** Set once the request was sent again on a new backend session. */
   retried: boolean;
   /** Set once the client got its answer (or needs none). */
@@ -61,8 +65,6 @@ interface Relayed {
   upstreamId: JsonRpcId;
 }
 
-const NOT_FOUND = -32002;
-const TRUNCATE_ARGUMENTS = 200;
 
 /**
  * One client of the gateway. Answers what the gateway knows itself (initialize, lists, ping),
@@ -80,6 +82,7 @@ export class GatewaySession {
   readonly #connections = new Map<string, Promise<UpstreamConnection>>();
   readonly #inFlight = new Map<JsonRpcId, InFlight>();
   readonly #relayed = new Map<string, Relayed>();
+  readonly #tasks: SessionTasks;
   #nextRelayId = 0;
   #clientInit: Record<string, unknown> = {};
   #logLevel: string | undefined;
@@ -93,6 +96,7 @@ export class GatewaySession {
   /** Connections already open, by backend id, so a call to one does not wait on a promise. */
   readonly #open = new Map<string, UpstreamConnection>();
   #closeWhenIdle = false;
+  readonly #passOnTarget: PassOnTarget;
 
   constructor(id: string, client: Transport, host: SessionHost) {
     this.id = id;
@@ -100,6 +104,10 @@ export class GatewaySession {
     this.#stream = carriesLines(client) ? client : undefined;
     this.#host = host;
     this.#logger = host.logger.child({ session: id });
+    const stream = this.#stream;
+    this.#passOnTarget = { sendLine: stream === undefined ? undefined : (parts) => void (this.#closed || stream.sendLine(parts)), send: (message) => this.send(message) };
+    const routes = { forward: this.#forward.bind(this), reply: this.#reply.bind(this) };
+    this.#tasks = new SessionTasks(routes, host.config.aggregator.callTimeoutMs);
   }
 
   /** Starts serving the client. */
@@ -156,7 +164,14 @@ export class GatewaySession {
   relayRequest(connection: UpstreamConnection, message: RawMessage & { id: JsonRpcId }): void {
     const relayId = `gw-${++this.#nextRelayId}`;
     this.#relayed.set(relayId, { connection, upstreamId: message.id });
-    this.send({ ...message, id: relayId });
+    this.send({ ...this.#tasks.outbound(connection, message), id: relayId });
+  }
+
+  /** A task status from a shared backend: delivered if the task is this session's; true then. */
+  deliverTaskStatus(backend: Backend, connection: UpstreamConnection, message: RawMessage): boolean {
+    const mine = this.#tasks.status(backend, connection, message, false);
+    if (mine) this.send(message);
+    return mine;
   }
 
   /** Handlers for a connection owned by this session. */
@@ -173,6 +188,7 @@ export class GatewaySession {
           if (c !== undefined) this.#host.listChanged(backend, c, kind);
           return;
         }
+        if (message.method === 'notifications/tasks/status' && (c === undefined || !this.#tasks.status(backend, c, message, true))) return;
         this.send(message);
       },
       onClose: (unexpected) => {
@@ -199,6 +215,7 @@ export class GatewaySession {
       if (relayed === undefined) return;
       this.#relayed.delete(String(view.id));
       const { result, error } = message as RawResponse;
+      this.#tasks.inbound(result);
       relayed.connection.respond(relayed.upstreamId, error === undefined ? { result: result ?? {} } : { error });
       return;
     }
@@ -286,18 +303,25 @@ export class GatewaySession {
         const entry = catalogue[kind].get(name);
         if (entry === undefined) return this.#fail(id, JsonRpcErrorCode.InvalidParams, `Unknown ${kind === 'tools' ? 'tool' : 'prompt'}: ${name}`);
         if (kind === 'tools') this.#host.countToolCall();
-        return this.#forward(id, entry.backend, method, { ...params, name: entry.original }, name);
+        return this.#forward(id, entry.backend, method, { ...params, name: entry.original }, this.#tasks.augmented(entry.backend, params), name);
       }
       case 'resources/read':
       case 'resources/subscribe':
       case 'resources/unsubscribe': {
         const uri = String(params['uri']);
         const backend = catalogue.resolveResource(uri);
-        if (backend === undefined) return this.#fail(id, NOT_FOUND, `Resource not found: ${uri}`);
+        if (backend === undefined) return this.#fail(id, RESOURCE_NOT_FOUND, `Resource not found: ${uri}`);
         return this.#forward(id, backend, method, params);
       }
       case 'completion/complete':
         return this.#complete(id, params, catalogue);
+      case 'tasks/get':
+      case 'tasks/result':
+      case 'tasks/cancel':
+      case 'tasks/list':
+        // Without a backend that does tasks, the gateway does not either.
+        if (!catalogue.tasks) return this.#fail(id, JsonRpcErrorCode.MethodNotFound, `Method not found: ${method}`);
+        return this.#tasks.route(id, method, params);
       case 'logging/setLevel':
         return void this.#setLevel(id, params);
       default:
@@ -361,7 +385,7 @@ export class GatewaySession {
    * all the way: with the backend's connection open, the answer leaves in the same turn of the
    * event loop as it arrived.
    */
-  #forward(id: JsonRpcId, backend: Backend, method: string, params: Record<string, unknown>, name?: string): void {
+  #forward(id: JsonRpcId, backend: Backend, method: string, params: Record<string, unknown>, hook?: ResponseHook, name?: string): void {
     const limit = this.#host.config.maxConcurrentCalls;
     if (this.#inFlight.size >= limit) {
       this.#fail(id, JsonRpcErrorCode.ConnectionClosed, `too many concurrent requests in this session (max_concurrent_calls: ${limit})`);
@@ -369,7 +393,9 @@ export class GatewaySession {
     }
     const cancellation = new Cancellation();
     const clientToken = (params['_meta'] as { progressToken?: unknown } | undefined)?.progressToken;
-    const options: RequestOptions = { timeoutMs: this.#host.config.aggregator.callTimeoutMs, cancellation, passThrough: true };
+    // A hook needs the answer parsed (a large one is not a not-found error: resources pass it through).
+    const passThrough = hook === undefined || method === 'resources/read';
+    const options: RequestOptions = { timeoutMs: this.#host.config.aggregator.callTimeoutMs, cancellation, passThrough };
     if (clientToken !== undefined) {
       options.onProgress = (notification) => this.send({ ...notification, params: { ...notification.params, progressToken: clientToken } });
     }
@@ -383,6 +409,7 @@ export class GatewaySession {
       cancellation,
       options,
       release: backend.config.isolation === 'shared' ? this.#host.claimShared(backend, this) : undefined,
+      hook,
       retried: false,
       settled: false,
     };
@@ -426,7 +453,13 @@ export class GatewaySession {
         this.#dispatch(call);
         return;
       }
-      this.#settle(call, outcome);
+      const instead = call.hook !== undefined && !(outcome instanceof Error) && !(outcome instanceof PassThroughResponse) ? call.hook(outcome, connection) : undefined;
+      if (instead === undefined) return this.#settle(call, outcome);
+      // Dropped unanswered: the continuation answers the client.
+      call.settled = true;
+      if (this.#inFlight.get(call.id) === call) this.#inFlight.delete(call.id);
+      call.release?.();
+      instead();
     });
   }
 
@@ -446,7 +479,7 @@ export class GatewaySession {
       result = describeError(outcome);
       this.#reply(call.id, upstreamErrorResponse(outcome));
     } else if (outcome instanceof PassThroughResponse) {
-      result = this.#passOn(call.id, outcome);
+      result = passOn(outcome, call.id, this.#passOnTarget);
       this.#answered();
     } else {
       result = outcome.error !== undefined ? 'error' : outcome.result?.['isError'] === true ? 'tool_error' : 'ok';
@@ -456,36 +489,8 @@ export class GatewaySession {
       this.#answered();
     }
     if (call.name !== undefined || call.method === 'prompts/get' || call.method === 'resources/read') {
-      this.#logCall(call.method, call.name ?? String(call.params['uri'] ?? call.params['name']), call.backend, call.started, result, call.params);
+      const name = call.name ?? String(call.params['uri'] ?? call.params['name']);
+      logCall(this.#logger, this.#host.config.logArguments, { ...call, name, backend: call.backend.id, outcome: result });
     }
-  }
-
-  /** Sends a large result on as the backend wrote it, with the client's id; returns the call-log outcome. */
-  #passOn(id: JsonRpcId, response: PassThroughResponse): string {
-    const outcome = response.toolError ? 'tool_error' : 'ok';
-    if (this.#closed) return outcome;
-    if (this.#stream !== undefined) {
-      this.#stream.sendLine(response.withId(id));
-      return outcome;
-    }
-    // A client that takes only messages (the HTTP front): parsed here after all.
-    let message: RawMessage;
-    try {
-      message = response.parse(id);
-    } catch (error) {
-      this.send({ jsonrpc: '2.0', id, error: { code: JsonRpcErrorCode.InternalError, message: `backend sent a malformed response: ${describeError(error)}` } });
-      return 'error';
-    }
-    this.send(message);
-    return outcome;
-  }
-
-  #logCall(method: string, name: string, backend: Backend, started: number, outcome: string, params: Record<string, unknown>): void {
-    const entry: Record<string, unknown> = { method, name, backend: backend.id, ms: Math.round((performance.now() - started) * 10) / 10, outcome };
-    if (this.#host.config.logArguments && params['arguments'] !== undefined) {
-      const text = JSON.stringify(params['arguments']);
-      entry['arguments'] = text.length > TRUNCATE_ARGUMENTS ? `${text.slice(0, TRUNCATE_ARGUMENTS)}…` : text;
-    }
-    this.#logger.info(entry, 'call');
   }
 }

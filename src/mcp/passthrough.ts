@@ -1,4 +1,5 @@
-import type { JsonRpcId } from './jsonrpc.js';
+import { describeError } from '../errors.js';
+import { type JsonRpcId, JsonRpcErrorCode } from './jsonrpc.js';
 
 /**
  * Backend lines at least this long are looked at for a response to pass on unparsed. Below it,
@@ -145,4 +146,29 @@ function slice(parts: readonly Buffer[], start: number, end: number): Buffer[] {
     if (offset >= end) break;
   }
   return out;
+}
+
+/** Where a large result goes: a client that takes lines gets its bytes, one that takes messages (the HTTP front) a message. */
+export interface PassOnTarget {
+  /** Writes a line as it is; undefined when the client takes only messages. */
+  readonly sendLine: ((parts: Buffer[]) => void) | undefined;
+  send(message: Record<string, unknown>): void;
+}
+
+/** Sends a large result on as the backend wrote it, with the client's id; returns the call-log outcome. */
+export function passOn(response: PassThroughResponse, id: JsonRpcId, target: PassOnTarget): string {
+  const outcome = response.toolError ? 'tool_error' : 'ok';
+  if (target.sendLine !== undefined) {
+    target.sendLine(response.withId(id));
+    return outcome;
+  }
+  let message: Record<string, unknown>;
+  try {
+    message = response.parse(id); // parsed here after all
+  } catch (error) {
+    target.send({ jsonrpc: '2.0', id, error: { code: JsonRpcErrorCode.InternalError, message: `backend sent a malformed response: ${describeError(error)}` } });
+    return 'error';
+  }
+  target.send(message);
+  return outcome;
 }
