@@ -8,7 +8,7 @@ import { PassThroughResponse, type PassOnTarget, passOn } from '../mcp/passthrou
 import { type LineTransport, carriesLines } from '../mcp/stream-transport.js';
 import { Cancellation, type RawMessage, type RawResponse, type RequestOptions, type UpstreamConnection, type UpstreamHandlers, upstreamErrorResponse } from '../mcp/upstream.js';
 import { LIST_CHANGED_KINDS, type Backend, type ListKind } from './backend.js';
-import { RESOURCE_NOT_FOUND, type Catalogue } from './catalogue.js';
+import { RESOURCE_NOT_FOUND, isResourceNotFound, type Catalogue } from './catalogue.js';
 import { logCall } from './call-log.js';
 import { type ResponseHook, SessionTasks } from './tasks.js';
 
@@ -310,8 +310,11 @@ export class GatewaySession {
       case 'resources/unsubscribe': {
         const uri = String(params['uri']);
         const backend = catalogue.resolveResource(uri);
-        if (backend === undefined) return this.#fail(id, RESOURCE_NOT_FOUND, `Resource not found: ${uri}`);
-        return this.#forward(id, backend, method, params);
+        if (backend !== undefined) return this.#forward(id, backend, method, params);
+        // Listed by nobody: the backends that offer resources (and whose filter lets it by) are asked in turn.
+        const candidates = catalogue.resourceBackends.filter((b) => b.filters.resources(uri));
+        if (candidates.length === 0) return this.#fail(id, RESOURCE_NOT_FOUND, `Resource not found: ${uri}`);
+        return this.#askInTurn(id, method, params, candidates);
       }
       case 'completion/complete':
         return this.#complete(id, params, catalogue);
@@ -327,6 +330,13 @@ export class GatewaySession {
       default:
         return this.#fail(id, JsonRpcErrorCode.MethodNotFound, `Method not found: ${method}`);
     }
+  }
+
+  /** Forwards to the first backend; a not-found answer (unless the last) goes on to the next. */
+  #askInTurn(id: JsonRpcId, method: string, params: Record<string, unknown>, backends: readonly Backend[]): void {
+    const [first, ...rest] = backends as [Backend, ...Backend[]];
+    const next: ResponseHook = (response) => (isResourceNotFound(response) ? () => this.#askInTurn(id, method, params, rest) : undefined);
+    this.#forward(id, first, method, params, rest.length === 0 ? undefined : next);
   }
 
   #complete(id: JsonRpcId, params: Record<string, unknown>, catalogue: Catalogue): void {
