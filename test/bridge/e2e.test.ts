@@ -11,7 +11,7 @@ import {
   ListRootsRequestSchema,
   LoggingMessageNotificationSchema,
 } from '@modelcontextprotocol/sdk/types.js';
-import { tapProgress, text } from '../helpers/mcp.js';
+import { requestSent, tapProgress, text } from '../helpers/mcp.js';
 import { EVERYTHING_BIN, connectThroughTools, descendants, isAlive, startBridge, waitFor, type RunningShare } from '../helpers/cli.js';
 
 
@@ -117,8 +117,12 @@ describe('mcp-bridge + mcp-tools run, end to end with server-everything', () => 
 
   it('cancels a call and keeps the session usable', async () => {
     const controller = new AbortController();
+    const sent = requestSent(transport, 'tools/call');
     const call = client.callTool({ name: 'trigger-long-running-operation', arguments: { duration: 20, steps: 4 } }, undefined, { signal: controller.signal });
-    setTimeout(() => controller.abort('user cancelled'), 200);
+    // Once the request is on the wire, the cancellation follows it on the same stream: the server
+    // reads the call first, whatever the timing.
+    await sent;
+    controller.abort('user cancelled');
     await assert.rejects(call, /cancel/i);
     assert.equal(text(await client.callTool({ name: 'echo', arguments: { message: 'still here' } })), 'Echo: still here');
   });

@@ -7,7 +7,7 @@ import { after, before, describe, it } from 'node:test';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { ToolListChangedNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
 import { connectThroughTools, startGateway, waitFor, type RunningShare } from '../helpers/cli.js';
-import { text } from '../helpers/mcp.js';
+import { callAndSeeStart, text } from '../helpers/mcp.js';
 
 const DYNAMIC = fileURLToPath(new URL('../fixtures/dynamic-server.js', import.meta.url));
 
@@ -80,9 +80,11 @@ backends:
 
   it('forwards a client cancellation to the backend', async () => {
     const controller = new AbortController();
-    const call = client.callTool({ name: 'dyn:sleep', arguments: { ms: 900 } }, undefined, { signal: controller.signal });
-    setTimeout(() => controller.abort('changed my mind'), 100);
-    await assert.rejects(call);
+    // Shorter than call_timeout (1 s): only the client's cancellation can count at the backend.
+    const call = callAndSeeStart(client, { name: 'dyn:sleep', arguments: { ms: 900 } }, { signal: controller.signal });
+    await call.started;
+    controller.abort('changed my mind');
+    await assert.rejects(call.result);
     await waitFor(async () => text(await client.callTool({ name: 'dyn:cancellations', arguments: {} })) === '2', 3_000, 'second cancellation');
   });
 

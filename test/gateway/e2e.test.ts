@@ -158,6 +158,8 @@ backends:
     const second = await connectThroughTools(gateway.token, env, { capabilities: { sampling: {} } });
     clients.push(second.client);
     second.client.setRequestHandler(CreateMessageRequestSchema, async () => {
+      // Not a wait for anything: B answers late on purpose, so that A's second request is
+      // answered while B's is still open and the answers cross.
       await new Promise((resolve) => setTimeout(resolve, 50));
       return { model: 'm', role: 'assistant', content: { type: 'text', text: 'answer for client B' } };
     });

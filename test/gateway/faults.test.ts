@@ -9,7 +9,7 @@ import { after, before, describe, it } from 'node:test';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { ToolListChangedNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
 import { CONFORMANCE_FIXTURE, connectThroughTools, descendants, isAlive, startCli, startGateway, waitFor, type RunningShare } from '../helpers/cli.js';
-import { text } from '../helpers/mcp.js';
+import { callAndSeeStart, text } from '../helpers/mcp.js';
 
 const DYNAMIC = fileURLToPath(new URL('../fixtures/dynamic-server.js', import.meta.url));
 const dynamicBackend = (id: string, extra = ''): string =>
@@ -117,10 +117,10 @@ describe('lifecycle: shutdown, client exit and SIGKILL', () => {
     const { client } = await connectThroughTools(gateway.token, env);
     await client.callTool({ name: 'dyn_echo', arguments: { text: 'warm' } });
     const children = descendants(pid);
-    const call = client.callTool({ name: 'dyn_sleep', arguments: { ms: 1_500 } });
-    await new Promise((resolve) => setTimeout(resolve, 200));
+    const call = callAndSeeStart(client, { name: 'dyn_sleep', arguments: { ms: 1_500 } });
+    await call.started; // the backend is sleeping: the call is in flight when the signal comes
     gateway.proc.kill('SIGTERM');
-    assert.equal(text(await call), 'slept 1500');
+    assert.equal(text(await call.result), 'slept 1500');
     assert.equal((await gateway.exited).code, 0);
     await waitFor(() => children.every((c) => !isAlive(c)), 5_000, 'backends to exit');
     await client.close().catch(() => undefined);

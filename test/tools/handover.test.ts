@@ -5,6 +5,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { Socket } from 'node:net';
 import { join } from 'node:path';
+import { once } from 'node:events';
 import { after, before, describe, it } from 'node:test';
 import { LineSplitter } from '../../src/wire/lines.js';
 import { FD_PASSING_ENV } from '../../src/share/local/handover.js';
@@ -59,6 +60,18 @@ function logged(share: RunningShare, msg: string): { session?: string }[] {
     .filter((entry) => entry.msg === msg);
 }
 
+/** What mcp-tools logs at debug level once it has handed its stdio over. */
+const HANDED_OVER = 'stdin and stdout handed over to the share';
+
+/** The JSON lines of a `--log-level debug` mcp-tools's stderr (its one-line errors left out). */
+function debugLog(cli: RunningCli): { level: number; msg: string }[] {
+  return cli
+    .stderr()
+    .split('\n')
+    .filter((line) => line.startsWith('{'))
+    .map((line) => JSON.parse(line) as { level: number; msg: string });
+}
+
 /** Resolves when the child's stdio streams have all closed (its pipes have no writer left). */
 function stdioClosed(cli: RunningCli): Promise<void> {
   return new Promise((resolve) => cli.proc.once('close', () => resolve()));
@@ -111,7 +124,7 @@ describe('mcp-tools run hands its stdio over to a local gateway', { skip: FD_PAS
 
   it('serves the share with mcp-tools out of the data path: its fds 0 and 1 are /dev/null', async () => {
     assert.ok(existsSync(join(home, 'shares', `${gateway.token}.stdio.sock`)), 'the gateway offers a handover socket');
-    const cli = start(['run', gateway.token]);
+    const cli = start(['run', gateway.token, '--log-level', 'debug']);
     cli.proc.stdin?.write(lines(INITIALIZE, INITIALIZED, call(1, 'ev_echo', { message: 'first' })));
     assert.ok((await answered(cli, 'init')).result !== undefined);
     await waitFor(() => handedOver(cli), 10_000, 'mcp-tools to replace its stdin and stdout by /dev/null');
@@ -124,6 +137,7 @@ describe('mcp-tools run hands its stdio over to a local gateway', { skip: FD_PAS
     const { code } = await within(cli.exited, 10_000, 'mcp-tools to exit');
     assert.equal(code, 0);
     assert.doesNotMatch(cli.stderr(), /mcp-tools:/);
+    assert.ok(debugLog(cli).some((entry) => entry.msg === HANDED_OVER), 'the debug log says so (what the relay tests rely on)');
   });
 
   it('gives the gateway the client’s own pipes, which a backend it spawns afterwards does not inherit', async () => {
@@ -179,18 +193,22 @@ describe('mcp-tools run hands its stdio over to a local gateway', { skip: FD_PAS
     const bridge = await startBridge([process.execPath, EVERYTHING_BIN, 'stdio'], off);
     extraShares.push(bridge);
     assert.ok(!readdirSync(join(home, 'shares')).includes(`${bridge.token}.stdio.sock`), 'the bridge offers no handover');
-    const clients = [start(['run', bridge.token]), startCli('mcp-tools', ['run', gateway.token], off)];
+    // At debug level mcp-tools logs the handover, decided before it relays anything; its log is
+    // flushed at exit. (A handed-over client moves its fds to /dev/null only just after the share
+    // took them, which can be after the first answer: the fds alone would need a wait.)
+    const debug = ['--log-level', 'debug'];
+    const clients = [start(['run', bridge.token, ...debug]), startCli('mcp-tools', ['run', gateway.token, ...debug], off)];
     clis.push(clients[1] as RunningCli);
     for (const [i, cli] of clients.entries()) {
       cli.proc.stdin?.write(lines(INITIALIZE, INITIALIZED, call(1, i === 0 ? 'echo' : 'ev_echo', { message: 'off' })));
       assert.equal((await answered(cli, 1)).result?.content?.[0]?.text, 'Echo: off');
-      // A handed-over client moves its fds to /dev/null just after the share took them, which
-      // can be after the first answer: give a handover the time it takes elsewhere in this file.
-      await new Promise((resolve) => setTimeout(resolve, 1_000));
       assert.match(fdTarget(cli.proc.pid as number, 0) ?? 'gone', /^(socket|pipe):\[\d+\]$/);
       cli.proc.stdin?.end();
       assert.equal((await within(cli.exited, 10_000, 'mcp-tools to exit')).code, 0);
-      assert.equal(cli.stderr(), '');
+      const log = debugLog(cli);
+      assert.ok(log.some((entry) => entry.msg === 'share dialled'), cli.stderr());
+      assert.ok(!log.some((entry) => entry.msg === HANDED_OVER), 'no handover');
+      assert.deepEqual(log.filter((entry) => entry.level > 20), [], 'nothing above debug');
     }
   });
 
@@ -298,8 +316,10 @@ describe('mcp-tools run hands its stdio over to a local gateway', { skip: FD_PAS
       cli.proc.stdin?.write(lines(INITIALIZE, INITIALIZED));
       await answered(cli, 'init');
       if (mode === 'handover') await waitFor(() => handedOver(cli), 10_000, 'the handover');
+      const stdout = cli.proc.stdout as NodeJS.ReadableStream;
+      const readEndClosed = once(stdout, 'close');
       cli.proc.stdout?.destroy();
-      await new Promise((resolve) => setTimeout(resolve, 100));
+      await readEndClosed; // our end of the pipe is gone: the answer can only fail to be written
       cli.proc.stdin?.write(lines(call(1, 'ev_echo', { message: 'nobody reads this' })));
       const { code } = await within(cli.exited, 10_000, 'mcp-tools to exit');
       assert.equal(code, 1);

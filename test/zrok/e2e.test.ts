@@ -23,16 +23,6 @@ async function firstJsonLine<T>(child: ChildProcess): Promise<T> {
   return JSON.parse(line) as T;
 }
 
-/** A loopback port nobody listens on right now. */
-async function freePort(): Promise<number> {
-  const { createServer } = await import('node:net');
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const port = (server.address() as { port: number }).port;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
-
 describe('zrok shares through the zrok2 stand-in', () => {
   let root: string;
   let network: string;
@@ -146,12 +136,12 @@ describe('zrok shares through the zrok2 stand-in', () => {
     await writeFile(config, `backends:\n  - id: ev\n    transport: { type: stdio, command: "${process.execPath}", args: ["${EVERYTHING_BIN}", "stdio"] }\n`);
     const gateway = await startGateway(config, serverEnv, ['--provider', 'zrok']);
     shares.push(gateway);
-    // What the Go mcp-tools does: a zrok access, then MCP over SSE to its local port.
-    const port = await freePort();
-    const access = spawn(ZROK2_STANDIN, ['access', 'private', gateway.token, '--bind', `127.0.0.1:${port}`, '--subordinate'], { env: { ...process.env, ...clientEnv }, stdio: ['ignore', 'pipe', 'ignore'] });
+    // What the Go mcp-tools does: a zrok access, then MCP over SSE to its local port. On port 0
+    // the stand-in boots once it listens, on the port it reports.
+    const access = spawn(ZROK2_STANDIN, ['access', 'private', gateway.token, '--bind', '127.0.0.1:0', '--subordinate'], { env: { ...process.env, ...clientEnv }, stdio: ['ignore', 'pipe', 'ignore'] });
     children.push(access);
     const boot = await firstJsonLine<{ bind_address: string }>(access);
-    await new Promise((resolve) => setTimeout(resolve, 200)); // the listener starts just after the boot line
+    assert.match(boot.bind_address, /^127\.0\.0\.1:[1-9]\d*$/);
     const client = new Client({ name: 'go-mcp-tools-stand-in', version: '0.1.3' });
     await client.connect(new SSEClientTransport(new URL(`http://${boot.bind_address}/sse`)));
     assert.equal(text(await client.callTool({ name: 'ev_echo', arguments: { message: 'from the original' } })), 'Echo: from the original');
