@@ -52,7 +52,10 @@ backends:
   });
 
   it('warns at start-up about tool names that break the common client rule', async () => {
-    await waitFor(() => /tool name 'dyn:echo' breaks the common client rule/.test(gateway.stderr()), 5_000, 'the tool-name warning');
+    const warning = (): string | undefined => gateway.stderr().split('\n').find((line) => line.includes("tool name 'dyn:echo' breaks the common client rule"));
+    // Log lines are written in batches (at most 200 ms apart).
+    await waitFor(() => warning() !== undefined, 5_000, 'the tool-name warning');
+    assert.equal((JSON.parse(warning() as string) as { level: number }).level, 40, 'a warning');
   });
 
   it('starts without a backend that is not required', async () => {

@@ -137,13 +137,22 @@ backends:
     assert.match(text(await client.callTool({ name: 'ev2_get-roots-list', arguments: {} })), /gateway-root/);
   });
 
-  it('fans logging/setLevel out and forwards log messages', async () => {
+  it('fans logging/setLevel out and forwards log messages at the level set, none below it', async () => {
+    const received: { level: string; data: string }[] = [];
+    client.setNotificationHandler(LoggingMessageNotificationSchema, (n) => void received.push({ level: n.params.level, data: String(n.params.data) }));
+    // conf (our fixture over HTTP) logs three info lines per call of this tool, before its result.
+    const fromConf = (): string[] => received.filter((m) => m.data.startsWith('Tool ')).map((m) => `${m.level} ${m.data}`);
+    await client.setLoggingLevel('warning');
+    await client.callTool({ name: 'conf_test_tool_with_logging', arguments: {} });
+    await client.setLoggingLevel('info');
+    await client.callTool({ name: 'conf_test_tool_with_logging', arguments: {} });
+    await waitFor(() => fromConf().length >= 3, 10_000, 'the log lines of the call at info');
+    // Lines of the first call would have come before these, on the same stream: there are none.
+    assert.deepEqual(fromConf(), ['info Tool execution started', 'info Tool processing data', 'info Tool execution completed']);
+    // The stdio backends are told too: ev1 logs at random levels, all of them at debug.
     await client.setLoggingLevel('debug');
-    const received: string[] = [];
-    client.setNotificationHandler(LoggingMessageNotificationSchema, (n) => void received.push(String(n.params.data)));
     await client.callTool({ name: 'ev1_toggle-simulated-logging', arguments: {} });
-    // The server may log other things first (e.g. "Roots updated" after the roots test).
-    await waitFor(() => received.some((data) => /message/i.test(data)), 10_000, 'a simulated log message');
+    await waitFor(() => received.some((m) => /level.message/i.test(m.data)), 10_000, 'a simulated log message from ev1');
     await client.callTool({ name: 'ev1_toggle-simulated-logging', arguments: {} });
   });
 

@@ -330,8 +330,9 @@ describe('mcp-tools run hands its stdio over to a local gateway', { skip: FD_PAS
   it('leaves no backend running after stopping with a call in flight', async () => {
     const { doomed } = await callInFlight(5);
     const backends = descendants(doomed.proc.pid as number);
+    assert.ok(backends.length > 0, 'the call runs in a backend');
     try {
-      await doomed.stop();
+      assert.equal((await doomed.stop()).code, 0);
       await waitFor(() => backends.every((pid) => !isAlive(pid)), 5_000, 'the session backend to exit');
     } finally {
       for (const pid of backends) if (isAlive(pid)) process.kill(pid, 'SIGKILL');

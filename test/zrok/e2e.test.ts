@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -71,8 +71,10 @@ describe('zrok shares through the zrok2 stand-in', () => {
   it('auto serves on zrok when zrok2 is enabled, and says so', async () => {
     const bridge = await startBridge([process.execPath, EVERYTHING_BIN, 'stdio'], serverEnv);
     shares.push(bridge);
+    const record = JSON.parse(await readFile(join(network, 'shares', `${bridge.token}.json`), 'utf8')) as { persistent?: boolean };
+    assert.equal(record.persistent, false, 'an ephemeral share on the zrok network');
     await waitFor(() => /"provider":"zrok"/.test(bridge.stderr()), 5_000, 'the provider choice in the log');
-    await bridge.stop();
+    assert.equal((await bridge.stop()).code, 0);
   });
 
   it('keeps a persistent token across restarts of the gateway', async () => {
