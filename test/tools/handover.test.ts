@@ -1,8 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
 import { closeSync, constants, existsSync, openSync, readdirSync, readlinkSync } from 'node:fs';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { Socket } from 'node:net';
 import { join } from 'node:path';
 import { once } from 'node:events';
@@ -10,7 +8,8 @@ import { after, before, describe, it } from 'node:test';
 import { LineSplitter } from '../../src/wire/lines.js';
 import { FD_PASSING_ENV } from '../../src/share/local/handover.js';
 import { FD_PASSING_SKIP } from '../helpers/addons.js';
-import { EVERYTHING_BIN, binPath, descendants, isAlive, startBridge, startCli, startGateway, waitFor, type RunningCli, type RunningShare } from '../helpers/cli.js';
+import { EVERYTHING_BIN, binPath, descendants, isAlive, startCli, waitFor, type RunningCli, type RunningShare } from '../helpers/cli.js';
+import { ShareHome, everythingBackend, stopAndReap } from '../helpers/share-home.js';
 
 const INITIALIZE = { jsonrpc: '2.0', id: 'init', method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'raw', version: '1' } } };
 const INITIALIZED = { jsonrpc: '2.0', method: 'notifications/initialized' };
@@ -80,26 +79,14 @@ function stdioClosed(cli: RunningCli): Promise<void> {
 const within = <T>(promise: Promise<T>, ms: number, what: string): Promise<T> =>
   Promise.race([promise, new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`timed out waiting for ${what}`)), ms).unref())]);
 
-/**
- * Stops a share, then kills whatever backend outlived it, so that one failing test cannot leave
- * processes behind for the rest (whether stop leaves none is a test of its own below).
- */
-async function stopAndReap(share: RunningShare): Promise<void> {
-  const backends = share.proc.exitCode === null && share.proc.signalCode === null ? descendants(share.proc.pid as number) : [];
-  await share.stop();
-  for (const pid of backends) if (isAlive(pid)) process.kill(pid, 'SIGKILL');
-}
-
-const gatewayConfig = (grace: string): string =>
-  `shutdown_grace: ${grace}\nbackends:\n  - id: ev\n    transport:\n      type: stdio\n      command: "${process.execPath}"\n      args: ["${EVERYTHING_BIN}", "stdio"]\n`;
+const gatewayConfig = (grace: string): string => `shutdown_grace: ${grace}\nbackends:\n${everythingBackend('ev')}`;
 
 describe('mcp-tools run hands its stdio over to a local gateway', { skip: FD_PASSING_SKIP ?? false }, () => {
-  let home: string;
+  let home: ShareHome;
   let env: NodeJS.ProcessEnv;
-  let config: string;
+  let config: { file: string };
   let gateway: RunningShare;
   const clis: RunningCli[] = [];
-  const extraShares: RunningShare[] = [];
 
   const start = (args: string[]): RunningCli => {
     const cli = startCli('mcp-tools', args, env);
@@ -108,22 +95,20 @@ describe('mcp-tools run hands its stdio over to a local gateway', { skip: FD_PAS
   };
 
   before(async () => {
-    home = await mkdtemp(join(tmpdir(), 'mcpgw-handover-e2e-'));
-    env = { MCP_GATEWAY_HOME: home, MCP_SHARE_PROVIDER: 'local' };
-    config = join(home, 'gateway.yml');
-    await writeFile(config, gatewayConfig('1s'));
-    gateway = await startGateway(config, env);
+    home = await ShareHome.create('handover-e2e');
+    env = home.env;
+    config = { file: await home.writeConfig(gatewayConfig('1s')) };
+    gateway = await home.startGateway(config);
   });
 
   after(async () => {
     for (const cli of clis) if (cli.proc.exitCode === null && cli.proc.signalCode === null) cli.proc.kill('SIGKILL');
     await Promise.all(clis.map((cli) => cli.exited));
-    await Promise.all([gateway, ...extraShares].map(stopAndReap));
-    await rm(home, { recursive: true, force: true });
+    await home.cleanup();
   });
 
   it('serves the share with mcp-tools out of the data path: its fds 0 and 1 are /dev/null', async () => {
-    assert.ok(existsSync(join(home, 'shares', `${gateway.token}.stdio.sock`)), 'the gateway offers a handover socket');
+    assert.ok(existsSync(join(home.dir, 'shares', `${gateway.token}.stdio.sock`)), 'the gateway offers a handover socket');
     const cli = start(['run', gateway.token, '--log-level', 'debug']);
     cli.proc.stdin?.write(lines(INITIALIZE, INITIALIZED, call(1, 'ev_echo', { message: 'first' })));
     assert.ok((await answered(cli, 'init')).result !== undefined);
@@ -142,8 +127,8 @@ describe('mcp-tools run hands its stdio over to a local gateway', { skip: FD_PAS
 
   it('gives the gateway the client’s own pipes, which a backend it spawns afterwards does not inherit', async () => {
     // Named pipes, so that every process's copy of them reads back as the same path.
-    const inPath = join(home, 'client-in.fifo');
-    const outPath = join(home, 'client-out.fifo');
+    const inPath = join(home.dir, 'client-in.fifo');
+    const outPath = join(home.dir, 'client-out.fifo');
     execFileSync('mkfifo', [inPath, outPath]);
     const childIn = openSync(inPath, constants.O_RDONLY | constants.O_NONBLOCK);
     const toClient = new Socket({ fd: openSync(inPath, constants.O_WRONLY), readable: false, writable: true });
@@ -190,9 +175,8 @@ describe('mcp-tools run hands its stdio over to a local gateway', { skip: FD_PAS
 
   it(`relays when ${FD_PASSING_ENV}=0 turns the handover off, on either side`, async () => {
     const off = { ...env, [FD_PASSING_ENV]: '0' };
-    const bridge = await startBridge([process.execPath, EVERYTHING_BIN, 'stdio'], off);
-    extraShares.push(bridge);
-    assert.ok(!readdirSync(join(home, 'shares')).includes(`${bridge.token}.stdio.sock`), 'the bridge offers no handover');
+    const bridge = await home.startBridge([process.execPath, EVERYTHING_BIN, 'stdio'], off);
+    assert.ok(!readdirSync(join(home.dir, 'shares')).includes(`${bridge.token}.stdio.sock`), 'the bridge offers no handover');
     // At debug level mcp-tools logs the handover, decided before it relays anything; its log is
     // flushed at exit. (A handed-over client moves its fds to /dev/null only just after the share
     // took them, which can be after the first answer: the fds alone would need a wait.)
@@ -248,8 +232,7 @@ describe('mcp-tools run hands its stdio over to a local gateway', { skip: FD_PAS
 
   /** A gateway of its own, and a client handed over to it with a 30 s call (`id`) at its backend. */
   async function callInFlight(id: number): Promise<{ doomed: RunningShare; cli: RunningCli }> {
-    const doomed = await startGateway(config, env);
-    extraShares.push(doomed);
+    const doomed = await home.startGateway(config);
     await waitFor(() => descendants(doomed.proc.pid as number).length === 0, 10_000, 'discovery to finish');
     const cli = start(['run', doomed.token]);
     cli.proc.stdin?.write(lines(INITIALIZE, INITIALIZED, call(id, 'ev_trigger-long-running-operation', { duration: 30, steps: 3 })));
@@ -272,8 +255,7 @@ describe('mcp-tools run hands its stdio over to a local gateway', { skip: FD_PAS
   });
 
   it('exits 1 when the gateway dies without ending the session', async () => {
-    const doomed = await startGateway(config, env);
-    extraShares.push(doomed);
+    const doomed = await home.startGateway(config);
     const cli = start(['run', doomed.token]);
     const closed = stdioClosed(cli);
     cli.proc.stdin?.write(lines(INITIALIZE, INITIALIZED, call(1, 'ev_echo', { message: 'x' })));
@@ -292,10 +274,7 @@ describe('mcp-tools run hands its stdio over to a local gateway', { skip: FD_PAS
   });
 
   it('answers a session refused by max_sessions and exits 1', async () => {
-    const limited = join(home, 'limited.yml');
-    await writeFile(limited, `max_sessions: 1\n${gatewayConfig('1s')}`);
-    const small = await startGateway(limited, env);
-    extraShares.push(small);
+    const small = await home.startGateway(`max_sessions: 1\n${gatewayConfig('1s')}`);
     const first = start(['run', small.token]);
     first.proc.stdin?.write(lines(INITIALIZE));
     await answered(first, 'init');
@@ -340,9 +319,8 @@ describe('mcp-tools run hands its stdio over to a local gateway', { skip: FD_PAS
   });
 
   it('hands the client to the bridge\'s own server process; --no-handover relays', async () => {
-    const bridge = await startBridge([process.execPath, EVERYTHING_BIN, 'stdio'], env);
-    extraShares.push(bridge);
-    assert.ok(readdirSync(join(home, 'shares')).includes(`${bridge.token}.stdio.sock`), 'a bridge offers the handover');
+    const bridge = await home.startBridge([process.execPath, EVERYTHING_BIN, 'stdio']);
+    assert.ok(readdirSync(join(home.dir, 'shares')).includes(`${bridge.token}.stdio.sock`), 'a bridge offers the handover');
     for (const relay of [false, true]) {
       const cli = start(['run', bridge.token, ...(relay ? ['--no-handover'] : [])]);
       cli.proc.stdin?.write(lines(INITIALIZE, INITIALIZED, call(1, 'echo', { message: 'bridged' })));
@@ -357,8 +335,7 @@ describe('mcp-tools run hands its stdio over to a local gateway', { skip: FD_PAS
 
   /** A bridge in front of server-everything, and an mcp-tools session handed over to it. */
   const handedOverToBridge = async (): Promise<{ bridge: RunningShare; cli: RunningCli }> => {
-    const bridge = await startBridge([process.execPath, EVERYTHING_BIN, 'stdio'], env);
-    extraShares.push(bridge);
+    const bridge = await home.startBridge([process.execPath, EVERYTHING_BIN, 'stdio']);
     const cli = start(['run', bridge.token]);
     cli.proc.stdin?.write(lines(INITIALIZE, INITIALIZED));
     await answered(cli, 'init');

@@ -3,7 +3,6 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
@@ -12,16 +11,9 @@ import { CreateMessageRequestSchema, ElicitRequestSchema } from '@modelcontextpr
 import { ZROK2_STANDIN, enabledHome, runZrok2, settledStandins } from '../fixtures/zrok2/harness.js';
 import { EVERYTHING_BIN, connectThroughTools, runCli, startBridge, startGateway, waitFor, type RunningShare } from '../helpers/cli.js';
 import { tapProgress, text } from '../helpers/mcp.js';
+import { everythingBackend, firstJsonLine } from '../helpers/share-home.js';
 
 const SSE_ONLY = fileURLToPath(new URL('../fixtures/sse-only-server.js', import.meta.url));
-
-/** Reads the first JSON line a child prints. */
-async function firstJsonLine<T>(child: ChildProcess): Promise<T> {
-  const lines = createInterface({ input: child.stdout as NodeJS.ReadableStream });
-  const line = await new Promise<string>((resolve) => lines.once('line', resolve));
-  lines.close();
-  return JSON.parse(line) as T;
-}
 
 describe('zrok shares through the zrok2 stand-in', () => {
   let root: string;
@@ -81,7 +73,7 @@ describe('zrok shares through the zrok2 stand-in', () => {
     const created = await runZrok2(['create', 'share', '--share-token', 'persist-gw', '--open'], serverHome, { ZROK2_STANDIN_NETWORK: network });
     assert.equal(created.code, 0, created.stderr);
     const config = join(root, 'persist.yml');
-    await writeFile(config, `share_token: persist-gw\nbackends:\n  - id: ev\n    transport: { type: stdio, command: "${process.execPath}", args: ["${EVERYTHING_BIN}", "stdio"] }\n`);
+    await writeFile(config, `share_token: persist-gw\nbackends:\n${everythingBackend('ev')}`);
     for (let round = 0; round < 2; round++) {
       const gateway = await startGateway(config, serverEnv, ['--provider', 'zrok']);
       assert.equal(gateway.token, 'persist-gw');
@@ -135,7 +127,7 @@ describe('zrok shares through the zrok2 stand-in', () => {
 
   it('serves the original mcp-tools (SSE at /sse over a zrok access) from our gateway', async () => {
     const config = join(root, 'interop.yml');
-    await writeFile(config, `backends:\n  - id: ev\n    transport: { type: stdio, command: "${process.execPath}", args: ["${EVERYTHING_BIN}", "stdio"] }\n`);
+    await writeFile(config, `backends:\n${everythingBackend('ev')}`);
     const gateway = await startGateway(config, serverEnv, ['--provider', 'zrok']);
     shares.push(gateway);
     // What the Go mcp-tools does: a zrok access, then MCP over SSE to its local port. On port 0
