@@ -63,8 +63,8 @@ describe('bad input on the command line', () => {
   });
 
   it('mcp-bridge: a program that is not an MCP server', async () => {
-    const result = await runCli('mcp-bridge', ['--startup-timeout', '800', 'sh', '-c', 'echo not json; sleep 30'], env);
-    assertOneLineError(result, /^mcp-bridge: 'sh' did not answer initialize within 800 ms/);
+    const result = await runCli('mcp-bridge', ['--startup-timeout', '300', 'sh', '-c', 'echo not json; sleep 30'], env);
+    assertOneLineError(result, /^mcp-bridge: 'sh' did not answer initialize within 300 ms/);
   });
 
   it('mcp-bridge: a token already in use', async () => {

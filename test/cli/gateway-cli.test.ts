@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import { EVERYTHING_BIN, descendants, isAlive, runCli, type RunningShare } from '../helpers/cli.js';
-import { ShareHome, dynamicBackend, everythingBackend } from '../helpers/share-home.js';
+import { ShareHome, dynamicBackend } from '../helpers/share-home.js';
 
 const ORIGINAL_EXAMPLE = fileURLToPath(new URL('../../../test/fixtures/configs/original-example.yml', import.meta.url));
 const QUICKSTART = fileURLToPath(new URL('../../../examples/quickstart.yml', import.meta.url));
@@ -43,7 +43,7 @@ describe('mcp-gateway command line', () => {
   // write forever when the reader of stderr (a supervisor that died) had gone.
   for (const which of ['mcp-gateway', 'mcp-bridge'] as const) {
     it(`${which} exits on SIGTERM after the reader of its stderr has gone`, async () => {
-      const share = which === 'mcp-gateway' ? await home.startGateway(`backends:\n${everythingBackend('ev')}`) : await home.startBridge([process.execPath, EVERYTHING_BIN, 'stdio']);
+      const share = which === 'mcp-gateway' ? await home.startGateway(`backends:\n${dynamicBackend('dyn')}`) : await home.startBridge([process.execPath, EVERYTHING_BIN, 'stdio']);
       const children = descendants(share.proc.pid as number);
       share.proc.stderr?.destroy();
       share.proc.kill('SIGTERM');

@@ -6,7 +6,7 @@ import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import { CreateMessageRequestSchema, ElicitRequestSchema, ListRootsRequestSchema, LoggingMessageNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
 import { EVERYTHING_BIN, connectThroughTools, descendants, isAlive, runCli, waitFor, type RunningShare } from '../helpers/cli.js';
 import { tapProgress, text } from '../helpers/mcp.js';
-import { ShareHome, dynamicBackend, everythingBackend, startHttpFixture } from '../helpers/share-home.js';
+import { ShareHome, dynamicBackend, startHttpFixture } from '../helpers/share-home.js';
 
 describe('mcp-gateway end to end: two stdio backends and one streamable HTTP backend', () => {
   let home: ShareHome;
@@ -218,7 +218,7 @@ describe('mcp-gateway sessions start lazily', () => {
   it('reaches the first tools/list with 10 stdio backends without starting any', async () => {
     const home = await ShareHome.create('lazy');
     const env = home.env;
-    const gateway = await home.startGateway(`backends:\n${Array.from({ length: 10 }, (_, i) => everythingBackend(`b${i}`)).join('')}`);
+    const gateway = await home.startGateway(`backends:\n${Array.from({ length: 10 }, (_, i) => dynamicBackend(`b${i}`)).join('')}`);
     try {
       const pid = gateway.proc.pid as number;
       // Discovery's temporary processes are gone before the token is printed.
@@ -227,7 +227,7 @@ describe('mcp-gateway sessions start lazily', () => {
       const { tools } = await client.listTools();
       assert.equal(tools.filter((t) => t.name.endsWith('_echo')).length, 10);
       assert.deepEqual(descendants(pid), [], 'no backend started by listing');
-      assert.equal(text(await client.callTool({ name: 'b3_echo', arguments: { message: 'lazy' } })), 'Echo: lazy');
+      assert.equal(text(await client.callTool({ name: 'b3_echo', arguments: { text: 'lazy' } })), 'lazy');
       assert.equal(descendants(pid).length, 1, 'exactly the one backend used');
       await client.close();
       await waitFor(() => descendants(pid).length === 0, 10_000, 'session backend to be reaped');

@@ -9,7 +9,7 @@ import { LineSplitter } from '../../src/wire/lines.js';
 import { FD_PASSING_ENV } from '../../src/share/local/handover.js';
 import { FD_PASSING_SKIP } from '../helpers/addons.js';
 import { EVERYTHING_BIN, binPath, descendants, isAlive, startCli, waitFor, type RunningCli, type RunningShare } from '../helpers/cli.js';
-import { ShareHome, everythingBackend, stopAndReap } from '../helpers/share-home.js';
+import { ShareHome, dynamicBackend, everythingBackend, stopAndReap } from '../helpers/share-home.js';
 
 const INITIALIZE = { jsonrpc: '2.0', id: 'init', method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'raw', version: '1' } } };
 const INITIALIZED = { jsonrpc: '2.0', method: 'notifications/initialized' };
@@ -79,7 +79,10 @@ function stdioClosed(cli: RunningCli): Promise<void> {
 const within = <T>(promise: Promise<T>, ms: number, what: string): Promise<T> =>
   Promise.race([promise, new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`timed out waiting for ${what}`)), ms).unref())]);
 
-const gatewayConfig = (grace: string): string => `shutdown_grace: ${grace}\nbackends:\n${everythingBackend('ev')}`;
+// Our dynamic fixture behind the gateway: it exits as soon as its stdin ends, where
+// server-everything, initialized by the gateway's discovery, waits for SIGTERM (2 s at every
+// start). A call in flight at a stop is cut at once: its grace only delays the answer.
+const gatewayConfig = (backend = dynamicBackend('dyn')): string => `shutdown_grace: 100ms\nbackends:\n${backend}`;
 
 describe('mcp-tools run hands its stdio over to a local gateway', { skip: FD_PASSING_SKIP ?? false }, () => {
   let home: ShareHome;
@@ -97,7 +100,7 @@ describe('mcp-tools run hands its stdio over to a local gateway', { skip: FD_PAS
   before(async () => {
     home = await ShareHome.create('handover-e2e');
     env = home.env;
-    config = { file: await home.writeConfig(gatewayConfig('1s')) };
+    config = { file: await home.writeConfig(gatewayConfig()) };
     gateway = await home.startGateway(config);
   });
 
@@ -110,13 +113,13 @@ describe('mcp-tools run hands its stdio over to a local gateway', { skip: FD_PAS
   it('serves the share with mcp-tools out of the data path: its fds 0 and 1 are /dev/null', async () => {
     assert.ok(existsSync(join(home.dir, 'shares', `${gateway.token}.stdio.sock`)), 'the gateway offers a handover socket');
     const cli = start(['run', gateway.token, '--log-level', 'debug']);
-    cli.proc.stdin?.write(lines(INITIALIZE, INITIALIZED, call(1, 'ev_echo', { message: 'first' })));
+    cli.proc.stdin?.write(lines(INITIALIZE, INITIALIZED, call(1, 'dyn_echo', { text: 'first' })));
     assert.ok((await answered(cli, 'init')).result !== undefined);
     await waitFor(() => handedOver(cli), 10_000, 'mcp-tools to replace its stdin and stdout by /dev/null');
-    assert.equal((await answered(cli, 1)).result?.content?.[0]?.text, 'Echo: first');
+    assert.equal((await answered(cli, 1)).result?.content?.[0]?.text, 'first');
     // Asked after the handover: only the gateway can be answering.
-    cli.proc.stdin?.write(lines(call(2, 'ev_echo', { message: 'second' })));
-    assert.equal((await answered(cli, 2)).result?.content?.[0]?.text, 'Echo: second');
+    cli.proc.stdin?.write(lines(call(2, 'dyn_echo', { text: 'second' })));
+    assert.equal((await answered(cli, 2)).result?.content?.[0]?.text, 'second');
     assert.ok(isAlive(cli.proc.pid as number), 'mcp-tools waits for the session to end');
     cli.proc.stdin?.end();
     const { code } = await within(cli.exited, 10_000, 'mcp-tools to exit');
@@ -145,8 +148,8 @@ describe('mcp-tools run hands its stdio over to a local gateway', { skip: FD_PAS
     const pid = gateway.proc.pid as number;
     const backendsBefore = new Set(descendants(pid));
     try {
-      toClient.write(lines(INITIALIZE, INITIALIZED, call(1, 'ev_echo', { message: 'through fifos' })));
-      assert.equal((await answered(cli, 1)).result?.content?.[0]?.text, 'Echo: through fifos');
+      toClient.write(lines(INITIALIZE, INITIALIZED, call(1, 'dyn_echo', { text: 'through fifos' })));
+      assert.equal((await answered(cli, 1)).result?.content?.[0]?.text, 'through fifos');
       await waitFor(() => handedOver(cli), 10_000, 'the handover');
       const fifos = [inPath, outPath];
       const held = (p: number): string[] => readdirSync(`/proc/${p}/fd`).map((fd) => fdTarget(p, Number(fd)) ?? '');
@@ -164,8 +167,8 @@ describe('mcp-tools run hands its stdio over to a local gateway', { skip: FD_PAS
 
   it('relays as before with --no-handover: fd 0 stays a pipe or socket', async () => {
     const cli = start(['run', gateway.token, '--no-handover']);
-    cli.proc.stdin?.write(lines(INITIALIZE, INITIALIZED, call(1, 'ev_echo', { message: 'relayed' })));
-    assert.equal((await answered(cli, 1)).result?.content?.[0]?.text, 'Echo: relayed');
+    cli.proc.stdin?.write(lines(INITIALIZE, INITIALIZED, call(1, 'dyn_echo', { text: 'relayed' })));
+    assert.equal((await answered(cli, 1)).result?.content?.[0]?.text, 'relayed');
     const pid = cli.proc.pid as number;
     assert.match(fdTarget(pid, 0) ?? 'gone', /^(socket|pipe):\[\d+\]$/);
     assert.match(fdTarget(pid, 1) ?? 'gone', /^(socket|pipe):\[\d+\]$/);
@@ -184,7 +187,8 @@ describe('mcp-tools run hands its stdio over to a local gateway', { skip: FD_PAS
     const clients = [start(['run', bridge.token, ...debug]), startCli('mcp-tools', ['run', gateway.token, ...debug], off)];
     clis.push(clients[1] as RunningCli);
     for (const [i, cli] of clients.entries()) {
-      cli.proc.stdin?.write(lines(INITIALIZE, INITIALIZED, call(1, i === 0 ? 'echo' : 'ev_echo', { message: 'off' })));
+      // The bridge serves server-everything, the gateway our fixture.
+      cli.proc.stdin?.write(lines(INITIALIZE, INITIALIZED, i === 0 ? call(1, 'echo', { message: 'off' }) : call(1, 'dyn_echo', { text: 'Echo: off' })));
       assert.equal((await answered(cli, 1)).result?.content?.[0]?.text, 'Echo: off');
       assert.match(fdTarget(cli.proc.pid as number, 0) ?? 'gone', /^(socket|pipe):\[\d+\]$/);
       cli.proc.stdin?.end();
@@ -199,12 +203,12 @@ describe('mcp-tools run hands its stdio over to a local gateway', { skip: FD_PAS
   it('answers a slow call asked just before stdin closed, then exits 0', async () => {
     const cli = start(['run', gateway.token]);
     const closed = stdioClosed(cli);
-    cli.proc.stdin?.end(lines(INITIALIZE, INITIALIZED, call('slow', 'ev_trigger-long-running-operation', { duration: 0.6, steps: 2 })));
+    cli.proc.stdin?.end(lines(INITIALIZE, INITIALIZED, call('slow', 'dyn_sleep', { ms: 600 })));
     await waitFor(() => handedOver(cli), 10_000, 'the handover');
     const { code } = await within(cli.exited, 10_000, 'mcp-tools to exit');
     assert.equal(code, 0, cli.stderr());
     await within(closed, 10_000, 'the client side of the pipes to close');
-    assert.match(reply(cli, 'slow')?.result?.content?.[0]?.text ?? '', /completed/i);
+    assert.equal(reply(cli, 'slow')?.result?.content?.[0]?.text, 'slept 600');
   });
 
   it('ends the session on the gateway, and its backend, when mcp-tools is killed', async () => {
@@ -213,7 +217,7 @@ describe('mcp-tools run hands its stdio over to a local gateway', { skip: FD_PAS
     const backendsBefore = new Set(descendants(pid));
     const cli = start(['run', gateway.token]);
     const closed = stdioClosed(cli);
-    cli.proc.stdin?.write(lines(INITIALIZE, INITIALIZED, call(1, 'ev_echo', { message: 'x' })));
+    cli.proc.stdin?.write(lines(INITIALIZE, INITIALIZED, call(1, 'dyn_echo', { text: 'x' })));
     await answered(cli, 1);
     await waitFor(() => handedOver(cli), 10_000, 'the handover');
     const session = logged(gateway, 'session opened').find((e) => !opened.has(e.session))?.session;
@@ -230,12 +234,16 @@ describe('mcp-tools run hands its stdio over to a local gateway', { skip: FD_PAS
     await within(closed, 10_000, 'the client side of the pipes to close');
   });
 
-  /** A gateway of its own, and a client handed over to it with a 30 s call (`id`) at its backend. */
-  async function callInFlight(id: number): Promise<{ doomed: RunningShare; cli: RunningCli }> {
-    const doomed = await home.startGateway(config);
+  /**
+   * A gateway of its own, and a client handed over to it with a 30 s call (`id`) at its backend:
+   * our fixture, or server-everything, which goes on with a call when its stdin ends.
+   */
+  async function callInFlight(id: number, backend: 'dyn' | 'everything' = 'dyn'): Promise<{ doomed: RunningShare; cli: RunningCli }> {
+    const doomed = await home.startGateway(backend === 'dyn' ? config : gatewayConfig(everythingBackend('ev')));
     await waitFor(() => descendants(doomed.proc.pid as number).length === 0, 10_000, 'discovery to finish');
     const cli = start(['run', doomed.token]);
-    cli.proc.stdin?.write(lines(INITIALIZE, INITIALIZED, call(id, 'ev_trigger-long-running-operation', { duration: 30, steps: 3 })));
+    const long = backend === 'dyn' ? call(id, 'dyn_sleep', { ms: 30_000 }) : call(id, 'ev_trigger-long-running-operation', { duration: 30, steps: 3 });
+    cli.proc.stdin?.write(lines(INITIALIZE, INITIALIZED, long));
     await answered(cli, 'init');
     await waitFor(() => handedOver(cli), 10_000, 'the handover');
     // Let the call reach the backend before the gateway starts stopping.
@@ -258,7 +266,7 @@ describe('mcp-tools run hands its stdio over to a local gateway', { skip: FD_PAS
     const doomed = await home.startGateway(config);
     const cli = start(['run', doomed.token]);
     const closed = stdioClosed(cli);
-    cli.proc.stdin?.write(lines(INITIALIZE, INITIALIZED, call(1, 'ev_echo', { message: 'x' })));
+    cli.proc.stdin?.write(lines(INITIALIZE, INITIALIZED, call(1, 'dyn_echo', { text: 'x' })));
     await answered(cli, 1);
     await waitFor(() => handedOver(cli), 10_000, 'the handover');
     const orphans = descendants(doomed.proc.pid as number);
@@ -274,7 +282,7 @@ describe('mcp-tools run hands its stdio over to a local gateway', { skip: FD_PAS
   });
 
   it('answers a session refused by max_sessions and exits 1', async () => {
-    const small = await home.startGateway(`max_sessions: 1\n${gatewayConfig('1s')}`);
+    const small = await home.startGateway(`max_sessions: 1\n${gatewayConfig()}`);
     const first = start(['run', small.token]);
     first.proc.stdin?.write(lines(INITIALIZE));
     await answered(first, 'init');
@@ -299,15 +307,15 @@ describe('mcp-tools run hands its stdio over to a local gateway', { skip: FD_PAS
       const readEndClosed = once(stdout, 'close');
       cli.proc.stdout?.destroy();
       await readEndClosed; // our end of the pipe is gone: the answer can only fail to be written
-      cli.proc.stdin?.write(lines(call(1, 'ev_echo', { message: 'nobody reads this' })));
+      cli.proc.stdin?.write(lines(call(1, 'dyn_echo', { text: 'nobody reads this' })));
       const { code } = await within(cli.exited, 10_000, 'mcp-tools to exit');
       assert.equal(code, 1);
       assert.match(cli.stderr(), /^mcp-tools: [^\n]+\n$/);
     });
   }
 
-  it('leaves no backend running after stopping with a call in flight', async () => {
-    const { doomed } = await callInFlight(5);
+  it('leaves no backend running after stopping with a call in flight, even one that outlives its stdin', async () => {
+    const { doomed } = await callInFlight(5, 'everything');
     const backends = descendants(doomed.proc.pid as number);
     assert.ok(backends.length > 0, 'the call runs in a backend');
     try {

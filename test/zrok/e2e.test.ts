@@ -11,7 +11,7 @@ import { CreateMessageRequestSchema, ElicitRequestSchema } from '@modelcontextpr
 import { ZROK2_STANDIN, enabledHome, runZrok2, settledStandins } from '../fixtures/zrok2/harness.js';
 import { EVERYTHING_BIN, connectThroughTools, runCli, startBridge, startGateway, waitFor, type RunningShare } from '../helpers/cli.js';
 import { tapProgress, text } from '../helpers/mcp.js';
-import { everythingBackend, firstJsonLine } from '../helpers/share-home.js';
+import { dynamicBackend, firstJsonLine } from '../helpers/share-home.js';
 
 const SSE_ONLY = fileURLToPath(new URL('../fixtures/sse-only-server.js', import.meta.url));
 
@@ -73,12 +73,12 @@ describe('zrok shares through the zrok2 stand-in', () => {
     const created = await runZrok2(['create', 'share', '--share-token', 'persist-gw', '--open'], serverHome, { ZROK2_STANDIN_NETWORK: network });
     assert.equal(created.code, 0, created.stderr);
     const config = join(root, 'persist.yml');
-    await writeFile(config, `share_token: persist-gw\nbackends:\n${everythingBackend('ev')}`);
+    await writeFile(config, `share_token: persist-gw\nbackends:\n${dynamicBackend('dyn')}`);
     for (let round = 0; round < 2; round++) {
       const gateway = await startGateway(config, serverEnv, ['--provider', 'zrok']);
       assert.equal(gateway.token, 'persist-gw');
       const { client } = await connectThroughTools('persist-gw', clientEnv);
-      assert.equal(text(await client.callTool({ name: 'ev_echo', arguments: { message: `round ${round}` } })), `Echo: round ${round}`);
+      assert.equal(text(await client.callTool({ name: 'dyn_echo', arguments: { text: `round ${round}` } })), `round ${round}`);
       await client.close();
       assert.equal((await gateway.stop()).code, 0);
       await stat(join(network, 'shares', 'persist-gw.json')); // a persistent share outlives its server
@@ -127,7 +127,7 @@ describe('zrok shares through the zrok2 stand-in', () => {
 
   it('serves the original mcp-tools (SSE at /sse over a zrok access) from our gateway', async () => {
     const config = join(root, 'interop.yml');
-    await writeFile(config, `backends:\n${everythingBackend('ev')}`);
+    await writeFile(config, `backends:\n${dynamicBackend('dyn')}`);
     const gateway = await startGateway(config, serverEnv, ['--provider', 'zrok']);
     shares.push(gateway);
     // What the Go mcp-tools does: a zrok access, then MCP over SSE to its local port. On port 0
@@ -138,7 +138,7 @@ describe('zrok shares through the zrok2 stand-in', () => {
     assert.match(boot.bind_address, /^127\.0\.0\.1:[1-9]\d*$/);
     const client = new Client({ name: 'go-mcp-tools-stand-in', version: '0.1.3' });
     await client.connect(new SSEClientTransport(new URL(`http://${boot.bind_address}/sse`)));
-    assert.equal(text(await client.callTool({ name: 'ev_echo', arguments: { message: 'from the original' } })), 'Echo: from the original');
+    assert.equal(text(await client.callTool({ name: 'dyn_echo', arguments: { text: 'from the original' } })), 'from the original');
     await client.close();
     access.kill('SIGTERM');
   });
