@@ -186,10 +186,12 @@ describe('mcp-tools run hands its stdio over to a local gateway', { skip: FD_PAS
     const debug = ['--log-level', 'debug'];
     const clients = [start(['run', bridge.token, ...debug]), startCli('mcp-tools', ['run', gateway.token, ...debug], off)];
     clis.push(clients[1] as RunningCli);
+    // The bridge serves server-everything, the gateway our fixture.
+    const echoes = [[call(1, 'echo', { message: 'off' }), 'Echo: off'], [call(1, 'dyn_echo', { text: 'off' }), 'off']] as const;
     for (const [i, cli] of clients.entries()) {
-      // The bridge serves server-everything, the gateway our fixture.
-      cli.proc.stdin?.write(lines(INITIALIZE, INITIALIZED, i === 0 ? call(1, 'echo', { message: 'off' }) : call(1, 'dyn_echo', { text: 'Echo: off' })));
-      assert.equal((await answered(cli, 1)).result?.content?.[0]?.text, 'Echo: off');
+      const [request, answer] = echoes[i] as (typeof echoes)[number];
+      cli.proc.stdin?.write(lines(INITIALIZE, INITIALIZED, request));
+      assert.equal((await answered(cli, 1)).result?.content?.[0]?.text, answer);
       assert.match(fdTarget(cli.proc.pid as number, 0) ?? 'gone', /^(socket|pipe):\[\d+\]$/);
       cli.proc.stdin?.end();
       assert.equal((await within(cli.exited, 10_000, 'mcp-tools to exit')).code, 0);
