@@ -5,16 +5,10 @@ import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { request } from 'node:http';
-import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { runConformance } from './helpers/conformance.js';
-import { startBridge, startGateway, startHttpFront, type RunningCli, type RunningShare } from './helpers/cli.js';
-
-const FIXTURE = fileURLToPath(new URL('./fixtures/conformance-server.js', import.meta.url));
+import { CONFORMANCE_FIXTURE as FIXTURE, startHttpFront, type RunningCli } from './helpers/cli.js';
+import { ShareHome, startHttpFixture, stdioBackend } from './helpers/share-home.js';
 
 /** Every server scenario of @modelcontextprotocol/conformance 0.1.13 (`npx conformance list`). */
 const SCENARIOS = [
@@ -51,22 +45,6 @@ const SCENARIOS = [
   'prompts-get-with-image',
   'dns-rebinding-protection',
 ];
-
-/** Resolves with the URL the fixture announces on its first stdout line. */
-async function announcedUrl(child: ChildProcess): Promise<string> {
-  if (child.stdout === null) throw new Error('fixture stdout is not piped');
-  const lines = createInterface({ input: child.stdout });
-  const exited = once(child, 'exit').then(([code]) => {
-    throw new Error(`fixture exited early with code ${String(code)}`);
-  });
-  try {
-    const [line] = (await Promise.race([once(lines, 'line'), exited])) as [string];
-    return (JSON.parse(line) as { url: string }).url;
-  } finally {
-    lines.close();
-    exited.catch(() => undefined);
-  }
-}
 
 /** POSTs an initialize request with arbitrary Host/Origin headers, which fetch() refuses to set. */
 function postWithHost(url: URL, host: string): Promise<number> {
@@ -107,8 +85,7 @@ void describe('conformance fixture over streamable HTTP', () => {
   let url: string;
 
   before(async () => {
-    fixture = spawn(process.execPath, [FIXTURE, '--http', '0'], { stdio: ['ignore', 'pipe', 'inherit'] });
-    url = await announcedUrl(fixture);
+    ({ proc: fixture, url } = await startHttpFixture());
   });
 
   after(async () => {
@@ -175,16 +152,14 @@ void describe('conformance fixture over stdio', () => {
 });
 
 void describe('conformance through mcp-tools http → local share → mcp-bridge → fixture (stdio)', () => {
-  let home: string;
-  let bridge: RunningShare;
+  let home: ShareHome;
   let http: RunningCli;
   let url: string;
 
   before(async () => {
-    home = await mkdtemp(join(tmpdir(), 'mcpgw-conf-'));
-    const env = { MCP_GATEWAY_HOME: home, MCP_SHARE_PROVIDER: 'local' };
-    bridge = await startBridge([process.execPath, FIXTURE, '--stdio'], env);
-    const front = await startHttpFront(bridge.token, env);
+    home = await ShareHome.create('conf');
+    const bridge = await home.startBridge([process.execPath, FIXTURE, '--stdio']);
+    const front = await startHttpFront(bridge.token, home.env);
     http = front.cli;
     url = front.url.href;
   });
@@ -192,8 +167,7 @@ void describe('conformance through mcp-tools http → local share → mcp-bridge
   after(async () => {
     http.proc.kill('SIGTERM');
     await http.exited;
-    await bridge.stop();
-    await rm(home, { recursive: true, force: true });
+    await home.cleanup();
   });
 
   void it('passes every scenario the fixture passes directly', { timeout: 300_000 }, async () => {
@@ -206,18 +180,14 @@ void describe('conformance through mcp-tools http → local share → mcp-bridge
 });
 
 void describe('conformance through mcp-tools http → local share → mcp-gateway (namespace "") → fixture (stdio)', () => {
-  let home: string;
-  let gateway: RunningShare;
+  let home: ShareHome;
   let http: RunningCli;
   let url: string;
 
   before(async () => {
-    home = await mkdtemp(join(tmpdir(), 'mcpgw-confgw-'));
-    const env = { MCP_GATEWAY_HOME: home, MCP_SHARE_PROVIDER: 'local' };
-    const configPath = join(home, 'gateway.yml');
-    await writeFile(configPath, `backends:\n  - id: conformance\n    namespace: ""\n    transport: { type: stdio, command: "${process.execPath}", args: ["${FIXTURE}", "--stdio"] }\n`);
-    gateway = await startGateway(configPath, env);
-    const front = await startHttpFront(gateway.token, env);
+    home = await ShareHome.create('confgw');
+    const gateway = await home.startGateway(`backends:\n${stdioBackend('conformance', FIXTURE, ['--stdio'], '    namespace: ""\n')}`);
+    const front = await startHttpFront(gateway.token, home.env);
     http = front.cli;
     url = front.url.href;
   });
@@ -225,8 +195,7 @@ void describe('conformance through mcp-tools http → local share → mcp-gatewa
   after(async () => {
     http.proc.kill('SIGTERM');
     await http.exited;
-    await gateway.stop();
-    await rm(home, { recursive: true, force: true });
+    await home.cleanup();
   });
 
   void it('passes every scenario the fixture passes directly', { timeout: 300_000 }, async () => {

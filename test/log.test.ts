@@ -1,10 +1,11 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { closeSync, openSync, readFileSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { Readable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { BatchedWriter } from '../src/log.js';
@@ -35,15 +36,11 @@ describe('BatchedWriter', () => {
       // Let batch writes run (and new lines queue behind them) as the event loop turns.
       if (i % 50 === 0) await new Promise((resolve) => setImmediate(resolve));
     }
-    // What is left below a batch is written by the next flush (every 200 ms in the CLIs).
-    const expected = lines.join('');
-    const deadline = Date.now() + 10_000;
-    while (readFileSync(path).length < Buffer.byteLength(expected) && Date.now() < deadline) {
-      writer.flush();
-      await new Promise((resolve) => setTimeout(resolve, 10));
-    }
+    // What is left below a batch is written by the next flush (every 200 ms in the CLIs); its
+    // callback comes once everything logged before it is written.
+    await new Promise<void>((resolve) => writer.flush(resolve));
     closeSync(fd);
-    assert.equal(readFileSync(path, 'utf8'), expected);
+    assert.equal(readFileSync(path, 'utf8'), lines.join(''));
   });
 
   it('writes what is waiting at once on flushSync (the exit handler)', () => {
@@ -75,13 +72,22 @@ describe('BatchedWriter', () => {
     assert.equal(written, expected);
   });
 
-  it('calls flush()\'s callback when the descriptor cannot be written', { timeout: 10_000 }, async () => {
-    const fd = openSync(join(dir, 'gone.log'), 'w');
+  it('calls flush()\'s callback when the descriptor cannot be written, and drops what follows', { timeout: 10_000 }, async () => {
+    // Read-only: every write fails (EBADF), as on a closed descriptor, without the number being
+    // reused by another open meanwhile.
+    const path = join(dir, 'read-only.log');
+    writeFileSync(path, 'untouched\n');
+    const fd = openSync(path, 'r');
     const writer = new BatchedWriter(fd, 1024);
-    closeSync(fd);
+    const called: string[] = [];
     writer.write('{"lost":true}\n');
-    await new Promise<void>((resolve) => writer.flush(resolve));
-    await new Promise<void>((resolve) => writer.flush(resolve));
+    await new Promise<void>((resolve) => writer.flush(() => resolve(void called.push('after the failed write'))));
+    writer.write('{"dropped":true}\n');
+    await new Promise<void>((resolve) => writer.flush(() => resolve(void called.push('on a broken writer'))));
+    writer.flushSync(); // nothing waiting: a broken writer keeps nothing
+    closeSync(fd);
+    assert.deepEqual(called, ['after the failed write', 'on a broken writer']);
+    assert.equal(readFileSync(path, 'utf8'), 'untouched\n');
   });
 
   // A reader that went away (EPIPE) is covered end to end in test/cli/gateway-cli.test.ts.
@@ -90,16 +96,19 @@ describe('BatchedWriter', () => {
 describe('the CLIs\' log at exit', () => {
   it('keeps every line, in order, when the process exits while batches are still being written to a slow reader', { timeout: 30_000 }, async () => {
     const count = 20000; // ≈ 3 MB: many 64 KiB batches, most of them written after exit() is called
-    // Its stderr a pipe (as under a supervisor or a shell), read through `cat` by us.
-    const child = spawn('sh', ['-c', '"$0" "$1" "$2" 2>&1 >/dev/null | cat', process.execPath, LOG_BURST, String(count)], { stdio: ['ignore', 'pipe', 'ignore'] });
+    // Its stderr a pipe (as under a supervisor or a shell), read through `cat` by us; its stdout
+    // (fd 3 here) says when it calls exit().
+    const child = spawn('sh', ['-c', '"$0" "$1" "$2" 2>&1 >&3 | cat', process.execPath, LOG_BURST, String(count)], { stdio: ['ignore', 'pipe', 'ignore', 'pipe'] });
+    const [stdout, exitingFd] = [child.stdio[1] as Readable, child.stdio[3] as Readable];
     const exited = once(child, 'exit');
-    const closed = once(child.stdout, 'close');
+    const closed = once(stdout, 'close');
+    const exiting = once(exitingFd, 'data');
     const chunks: Buffer[] = [];
-    // A reader that falls behind: the pipe fills and a batch write is in flight when exit() comes.
-    child.stdout.pause();
-    await new Promise((resolve) => setTimeout(resolve, 500));
-    child.stdout.on('data', (chunk: Buffer) => chunks.push(chunk));
-    child.stdout.resume();
+    // A reader that falls behind: the pipes fill, and a batch write is in flight when exit() comes.
+    stdout.pause();
+    await exiting;
+    stdout.on('data', (chunk: Buffer) => chunks.push(chunk));
+    stdout.resume();
     const [code] = (await exited) as [number | null];
     await closed;
     assert.equal(code, 0);

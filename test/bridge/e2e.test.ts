@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtemp, rm, stat } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
@@ -11,9 +10,9 @@ import {
   ListRootsRequestSchema,
   LoggingMessageNotificationSchema,
 } from '@modelcontextprotocol/sdk/types.js';
-import { tapProgress, text } from '../helpers/mcp.js';
-import { EVERYTHING_BIN, connectThroughTools, descendants, isAlive, startBridge, waitFor, type RunningShare } from '../helpers/cli.js';
-
+import { requestSent, tapProgress, text } from '../helpers/mcp.js';
+import { EVERYTHING_BIN, connectThroughTools, descendants, isAlive, waitFor, type RunningShare } from '../helpers/cli.js';
+import { ShareHome } from '../helpers/share-home.js';
 
 /** Server-everything children of the bridge process. */
 function serverProcesses(bridge: RunningShare): number[] {
@@ -21,7 +20,7 @@ function serverProcesses(bridge: RunningShare): number[] {
 }
 
 describe('mcp-bridge + mcp-tools run, end to end with server-everything', () => {
-  let home: string;
+  let home: ShareHome;
   let env: NodeJS.ProcessEnv;
   let bridge: RunningShare;
   let client: Client;
@@ -29,9 +28,9 @@ describe('mcp-bridge + mcp-tools run, end to end with server-everything', () => 
   const clients: Client[] = [];
 
   before(async () => {
-    home = await mkdtemp(join(tmpdir(), 'mcpgw-e2e-'));
-    env = { MCP_GATEWAY_HOME: home, MCP_SHARE_PROVIDER: 'local' };
-    bridge = await startBridge([process.execPath, EVERYTHING_BIN, 'stdio'], env);
+    home = await ShareHome.create('e2e');
+    env = home.env;
+    bridge = await home.startBridge([process.execPath, EVERYTHING_BIN, 'stdio']);
     ({ client, transport } = await connectThroughTools(bridge.token, env, { capabilities: { sampling: {}, elicitation: {}, roots: { listChanged: true } } }));
     clients.push(client);
     client.setRequestHandler(CreateMessageRequestSchema, (request) => ({
@@ -45,8 +44,7 @@ describe('mcp-bridge + mcp-tools run, end to end with server-everything', () => 
 
   after(async () => {
     await Promise.allSettled(clients.map((c) => c.close()));
-    await bridge.stop();
-    await rm(home, { recursive: true, force: true });
+    await home.cleanup();
   });
 
   it('prints exactly one share_token line on stdout', () => {
@@ -117,8 +115,12 @@ describe('mcp-bridge + mcp-tools run, end to end with server-everything', () => 
 
   it('cancels a call and keeps the session usable', async () => {
     const controller = new AbortController();
+    const sent = requestSent(transport, 'tools/call');
     const call = client.callTool({ name: 'trigger-long-running-operation', arguments: { duration: 20, steps: 4 } }, undefined, { signal: controller.signal });
-    setTimeout(() => controller.abort('user cancelled'), 200);
+    // Once the request is on the wire, the cancellation follows it on the same stream: the server
+    // reads the call first, whatever the timing.
+    await sent;
+    controller.abort('user cancelled');
     await assert.rejects(call, /cancel/i);
     assert.equal(text(await client.callTool({ name: 'echo', arguments: { message: 'still here' } })), 'Echo: still here');
   });
@@ -146,6 +148,6 @@ describe('mcp-bridge + mcp-tools run, end to end with server-everything', () => 
     const { code } = await bridge.stop();
     assert.equal(code, 0);
     await waitFor(() => children.every((pid) => !isAlive(pid)), 10_000, 'children to exit');
-    await assert.rejects(stat(join(home, 'shares', `${bridge.token}.sock`)), { code: 'ENOENT' });
+    await assert.rejects(stat(join(home.dir, 'shares', `${bridge.token}.sock`)), { code: 'ENOENT' });
   });
 });

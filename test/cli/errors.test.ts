@@ -1,9 +1,7 @@
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { EVERYTHING_BIN, runCli, startBridge, type RunningShare } from '../helpers/cli.js';
+import { EVERYTHING_BIN, runCli } from '../helpers/cli.js';
+import { ShareHome } from '../helpers/share-home.js';
 
 /** A failure is one line on stderr, nothing on stdout, a non-zero exit and no stack trace. */
 function assertOneLineError(result: { code: number | null; stdout: string; stderr: string }, pattern: RegExp): void {
@@ -16,19 +14,15 @@ function assertOneLineError(result: { code: number | null; stdout: string; stder
 }
 
 describe('bad input on the command line', () => {
-  let home: string;
+  let home: ShareHome;
   let env: NodeJS.ProcessEnv;
-  let bridge: RunningShare;
 
   before(async () => {
-    home = await mkdtemp(join(tmpdir(), 'mcpgw-cli-'));
-    env = { MCP_GATEWAY_HOME: home, MCP_SHARE_PROVIDER: 'local' };
-    bridge = await startBridge(['--share-token', 'taken-token', process.execPath, EVERYTHING_BIN, 'stdio'], env);
+    home = await ShareHome.create('cli');
+    env = home.env;
+    await home.startBridge(['--share-token', 'taken-token', process.execPath, EVERYTHING_BIN, 'stdio']);
   });
-  after(async () => {
-    await bridge.stop();
-    await rm(home, { recursive: true, force: true });
-  });
+  after(() => home.cleanup());
 
   it('mcp-tools run: unknown token', async () => {
     assertOneLineError(await runCli('mcp-tools', ['run', 'no-such-share'], env), /^mcp-tools: share 'no-such-share' not found/);
@@ -69,8 +63,8 @@ describe('bad input on the command line', () => {
   });
 
   it('mcp-bridge: a program that is not an MCP server', async () => {
-    const result = await runCli('mcp-bridge', ['--startup-timeout', '800', 'sh', '-c', 'echo not json; sleep 30'], env);
-    assertOneLineError(result, /^mcp-bridge: 'sh' did not answer initialize within 800 ms/);
+    const result = await runCli('mcp-bridge', ['--startup-timeout', '300', 'sh', '-c', 'echo not json; sleep 30'], env);
+    assertOneLineError(result, /^mcp-bridge: 'sh' did not answer initialize within 300 ms/);
   });
 
   it('mcp-bridge: a token already in use', async () => {

@@ -1,24 +1,24 @@
 import assert from 'node:assert/strict';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
-import { EVERYTHING_BIN, descendants, isAlive, runCli, startBridge, startGateway, type RunningShare } from '../helpers/cli.js';
+import { EVERYTHING_BIN, descendants, isAlive, runCli, type RunningShare } from '../helpers/cli.js';
+import { ShareHome, dynamicBackend } from '../helpers/share-home.js';
 
 const ORIGINAL_EXAMPLE = fileURLToPath(new URL('../../../test/fixtures/configs/original-example.yml', import.meta.url));
 const QUICKSTART = fileURLToPath(new URL('../../../examples/quickstart.yml', import.meta.url));
 const REPO = fileURLToPath(new URL('../../../', import.meta.url));
 
 describe('mcp-gateway command line', () => {
-  let home: string;
+  let home: ShareHome;
   let env: NodeJS.ProcessEnv;
 
   before(async () => {
-    home = await mkdtemp(join(tmpdir(), 'mcpgw-gwcli-'));
-    env = { MCP_GATEWAY_HOME: home, MCP_SHARE_PROVIDER: 'local' };
+    home = await ShareHome.create('gwcli');
+    env = home.env;
   });
-  after(() => rm(home, { recursive: true, force: true }));
+  after(() => home.cleanup());
 
   it('validates the original project’s example configuration unchanged', async () => {
     const result = await runCli('mcp-gateway', ['validate', ORIGINAL_EXAMPLE], { ...env, GITHUB_TOKEN: 'ghp_not_a_real_token' });
@@ -29,8 +29,7 @@ describe('mcp-gateway command line', () => {
   });
 
   it('lists every problem with its field path', async () => {
-    const path = join(home, 'bad.yml');
-    await writeFile(path, 'aggregator:\n  separatr: "_"\nbackends:\n  - id: a\n    transport: { type: stdio }\n  - id: a\n    transport: { type: http, endpoint: "http://x/mcp" }\n');
+    const path = await home.writeConfig('aggregator:\n  separatr: "_"\nbackends:\n  - id: a\n    transport: { type: stdio }\n  - id: a\n    transport: { type: http, endpoint: "http://x/mcp" }\n');
     const result = await runCli('mcp-gateway', ['validate', path], env);
     assert.equal(result.code, 1);
     assert.equal(result.stdout, '');
@@ -44,9 +43,7 @@ describe('mcp-gateway command line', () => {
   // write forever when the reader of stderr (a supervisor that died) had gone.
   for (const which of ['mcp-gateway', 'mcp-bridge'] as const) {
     it(`${which} exits on SIGTERM after the reader of its stderr has gone`, async () => {
-      const config = join(home, 'stderr-gone.yml');
-      await writeFile(config, `backends:\n  - id: ev\n    transport: { type: stdio, command: "${process.execPath}", args: ["${EVERYTHING_BIN}", "stdio"] }\n`);
-      const share = which === 'mcp-gateway' ? await startGateway(config, env) : await startBridge([process.execPath, EVERYTHING_BIN, 'stdio'], env);
+      const share = which === 'mcp-gateway' ? await home.startGateway(`backends:\n${dynamicBackend('dyn')}`) : await home.startBridge([process.execPath, EVERYTHING_BIN, 'stdio']);
       const children = descendants(share.proc.pid as number);
       share.proc.stderr?.destroy();
       share.proc.kill('SIGTERM');
@@ -59,8 +56,7 @@ describe('mcp-gateway command line', () => {
   }
 
   it('refuses to run a bad config with one line naming the field, nothing on stdout', async () => {
-    const path = join(home, 'bad-run.yml');
-    await writeFile(path, 'backends:\n  - id: gh\n    transport: { type: stdio, command: x, env: { TOKEN: "${UNSET_VARIABLE_FOR_TEST}" } }\n');
+    const path = await home.writeConfig('backends:\n  - id: gh\n    transport: { type: stdio, command: x, env: { TOKEN: "${UNSET_VARIABLE_FOR_TEST}" } }\n');
     const result = await runCli('mcp-gateway', ['run', path], env);
     assert.equal(result.code, 1);
     assert.equal(result.stdout, '');
@@ -69,8 +65,7 @@ describe('mcp-gateway command line', () => {
   });
 
   it('names a required backend that cannot start', async () => {
-    const path = join(home, 'missing.yml');
-    await writeFile(path, 'backends:\n  - id: ghost\n    transport: { type: stdio, command: no-such-mcp-server-xyz }\n');
+    const path = await home.writeConfig('backends:\n  - id: ghost\n    transport: { type: stdio, command: no-such-mcp-server-xyz }\n');
     const result = await runCli('mcp-gateway', ['run', path], env);
     assert.equal(result.code, 1);
     assert.equal(result.stdout, '');
@@ -78,9 +73,7 @@ describe('mcp-gateway command line', () => {
   });
 
   it('refuses two backends exposing the same name, naming both', async () => {
-    const path = join(home, 'clash.yml');
-    const server = `{ type: stdio, command: "${process.execPath}", args: ["${fileURLToPath(new URL('../fixtures/dynamic-server.js', import.meta.url))}"] }`;
-    await writeFile(path, `backends:\n  - id: one\n    namespace: ""\n    transport: ${server}\n  - id: two\n    namespace: ""\n    transport: ${server}\n`);
+    const path = await home.writeConfig(`backends:\n${dynamicBackend('one', '    namespace: ""\n')}${dynamicBackend('two', '    namespace: ""\n')}`);
     const result = await runCli('mcp-gateway', ['run', path], env);
     assert.equal(result.code, 1);
     assert.match(result.stderr, /tool 'echo' is exposed by both backend 'one' and backend 'two'/);
@@ -90,16 +83,12 @@ describe('mcp-gateway command line', () => {
     let gateway: RunningShare;
     let workspace: string;
     before(async () => {
-      workspace = await mkdtemp(join(tmpdir(), 'mcpgw-qs-'));
+      workspace = join(home.dir, 'workspace');
       const notes = join(workspace, 'notes');
-      await import('node:fs/promises').then((fs) => fs.mkdir(notes));
+      await mkdir(notes, { recursive: true });
       // The quickstart names `mcp-filesystem` as its command: the package's own bin, linked by npm ci.
       const path = `${join(REPO, 'node_modules', '.bin')}:${process.env['PATH'] ?? ''}`;
-      gateway = await startGateway(QUICKSTART, { ...env, PATH: path, QUICKSTART_NOTES: notes, QUICKSTART_WORKSPACE: workspace });
-    });
-    after(async () => {
-      await gateway.stop();
-      await rm(workspace, { recursive: true, force: true });
+      gateway = await home.startGateway({ file: QUICKSTART }, { env: { PATH: path, QUICKSTART_NOTES: notes, QUICKSTART_WORKSPACE: workspace } });
     });
 
     it('lists tools of both backends, the read-only one without write_file', async () => {

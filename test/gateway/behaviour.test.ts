@@ -1,18 +1,15 @@
 import assert from 'node:assert/strict';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { ToolListChangedNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
-import { connectThroughTools, startGateway, waitFor, type RunningShare } from '../helpers/cli.js';
-import { text } from '../helpers/mcp.js';
-
-const DYNAMIC = fileURLToPath(new URL('../fixtures/dynamic-server.js', import.meta.url));
+import { connectThroughTools, waitFor, type RunningShare } from '../helpers/cli.js';
+import { callAndSeeStart, text } from '../helpers/mcp.js';
+import { DYNAMIC_FIXTURE, ShareHome, dynamicBackend, stdioBackend } from '../helpers/share-home.js';
 
 describe('mcp-gateway behaviour with our dynamic fixture', () => {
-  let home: string;
+  let home: ShareHome;
   let env: NodeJS.ProcessEnv;
   let gateway: RunningShare;
   let client: Client;
@@ -20,8 +17,9 @@ describe('mcp-gateway behaviour with our dynamic fixture', () => {
   let listChanged = 0;
 
   before(async () => {
-    home = await mkdtemp(join(tmpdir(), 'mcpgw-behave-'));
-    readyFlag = join(home, 'late-backend-may-start');
+    home = await ShareHome.create('behave');
+    env = home.env;
+    readyFlag = join(home.dir, 'late-backend-may-start');
     const config = `
 max_sessions: 1
 aggregator:
@@ -29,16 +27,8 @@ aggregator:
   separator: ":"
   connection: { connect_timeout: 10s, call_timeout: 1s }
 backends:
-  - id: dyn
-    transport: { type: stdio, command: "${process.execPath}", args: ["${DYNAMIC}"] }
-  - id: late
-    required: false
-    transport: { type: stdio, command: "${process.execPath}", args: ["${DYNAMIC}", "--require-file", "${readyFlag}"] }
-`;
-    const path = join(home, 'behaviour.yml');
-    await writeFile(path, config);
-    env = { MCP_GATEWAY_HOME: home, MCP_SHARE_PROVIDER: 'local' };
-    gateway = await startGateway(path, env);
+${dynamicBackend('dyn')}${stdioBackend('late', DYNAMIC_FIXTURE, ['--require-file', readyFlag], '    required: false\n')}`;
+    gateway = await home.startGateway(config);
     ({ client } = await connectThroughTools(gateway.token, env));
     client.setNotificationHandler(ToolListChangedNotificationSchema, () => {
       listChanged++;
@@ -47,12 +37,14 @@ backends:
 
   after(async () => {
     await client.close();
-    await gateway.stop();
-    await rm(home, { recursive: true, force: true });
+    await home.cleanup();
   });
 
   it('warns at start-up about tool names that break the common client rule', async () => {
-    await waitFor(() => /tool name 'dyn:echo' breaks the common client rule/.test(gateway.stderr()), 5_000, 'the tool-name warning');
+    const warning = (): string | undefined => gateway.stderr().split('\n').find((line) => line.includes("tool name 'dyn:echo' breaks the common client rule"));
+    // Log lines are written in batches (at most 200 ms apart).
+    await waitFor(() => warning() !== undefined, 5_000, 'the tool-name warning');
+    assert.equal((JSON.parse(warning() as string) as { level: number }).level, 40, 'a warning');
   });
 
   it('starts without a backend that is not required', async () => {
@@ -80,9 +72,11 @@ backends:
 
   it('forwards a client cancellation to the backend', async () => {
     const controller = new AbortController();
-    const call = client.callTool({ name: 'dyn:sleep', arguments: { ms: 900 } }, undefined, { signal: controller.signal });
-    setTimeout(() => controller.abort('changed my mind'), 100);
-    await assert.rejects(call);
+    // Shorter than call_timeout (1 s): only the client's cancellation can count at the backend.
+    const call = callAndSeeStart(client, { name: 'dyn:sleep', arguments: { ms: 900 } }, { signal: controller.signal });
+    await call.started;
+    controller.abort('changed my mind');
+    await assert.rejects(call.result);
     await waitFor(async () => text(await client.callTool({ name: 'dyn:cancellations', arguments: {} })) === '2', 3_000, 'second cancellation');
   });
 

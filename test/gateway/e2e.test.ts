@@ -1,28 +1,15 @@
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { createInterface } from 'node:readline';
+import type { ChildProcess } from 'node:child_process';
 import { after, before, describe, it } from 'node:test';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import { CreateMessageRequestSchema, ElicitRequestSchema, ListRootsRequestSchema, LoggingMessageNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
-import { CONFORMANCE_FIXTURE, EVERYTHING_BIN, connectThroughTools, descendants, isAlive, runCli, startGateway, waitFor, type RunningShare } from '../helpers/cli.js';
+import { EVERYTHING_BIN, connectThroughTools, descendants, isAlive, runCli, waitFor, type RunningShare } from '../helpers/cli.js';
 import { tapProgress, text } from '../helpers/mcp.js';
-
-/** Starts the conformance fixture as a streamable HTTP server on a free port. */
-async function startHttpFixture(): Promise<{ proc: ChildProcess; url: string }> {
-  const proc = spawn(process.execPath, [CONFORMANCE_FIXTURE, '--http', '0'], { stdio: ['ignore', 'pipe', 'inherit'] });
-  const lines = createInterface({ input: proc.stdout as NodeJS.ReadableStream });
-  const line = await new Promise<string>((resolve) => lines.once('line', resolve));
-  lines.close();
-  return { proc, url: (JSON.parse(line) as { url: string }).url };
-}
+import { ShareHome, dynamicBackend, startHttpFixture } from '../helpers/share-home.js';
 
 describe('mcp-gateway end to end: two stdio backends and one streamable HTTP backend', () => {
-  let home: string;
+  let home: ShareHome;
   let env: NodeJS.ProcessEnv;
   let gateway: RunningShare;
   let fixture: { proc: ChildProcess; url: string };
@@ -31,7 +18,8 @@ describe('mcp-gateway end to end: two stdio backends and one streamable HTTP bac
   const clients: Client[] = [];
 
   before(async () => {
-    home = await mkdtemp(join(tmpdir(), 'mcpgw-gw-'));
+    home = await ShareHome.create('gw', { E2E_SECRET_VALUE: 'from-the-environment' });
+    env = home.env;
     fixture = await startHttpFixture();
     const config = `
 aggregator:
@@ -58,10 +46,7 @@ backends:
   - id: conf
     transport: { type: http, endpoint: "${fixture.url}", allow_insecure: true }
 `;
-    const configPath = join(home, 'gateway.yml');
-    await writeFile(configPath, config);
-    env = { MCP_GATEWAY_HOME: home, MCP_SHARE_PROVIDER: 'local', E2E_SECRET_VALUE: 'from-the-environment' };
-    gateway = await startGateway(configPath, env);
+    gateway = await home.startGateway(config);
     ({ client, transport } = await connectThroughTools(gateway.token, env, { capabilities: { sampling: {}, elicitation: {}, roots: { listChanged: true } } }));
     client.setRequestHandler(ElicitRequestSchema, () => ({ action: 'accept', content: { name: 'Grace Hopper' } }));
     client.setRequestHandler(ListRootsRequestSchema, () => ({ roots: [{ uri: 'file:///srv/gateway-root', name: 'gw root' }] }));
@@ -71,9 +56,8 @@ backends:
 
   after(async () => {
     await Promise.allSettled(clients.map((c) => c.close()));
-    await gateway.stop();
+    await home.cleanup();
     fixture.proc.kill('SIGTERM');
-    await rm(home, { recursive: true, force: true });
   });
 
   it('presents itself as the aggregator with the union of capabilities', () => {
@@ -137,13 +121,22 @@ backends:
     assert.match(text(await client.callTool({ name: 'ev2_get-roots-list', arguments: {} })), /gateway-root/);
   });
 
-  it('fans logging/setLevel out and forwards log messages', async () => {
+  it('fans logging/setLevel out and forwards log messages at the level set, none below it', async () => {
+    const received: { level: string; data: string }[] = [];
+    client.setNotificationHandler(LoggingMessageNotificationSchema, (n) => void received.push({ level: n.params.level, data: String(n.params.data) }));
+    // conf (our fixture over HTTP) logs three info lines per call of this tool, before its result.
+    const fromConf = (): string[] => received.filter((m) => m.data.startsWith('Tool ')).map((m) => `${m.level} ${m.data}`);
+    await client.setLoggingLevel('warning');
+    await client.callTool({ name: 'conf_test_tool_with_logging', arguments: {} });
+    await client.setLoggingLevel('info');
+    await client.callTool({ name: 'conf_test_tool_with_logging', arguments: {} });
+    await waitFor(() => fromConf().length >= 3, 10_000, 'the log lines of the call at info');
+    // Lines of the first call would have come before these, on the same stream: there are none.
+    assert.deepEqual(fromConf(), ['info Tool execution started', 'info Tool processing data', 'info Tool execution completed']);
+    // The stdio backends are told too: ev1 logs at random levels, all of them at debug.
     await client.setLoggingLevel('debug');
-    const received: string[] = [];
-    client.setNotificationHandler(LoggingMessageNotificationSchema, (n) => void received.push(String(n.params.data)));
     await client.callTool({ name: 'ev1_toggle-simulated-logging', arguments: {} });
-    // The server may log other things first (e.g. "Roots updated" after the roots test).
-    await waitFor(() => received.some((data) => /message/i.test(data)), 10_000, 'a simulated log message');
+    await waitFor(() => received.some((m) => /level.message/i.test(m.data)), 10_000, 'a simulated log message from ev1');
     await client.callTool({ name: 'ev1_toggle-simulated-logging', arguments: {} });
   });
 
@@ -158,6 +151,8 @@ backends:
     const second = await connectThroughTools(gateway.token, env, { capabilities: { sampling: {} } });
     clients.push(second.client);
     second.client.setRequestHandler(CreateMessageRequestSchema, async () => {
+      // Not a wait for anything: B answers late on purpose, so that A's second request is
+      // answered while B's is still open and the answers cross.
       await new Promise((resolve) => setTimeout(resolve, 50));
       return { model: 'm', role: 'assistant', content: { type: 'text', text: 'answer for client B' } };
     });
@@ -173,15 +168,11 @@ backends:
   });
 });
 
-const DYNAMIC_BIN = fileURLToPath(new URL('../fixtures/dynamic-server.js', import.meta.url));
-
 describe('mcp-gateway warm backends', () => {
   it('keeps a process started for the next session, initialized with that client, and stops it with the gateway', async () => {
-    const home = await mkdtemp(join(tmpdir(), 'mcpgw-warm-'));
-    const configPath = join(home, 'warm.yml');
-    await writeFile(configPath, `backends:\n  - id: dyn\n    warm: 1\n    transport: { type: stdio, command: "${process.execPath}", args: ["${DYNAMIC_BIN}"] }\n`);
-    const env = { MCP_GATEWAY_HOME: home, MCP_SHARE_PROVIDER: 'local' };
-    const gateway = await startGateway(configPath, env);
+    const home = await ShareHome.create('warm');
+    const env = home.env;
+    const gateway = await home.startGateway(`backends:\n${dynamicBackend('dyn', '    warm: 1\n')}`);
     const pid = gateway.proc.pid as number;
     let running: number[];
     try {
@@ -204,34 +195,30 @@ describe('mcp-gateway warm backends', () => {
       // Read before the gateway exits: its orphans would no longer be its descendants.
       running = descendants(pid);
       await gateway.stop();
-      await rm(home, { recursive: true, force: true });
+      await home.cleanup();
     }
     assert.equal(running.length, 1, 'the refilled warm process was running');
     assert.deepEqual(running.filter(isAlive), [], 'no process left behind');
   });
 
   it('refuses warm on a shared or non-stdio backend', async () => {
-    const home = await mkdtemp(join(tmpdir(), 'mcpgw-warm-bad-'));
+    const home = await ShareHome.create('warm-bad');
     try {
-      const configPath = join(home, 'bad.yml');
-      await writeFile(configPath, `backends:\n  - id: dyn\n    warm: 2\n    isolation: shared\n    transport: { type: stdio, command: "${process.execPath}", args: ["${DYNAMIC_BIN}"] }\n`);
-      const result = await runCli('mcp-gateway', ['validate', configPath], { MCP_GATEWAY_HOME: home });
+      const configPath = await home.writeConfig(`backends:\n${dynamicBackend('dyn', '    warm: 2\n    isolation: shared\n')}`);
+      const result = await runCli('mcp-gateway', ['validate', configPath], home.env);
       assert.notEqual(result.code, 0);
       assert.match(result.stderr, /backends\[0\]\.warm.*only applies to stdio backends with isolation: session/);
     } finally {
-      await rm(home, { recursive: true, force: true });
+      await home.cleanup();
     }
   });
 });
 
 describe('mcp-gateway sessions start lazily', () => {
   it('reaches the first tools/list with 10 stdio backends without starting any', async () => {
-    const home = await mkdtemp(join(tmpdir(), 'mcpgw-lazy-'));
-    const backends = Array.from({ length: 10 }, (_, i) => `  - id: b${i}\n    transport: { type: stdio, command: "${process.execPath}", args: ["${EVERYTHING_BIN}", "stdio"] }`).join('\n');
-    const configPath = join(home, 'lazy.yml');
-    await writeFile(configPath, `backends:\n${backends}\n`);
-    const env = { MCP_GATEWAY_HOME: home, MCP_SHARE_PROVIDER: 'local' };
-    const gateway = await startGateway(configPath, env);
+    const home = await ShareHome.create('lazy');
+    const env = home.env;
+    const gateway = await home.startGateway(`backends:\n${Array.from({ length: 10 }, (_, i) => dynamicBackend(`b${i}`)).join('')}`);
     try {
       const pid = gateway.proc.pid as number;
       // Discovery's temporary processes are gone before the token is printed.
@@ -240,13 +227,12 @@ describe('mcp-gateway sessions start lazily', () => {
       const { tools } = await client.listTools();
       assert.equal(tools.filter((t) => t.name.endsWith('_echo')).length, 10);
       assert.deepEqual(descendants(pid), [], 'no backend started by listing');
-      assert.equal(text(await client.callTool({ name: 'b3_echo', arguments: { message: 'lazy' } })), 'Echo: lazy');
+      assert.equal(text(await client.callTool({ name: 'b3_echo', arguments: { text: 'lazy' } })), 'lazy');
       assert.equal(descendants(pid).length, 1, 'exactly the one backend used');
       await client.close();
       await waitFor(() => descendants(pid).length === 0, 10_000, 'session backend to be reaped');
     } finally {
-      await gateway.stop();
-      await rm(home, { recursive: true, force: true });
+      await home.cleanup();
     }
   });
 });

@@ -1,55 +1,31 @@
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
+import type { ChildProcess } from 'node:child_process';
 import { after, before, describe, it } from 'node:test';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { ToolListChangedNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
-import { CONFORMANCE_FIXTURE, connectThroughTools, descendants, isAlive, startCli, startGateway, waitFor, type RunningShare } from '../helpers/cli.js';
-import { text } from '../helpers/mcp.js';
-
-const DYNAMIC = fileURLToPath(new URL('../fixtures/dynamic-server.js', import.meta.url));
-const dynamicBackend = (id: string, extra = ''): string =>
-  `  - id: ${id}\n    transport: { type: stdio, command: "${process.execPath}", args: ["${DYNAMIC}"] }\n${extra}`;
-
-async function startHttpFixture(port = 0): Promise<{ proc: ChildProcess; url: string }> {
-  const proc = spawn(process.execPath, [CONFORMANCE_FIXTURE, '--http', String(port)], { stdio: ['ignore', 'pipe', 'ignore'] });
-  const lines = createInterface({ input: proc.stdout as NodeJS.ReadableStream });
-  const line = await new Promise<string>((resolve) => lines.once('line', resolve));
-  lines.close();
-  return { proc, url: (JSON.parse(line) as { url: string }).url };
-}
+import { connectThroughTools, descendants, isAlive, startCli, waitFor, type RunningShare } from '../helpers/cli.js';
+import { callAndSeeStart, text } from '../helpers/mcp.js';
+import { ShareHome, dynamicBackend, startHttpFixture } from '../helpers/share-home.js';
 
 describe('faults: crashing, restarting and failing backends', () => {
-  let home: string;
-  let env: NodeJS.ProcessEnv;
-  let gateway: RunningShare;
+  let home: ShareHome;
   let client: Client;
   let fixture: { proc: ChildProcess; url: string };
   let listChanged = 0;
 
   before(async () => {
-    home = await mkdtemp(join(tmpdir(), 'mcpgw-faults-'));
+    home = await ShareHome.create('faults');
     fixture = await startHttpFixture();
-    const config = join(home, 'faults.yml');
-    await writeFile(
-      config,
-      `backends:\n${dynamicBackend('dyn')}${dynamicBackend('flaky')}  - id: web\n    transport: { type: http, endpoint: "${fixture.url}", allow_insecure: true, protocol: streamable }\n`,
-    );
-    env = { MCP_GATEWAY_HOME: home, MCP_SHARE_PROVIDER: 'local' };
-    gateway = await startGateway(config, env);
-    ({ client } = await connectThroughTools(gateway.token, env));
+    const web = `  - id: web\n    transport: { type: http, endpoint: "${fixture.url}", allow_insecure: true, protocol: streamable }\n`;
+    const gateway = await home.startGateway(`backends:\n${dynamicBackend('dyn')}${dynamicBackend('flaky')}${web}`);
+    ({ client } = await connectThroughTools(gateway.token, home.env));
     client.setNotificationHandler(ToolListChangedNotificationSchema, () => void listChanged++);
   });
 
   after(async () => {
     await client.close();
-    await gateway.stop();
+    await home.cleanup();
     fixture.proc.kill('SIGTERM');
-    await rm(home, { recursive: true, force: true });
   });
 
   it('answers a call whose backend crashes with an error naming it within 1 s, then restarts it', async () => {
@@ -81,20 +57,19 @@ describe('faults: crashing, restarting and failing backends', () => {
 });
 
 describe('lifecycle: shutdown, client exit and SIGKILL', () => {
-  let home: string;
+  let home: ShareHome;
   let env: NodeJS.ProcessEnv;
-  let config: string;
+  let config: { file: string };
 
   before(async () => {
-    home = await mkdtemp(join(tmpdir(), 'mcpgw-life-'));
-    env = { MCP_GATEWAY_HOME: home, MCP_SHARE_PROVIDER: 'local' };
-    config = join(home, 'life.yml');
-    await writeFile(config, `share_token: life-gw\nshutdown_grace: 5s\nbackends:\n${dynamicBackend('dyn')}`);
+    home = await ShareHome.create('life');
+    env = home.env;
+    config = { file: await home.writeConfig(`share_token: life-gw\nshutdown_grace: 5s\nbackends:\n${dynamicBackend('dyn')}`) };
   });
-  after(() => rm(home, { recursive: true, force: true }));
+  after(() => home.cleanup());
 
   it('reaps a departed client’s backends within 5 s', async () => {
-    const gateway = await startGateway(config, env);
+    const gateway = await home.startGateway(config);
     try {
       const pid = gateway.proc.pid as number;
       await waitFor(() => descendants(pid).length === 0, 10_000, 'discovery to finish');
@@ -112,22 +87,22 @@ describe('lifecycle: shutdown, client exit and SIGKILL', () => {
   });
 
   it('lets a call in flight finish on SIGTERM, then exits 0 with no process left', async () => {
-    const gateway = await startGateway(config, env);
+    const gateway = await home.startGateway(config);
     const pid = gateway.proc.pid as number;
     const { client } = await connectThroughTools(gateway.token, env);
     await client.callTool({ name: 'dyn_echo', arguments: { text: 'warm' } });
     const children = descendants(pid);
-    const call = client.callTool({ name: 'dyn_sleep', arguments: { ms: 1_500 } });
-    await new Promise((resolve) => setTimeout(resolve, 200));
+    const call = callAndSeeStart(client, { name: 'dyn_sleep', arguments: { ms: 1_500 } });
+    await call.started; // the backend is sleeping: the call is in flight when the signal comes
     gateway.proc.kill('SIGTERM');
-    assert.equal(text(await call), 'slept 1500');
+    assert.equal(text(await call.result), 'slept 1500');
     assert.equal((await gateway.exited).code, 0);
     await waitFor(() => children.every((c) => !isAlive(c)), 5_000, 'backends to exit');
     await client.close().catch(() => undefined);
   });
 
   it('after SIGKILL its stdio children exit on stdin EOF and the next start reclaims the socket', async () => {
-    const gateway = await startGateway(config, env);
+    const gateway = await home.startGateway(config);
     const pid = gateway.proc.pid as number;
     const { client } = await connectThroughTools(gateway.token, env);
     await client.callTool({ name: 'dyn_echo', arguments: { text: 'x' } });
@@ -137,7 +112,7 @@ describe('lifecycle: shutdown, client exit and SIGKILL', () => {
     await gateway.exited;
     await waitFor(() => children.every((c) => !isAlive(c)), 5_000, 'orphaned backend to exit on stdin EOF');
     await client.close().catch(() => undefined);
-    const again = await startGateway(config, env);
+    const again = await home.startGateway(config);
     try {
       assert.equal(again.token, 'life-gw');
       const second = await connectThroughTools(again.token, env);
@@ -150,25 +125,18 @@ describe('lifecycle: shutdown, client exit and SIGKILL', () => {
 });
 
 describe('limits and bad input through mcp-tools run', () => {
-  let home: string;
-  let env: NodeJS.ProcessEnv;
+  let home: ShareHome;
   let gateway: RunningShare;
 
   before(async () => {
-    home = await mkdtemp(join(tmpdir(), 'mcpgw-limits-'));
-    env = { MCP_GATEWAY_HOME: home, MCP_SHARE_PROVIDER: 'local' };
-    const config = join(home, 'limits.yml');
-    await writeFile(config, `max_message_bytes: 4096\nmax_concurrent_calls: 2\nbackends:\n${dynamicBackend('dyn')}`);
-    gateway = await startGateway(config, env);
+    home = await ShareHome.create('limits');
+    gateway = await home.startGateway(`max_message_bytes: 4096\nmax_concurrent_calls: 2\nbackends:\n${dynamicBackend('dyn')}`);
   });
-  after(async () => {
-    await gateway.stop();
-    await rm(home, { recursive: true, force: true });
-  });
+  after(() => home.cleanup());
 
   /** Sends raw lines through `mcp-tools run` and collects the answers by id. */
   async function exchange(lines: string[], expectIds: (string | number | null)[]): Promise<Map<string | number | null, { error?: { code: number; message: string }; result?: unknown }[]>> {
-    const cli = startCli('mcp-tools', ['run', gateway.token], env);
+    const cli = startCli('mcp-tools', ['run', gateway.token], home.env);
     cli.proc.stdin?.write(lines.map((l) => `${l}\n`).join(''));
     const answers = new Map<string | number | null, { error?: { code: number; message: string }; result?: unknown }[]>();
     await waitFor(() => {

@@ -1,18 +1,13 @@
 import assert from 'node:assert/strict';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { Agent, fetch as undiciFetch } from 'undici';
 import { LocalShareProvider } from '../../src/share/local/index.js';
 import { blobText } from '../fixtures/blob-text.js';
-import { connectThroughTools, startGateway, waitFor, type RunningShare } from '../helpers/cli.js';
+import { connectThroughTools, waitFor, type RunningShare } from '../helpers/cli.js';
 import { text } from '../helpers/mcp.js';
-
-const DYNAMIC = fileURLToPath(new URL('../fixtures/dynamic-server.js', import.meta.url));
+import { ShareHome, dynamicBackend } from '../helpers/share-home.js';
 
 /** Large enough to take the pass-through path (64 KiB and more), and to span many pipe reads. */
 const LARGE = 1_000_000;
@@ -23,31 +18,19 @@ const LARGE = 1_000_000;
  * errors still errors, and the HTTP front (which takes parsed messages) served alike.
  */
 describe('mcp-gateway large results', () => {
-  let home: string;
-  let env: NodeJS.ProcessEnv;
+  let home: ShareHome;
   let gateway: RunningShare;
   let client: Client;
   let httpClient: Client;
   let agent: Agent;
 
   before(async () => {
-    home = await mkdtemp(join(tmpdir(), 'mcpgw-large-'));
-    const config = `
-aggregator:
-  name: large-results
-  connection: { connect_timeout: 20s, call_timeout: 30s }
-backends:
-  - id: dyn
-    isolation: shared
-    transport: { type: stdio, command: "${process.execPath}", args: ["${DYNAMIC}"] }
-`;
-    const path = join(home, 'large.yml');
-    await writeFile(path, config);
-    env = { MCP_GATEWAY_HOME: home, MCP_SHARE_PROVIDER: 'local' };
-    gateway = await startGateway(path, env);
-    ({ client } = await connectThroughTools(gateway.token, env));
+    home = await ShareHome.create('large');
+    const aggregator = 'aggregator:\n  name: large-results\n  connection: { connect_timeout: 20s, call_timeout: 30s }\n';
+    gateway = await home.startGateway(`${aggregator}backends:\n${dynamicBackend('dyn', '    isolation: shared\n')}`);
+    ({ client } = await connectThroughTools(gateway.token, home.env));
     // Plain streamable HTTP on the share's socket: what a client without our session stream does.
-    agent = new Agent({ connect: { socketPath: new LocalShareProvider(home).socketPath(gateway.token) } });
+    agent = new Agent({ connect: { socketPath: new LocalShareProvider(home.dir).socketPath(gateway.token) } });
     httpClient = new Client({ name: 'large-http', version: '1.0.0' });
     await httpClient.connect(
       new StreamableHTTPClientTransport(new URL('http://localhost/mcp'), {
@@ -60,8 +43,7 @@ backends:
     await client.close();
     await httpClient.close();
     await agent.close();
-    await gateway.stop();
-    await rm(home, { recursive: true, force: true });
+    await home.cleanup();
   });
 
   const blob = (on: Client, chars: number, fail = false): Promise<unknown> => on.callTool({ name: 'dyn_blob', arguments: { chars, fail } }, undefined, { timeout: 30_000 });

@@ -1,37 +1,29 @@
 import assert from 'node:assert/strict';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import { FakeOrchestrator } from '../fixtures/orchestrator.js';
-import { connectThroughTools, startGateway, waitFor, type RunningShare } from '../helpers/cli.js';
-
-const DYNAMIC = fileURLToPath(new URL('../fixtures/dynamic-server.js', import.meta.url));
+import { connectThroughTools, waitFor, type RunningShare } from '../helpers/cli.js';
+import { ShareHome, dynamicBackend } from '../helpers/share-home.js';
 
 describe('managed mode: mcp-gateway run under an orchestrator', () => {
-  let home: string;
+  let home: ShareHome;
+  let logFile: string;
   let orchestrator: FakeOrchestrator;
   let gateway: RunningShare;
-  let env: NodeJS.ProcessEnv;
 
   before(async () => {
-    home = await mkdtemp(join(tmpdir(), 'mcpgw-managed-'));
-    orchestrator = new FakeOrchestrator(join(home, 'orchestrator.sock'));
+    home = await ShareHome.create('managed');
+    logFile = join(home.dir, 'logs', 'gateway.log');
+    orchestrator = new FakeOrchestrator(join(home.dir, 'orchestrator.sock'));
     await orchestrator.start();
-    const config = join(home, 'managed.yml');
-    await writeFile(
-      config,
-      `share_token: managed-gw\norchestrator:\n  socket_path: "${orchestrator.socketPath}"\n  heartbeat_interval: 200ms\nlog_file: "${join(home, 'logs', 'gateway.log')}"\nbackends:\n  - id: dyn\n    transport: { type: stdio, command: "${process.execPath}", args: ["${DYNAMIC}"] }\n`,
-    );
-    env = { MCP_GATEWAY_HOME: home, MCP_SHARE_PROVIDER: 'local' };
-    gateway = await startGateway(config, env);
+    const managed = `share_token: managed-gw\norchestrator:\n  socket_path: "${orchestrator.socketPath}"\n  heartbeat_interval: 200ms\nlog_file: "${logFile}"\n`;
+    gateway = await home.startGateway(`${managed}backends:\n${dynamicBackend('dyn')}`);
   });
 
   after(async () => {
-    await gateway.stop();
+    await home.cleanup();
     await orchestrator.stop();
-    await rm(home, { recursive: true, force: true });
   });
 
   it('serves the share token it was given and registers with its pid', async () => {
@@ -44,13 +36,12 @@ describe('managed mode: mcp-gateway run under an orchestrator', () => {
   });
 
   it('writes its logs to log_file, not stderr', async () => {
-    const { readFile } = await import('node:fs/promises');
-    await waitFor(async () => (await readFile(join(home, 'logs', 'gateway.log'), 'utf8').catch(() => '')).includes('serving'), 5_000, 'log file');
+    await waitFor(async () => (await readFile(logFile, 'utf8').catch(() => '')).includes('serving'), 5_000, 'log file');
     assert.doesNotMatch(gateway.stderr(), /"msg"/);
   });
 
   it('reports heartbeat counters that move', async () => {
-    const { client } = await connectThroughTools(gateway.token, env);
+    const { client } = await connectThroughTools(gateway.token, home.env);
     await client.callTool({ name: 'dyn_echo', arguments: { text: 'a' } });
     await client.callTool({ name: 'dyn_echo', arguments: { text: 'b' } });
     const since = orchestrator.received.length;

@@ -2,11 +2,11 @@ import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { after, afterEach, describe, it } from 'node:test';
 import { pino } from 'pino';
 import { OrchestratorClient, loadGatewayIpc, type OrchestratorClientOptions, type OrchestratorCounters } from '../../src/gateway/orchestrator.js';
 import { FakeOrchestrator } from '../fixtures/orchestrator.js';
+import { waitFor } from '../helpers/cli.js';
 
 const TOKEN = 'managed-share-k3v9x0';
 const home = await mkdtemp(join(tmpdir(), 'mcpgw-orch-'));
@@ -40,14 +40,13 @@ function captureLogger(): { logger: OrchestratorClientOptions['logger']; lines: 
 
 const WARN = 40;
 
-/** Polls `condition` until it holds, for state that no message announces (log lines). */
-async function until(condition: () => boolean, timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await sleep(20);
-  }
+/** Failed connection attempts the client logged: one warning per outage, then a debug line per retry. */
+function failedAttempts(lines: LogLine[]): number {
+  return lines.filter((l) => /^(orchestrator unreachable|lost the orchestrator)/.test(l.msg) || l.msg === 'orchestrator still unreachable').length;
 }
+
+/** The retry pace of the tests that wait for retries: short, so that several take little time. */
+const FAST_RETRY_MS = 50;
 
 async function orchestrator(start = true): Promise<FakeOrchestrator> {
   const double = new FakeOrchestrator(join(home, `o${++sockets}.sock`));
@@ -166,31 +165,31 @@ describe('OrchestratorClient against a GatewayIPC test double', () => {
   it('keeps retrying while the orchestrator is absent, warns once, and connects when it appears', async () => {
     const double = await orchestrator(false);
     const log = captureLogger();
-    const gateway = client(double, { logger: log.logger });
+    const gateway = client(double, { logger: log.logger, reconnectMs: FAST_RETRY_MS });
     gateway.setStatus('running');
     assert.doesNotThrow(() => gateway.start());
-    await sleep(900); // four or so attempts at 200 ms
+    await waitFor(() => failedAttempts(log.lines) >= 4, 5_000, 'four failed attempts');
     assert.equal(log.lines.filter((l) => l.level === WARN).length, 1, 'one warning for the whole outage');
     await double.start();
     const register = await double.waitForKind('register');
     assert.deepEqual(register.register, { share_token: TOKEN, pid: process.pid });
     const status = await double.waitForKind('status');
     assert.equal(status.status?.state, 'running', 'the remembered status follows register');
-    await until(() => log.lines.some((l) => l.msg === 'connected to the orchestrator'));
+    await waitFor(() => log.lines.some((l) => l.msg === 'connected to the orchestrator'), 5_000, 'the connected log line');
     assert.ok(!log.raw.some((line) => line.includes(TOKEN)), 'the share token never appears in the logs');
   });
 
   it('survives an orchestrator restart on the same socket: re-registers and re-sends its status', async () => {
     const double = await orchestrator();
     const log = captureLogger();
-    const gateway = client(double, { logger: log.logger });
+    const gateway = client(double, { logger: log.logger, reconnectMs: FAST_RETRY_MS });
     gateway.start();
     gateway.setStatus('running');
     await double.waitFor((m) => m.status?.state === 'running');
     const marker = double.received.length;
 
     await double.stop();
-    await sleep(700); // several failed attempts while it is gone
+    await waitFor(() => failedAttempts(log.lines) >= 3, 5_000, 'several failed attempts while it is gone');
     await double.start();
 
     const register = await double.waitForKind('register', marker);
@@ -199,19 +198,25 @@ describe('OrchestratorClient against a GatewayIPC test double', () => {
     assert.equal(status.status?.state, 'running');
     const again = double.received.slice(marker).map((m) => m.payload);
     assert.deepEqual(again.slice(0, 2), ['register', 'status'], 'register comes first on the new stream');
-    await until(() => log.lines.some((l) => l.msg === 'reconnected to the orchestrator'));
+    await waitFor(() => log.lines.some((l) => l.msg === 'reconnected to the orchestrator'), 5_000, 'the reconnected log line');
     assert.equal(log.lines.filter((l) => l.level === WARN).length, 1, 'one warning for the outage');
   });
 
   it('stops retrying after stop()', async () => {
     const double = await orchestrator(false);
-    const gateway = client(double);
+    const log = captureLogger();
+    const gateway = client(double, { logger: log.logger, reconnectMs: FAST_RETRY_MS });
     gateway.start();
-    await sleep(300);
+    await waitFor(() => failedAttempts(log.lines) >= 2, 5_000, 'the client to be retrying');
     await gateway.stop();
+    // A second client retrying at the same pace is the clock: once it has connected and then
+    // heartbeated (four retry periods later), the stopped one would have connected too.
+    const control = client(double, { shareToken: 'control-token', reconnectMs: FAST_RETRY_MS, heartbeatIntervalMs: 4 * FAST_RETRY_MS });
+    control.start();
     await double.start();
-    await sleep(600);
-    assert.equal(double.received.length, 0);
+    await double.waitForKind('heartbeat');
+    const tokens = double.received.map((m) => m.register?.share_token ?? m.heartbeat?.share_token ?? m.status?.share_token);
+    assert.deepEqual([...new Set(tokens)], ['control-token'], 'only the client still running reached the orchestrator');
   });
 });
 

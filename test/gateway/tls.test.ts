@@ -1,16 +1,16 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import { z } from 'zod';
-import { connectThroughTools, runCli, startGateway } from '../helpers/cli.js';
+import { connectThroughTools, runCli } from '../helpers/cli.js';
 import { text } from '../helpers/mcp.js';
+import { ShareHome } from '../helpers/share-home.js';
 
 /** A stateless HTTPS MCP server with one tool, on a certificate made for this test. */
 async function startHttpsServer(key: string, cert: string): Promise<Server> {
@@ -26,37 +26,33 @@ async function startHttpsServer(key: string, cert: string): Promise<Server> {
 }
 
 describe('https backends with tls settings', () => {
-  let dir: string;
+  let home: ShareHome;
   let server: Server;
   let endpoint: string;
   let caFile: string;
 
   before(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'mcpgw-tls-'));
-    caFile = join(dir, 'cert.pem');
+    home = await ShareHome.create('tls');
+    caFile = join(home.dir, 'cert.pem');
+    const keyFile = join(home.dir, 'key.pem');
     // A self-signed certificate for 127.0.0.1 stands in for an internal CA.
-    execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-days', '1', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1', '-keyout', join(dir, 'key.pem'), '-out', caFile], { stdio: 'ignore' });
-    server = await startHttpsServer(await readFile(join(dir, 'key.pem'), 'utf8'), await readFile(caFile, 'utf8'));
+    execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-days', '1', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1', '-keyout', keyFile, '-out', caFile], { stdio: 'ignore' });
+    server = await startHttpsServer(await readFile(keyFile, 'utf8'), await readFile(caFile, 'utf8'));
     endpoint = `https://127.0.0.1:${(server.address() as AddressInfo).port}/mcp`;
   });
   after(async () => {
+    await home.cleanup();
     server.closeAllConnections();
     await new Promise((resolve) => server.close(resolve));
-    await rm(dir, { recursive: true, force: true });
   });
 
-  async function configWith(tls: string): Promise<string> {
-    const path = join(dir, `gw-${Math.random().toString(36).slice(2)}.yml`);
-    await writeFile(path, `backends:\n  - id: secure\n    transport:\n      type: https\n      endpoint: "${endpoint}"\n      protocol: streamable\n${tls}`);
-    return path;
-  }
+  const configWith = (tls: string): string => `backends:\n  - id: secure\n    transport:\n      type: https\n      endpoint: "${endpoint}"\n      protocol: streamable\n${tls}`;
 
   /** Serves a gateway with these tls settings and calls the backend through it. */
   async function callThrough(tls: string): Promise<string> {
-    const env = { MCP_GATEWAY_HOME: dir, MCP_SHARE_PROVIDER: 'local' };
-    const gateway = await startGateway(await configWith(tls), env);
+    const gateway = await home.startGateway(configWith(tls));
     try {
-      const { client } = await connectThroughTools(gateway.token, env);
+      const { client } = await connectThroughTools(gateway.token, home.env);
       const answer = text(await client.callTool({ name: 'secure_whoami', arguments: {} }));
       await client.close();
       return answer;
@@ -70,7 +66,7 @@ describe('https backends with tls settings', () => {
   });
 
   it('refuses an untrusted certificate without tls settings, naming the backend', async () => {
-    const result = await runCli('mcp-gateway', ['run', await configWith('')], { MCP_GATEWAY_HOME: dir, MCP_SHARE_PROVIDER: 'local' });
+    const result = await runCli('mcp-gateway', ['run', await home.writeConfig(configWith(''))], home.env);
     assert.equal(result.code, 1);
     assert.equal(result.stdout, '');
     assert.match(result.stderr, /backend 'secure'/);

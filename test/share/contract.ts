@@ -137,19 +137,21 @@ export function runShareProviderContract(subject: ContractSubject): void {
 
     test('closing the client side ends the server side of a connection', async () => {
       const { server, client } = subject.create();
-      let serverSide: Duplex | undefined;
+      let accepted!: (socket: Duplex) => void;
+      const serverSideOpened = new Promise<Duplex>((resolve) => (accepted = resolve));
       const listener = await server.listen({
+        // The one that reads the byte we send: a provider may open others of its own (a probe).
         onConnection: (socket) => {
-          serverSide = socket;
           socket.on('error', () => undefined);
-          socket.resume();
+          socket.once('data', () => accepted(socket));
         },
       });
       listeners.push(listener);
       const socket = await (await client.dial(listener.token)).connect();
       socket.write('x');
-      while (serverSide === undefined) await new Promise((r) => setTimeout(r, 5));
+      const serverSide = await serverSideOpened;
       const closed = once(serverSide, 'close');
+      assert.equal(serverSide.destroyed, false, 'open while the client side is');
       socket.destroy();
       await closed;
     });

@@ -218,6 +218,8 @@ describe('local share: stdio handover', { skip: FD_PASSING_SKIP ?? false }, () =
       input.resume();
       offerer.proc.stdin?.end();
       await within(inputEnded, 10_000, 'end of the handed-over input');
+      // Not a wait for an event but a quiet period: `abandoned` must not settle after the end of
+      // stdin (a wrong one would within a few ms); the kill below settles it at once.
       await new Promise((resolve) => setTimeout(resolve, 200));
       assert.equal(abandoned, false, 'the client closing stdin is not the offerer leaving');
       assert.ok(isAlive(offerer.proc.pid as number));

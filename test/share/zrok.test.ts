@@ -99,6 +99,7 @@ describe('zrok provider on the stand-in zrok2', () => {
     await listener.close();
     // The stand-in deletes an ephemeral share only on SIGINT/SIGTERM; a SIGKILL would leave it.
     assert.equal(await shareRecord(home, listener.token), undefined);
+    // A quiet period, not a wait for an event: a deliberate close must not settle `failed`.
     assert.equal(await Promise.race([listener.failed.then(() => 'failed'), delay(100, 'quiet')]), 'quiet');
     await assert.rejects(zrok().dial(listener.token), oneLineError('SHARE_NOT_FOUND', /not found on zrok/));
     await assertNoStandins();

@@ -1,11 +1,9 @@
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
 import { connect, type Socket } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { LocalShareProvider } from '../../src/share/local/index.js';
-import { EVERYTHING_BIN, runCli, startBridge, startHttpFront, type RunningCli, type RunningShare } from '../helpers/cli.js';
+import { EVERYTHING_BIN, runCli, startHttpFront, type RunningCli, type RunningShare } from '../helpers/cli.js';
+import { ShareHome } from '../helpers/share-home.js';
 
 /** Sends raw bytes and resolves with everything received until the peer closes. */
 function rawExchange(socket: Socket, bytes: string, timeoutMs = 20_000): Promise<{ text: string; closedAfterMs: number }> {
@@ -21,23 +19,22 @@ function rawExchange(socket: Socket, bytes: string, timeoutMs = 20_000): Promise
 }
 
 describe('bad input on the HTTP surfaces', () => {
-  let home: string;
+  let home: ShareHome;
   let env: NodeJS.ProcessEnv;
   let bridge: RunningShare;
   let http: RunningCli;
   let url: URL;
 
   before(async () => {
-    home = await mkdtemp(join(tmpdir(), 'mcpgw-bad-'));
-    env = { MCP_GATEWAY_HOME: home, MCP_SHARE_PROVIDER: 'local' };
-    bridge = await startBridge([process.execPath, EVERYTHING_BIN, 'stdio'], env);
+    home = await ShareHome.create('bad');
+    env = home.env;
+    bridge = await home.startBridge([process.execPath, EVERYTHING_BIN, 'stdio']);
     ({ cli: http, url } = await startHttpFront(bridge.token, env));
   });
   after(async () => {
     http.proc.kill('SIGTERM');
     await http.exited;
-    await bridge.stop();
-    await rm(home, { recursive: true, force: true });
+    await home.cleanup();
   });
 
   const post = (body: string, headers: Record<string, string> = {}): Promise<Response> =>
@@ -66,7 +63,7 @@ describe('bad input on the HTTP surfaces', () => {
   });
 
   it('answers garbage on the share itself with 400 and keeps serving', async () => {
-    const socket = (await (await new LocalShareProvider(home).dial(bridge.token)).connect()) as Socket;
+    const socket = (await (await new LocalShareProvider(home.dir).dial(bridge.token)).connect()) as Socket;
     const { text } = await rawExchange(socket, 'THIS IS NOT HTTP\r\n\r\n');
     assert.match(text, /^HTTP\/1\.1 400/);
     const call = await runCli('mcp-tools', ['call', bridge.token, 'echo', '{"message":"still serving"}'], env);

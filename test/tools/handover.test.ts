@@ -1,15 +1,15 @@
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
 import { closeSync, constants, existsSync, openSync, readdirSync, readlinkSync } from 'node:fs';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { Socket } from 'node:net';
 import { join } from 'node:path';
+import { once } from 'node:events';
 import { after, before, describe, it } from 'node:test';
 import { LineSplitter } from '../../src/wire/lines.js';
 import { FD_PASSING_ENV } from '../../src/share/local/handover.js';
 import { FD_PASSING_SKIP } from '../helpers/addons.js';
-import { EVERYTHING_BIN, binPath, descendants, isAlive, startBridge, startCli, startGateway, waitFor, type RunningCli, type RunningShare } from '../helpers/cli.js';
+import { EVERYTHING_BIN, binPath, descendants, isAlive, startCli, waitFor, type RunningCli, type RunningShare } from '../helpers/cli.js';
+import { ShareHome, dynamicBackend, everythingBackend, stopAndReap } from '../helpers/share-home.js';
 
 const INITIALIZE = { jsonrpc: '2.0', id: 'init', method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'raw', version: '1' } } };
 const INITIALIZED = { jsonrpc: '2.0', method: 'notifications/initialized' };
@@ -59,6 +59,18 @@ function logged(share: RunningShare, msg: string): { session?: string }[] {
     .filter((entry) => entry.msg === msg);
 }
 
+/** What mcp-tools logs at debug level once it has handed its stdio over. */
+const HANDED_OVER = 'stdin and stdout handed over to the share';
+
+/** The JSON lines of a `--log-level debug` mcp-tools's stderr (its one-line errors left out). */
+function debugLog(cli: RunningCli): { level: number; msg: string }[] {
+  return cli
+    .stderr()
+    .split('\n')
+    .filter((line) => line.startsWith('{'))
+    .map((line) => JSON.parse(line) as { level: number; msg: string });
+}
+
 /** Resolves when the child's stdio streams have all closed (its pipes have no writer left). */
 function stdioClosed(cli: RunningCli): Promise<void> {
   return new Promise((resolve) => cli.proc.once('close', () => resolve()));
@@ -67,26 +79,17 @@ function stdioClosed(cli: RunningCli): Promise<void> {
 const within = <T>(promise: Promise<T>, ms: number, what: string): Promise<T> =>
   Promise.race([promise, new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`timed out waiting for ${what}`)), ms).unref())]);
 
-/**
- * Stops a share, then kills whatever backend outlived it, so that one failing test cannot leave
- * processes behind for the rest (whether stop leaves none is a test of its own below).
- */
-async function stopAndReap(share: RunningShare): Promise<void> {
-  const backends = share.proc.exitCode === null && share.proc.signalCode === null ? descendants(share.proc.pid as number) : [];
-  await share.stop();
-  for (const pid of backends) if (isAlive(pid)) process.kill(pid, 'SIGKILL');
-}
-
-const gatewayConfig = (grace: string): string =>
-  `shutdown_grace: ${grace}\nbackends:\n  - id: ev\n    transport:\n      type: stdio\n      command: "${process.execPath}"\n      args: ["${EVERYTHING_BIN}", "stdio"]\n`;
+// Our dynamic fixture behind the gateway: it exits as soon as its stdin ends, where
+// server-everything, initialized by the gateway's discovery, waits for SIGTERM (2 s at every
+// start). A call in flight at a stop is cut at once: its grace only delays the answer.
+const gatewayConfig = (backend = dynamicBackend('dyn')): string => `shutdown_grace: 100ms\nbackends:\n${backend}`;
 
 describe('mcp-tools run hands its stdio over to a local gateway', { skip: FD_PASSING_SKIP ?? false }, () => {
-  let home: string;
+  let home: ShareHome;
   let env: NodeJS.ProcessEnv;
-  let config: string;
+  let config: { file: string };
   let gateway: RunningShare;
   const clis: RunningCli[] = [];
-  const extraShares: RunningShare[] = [];
 
   const start = (args: string[]): RunningCli => {
     const cli = startCli('mcp-tools', args, env);
@@ -95,41 +98,40 @@ describe('mcp-tools run hands its stdio over to a local gateway', { skip: FD_PAS
   };
 
   before(async () => {
-    home = await mkdtemp(join(tmpdir(), 'mcpgw-handover-e2e-'));
-    env = { MCP_GATEWAY_HOME: home, MCP_SHARE_PROVIDER: 'local' };
-    config = join(home, 'gateway.yml');
-    await writeFile(config, gatewayConfig('1s'));
-    gateway = await startGateway(config, env);
+    home = await ShareHome.create('handover-e2e');
+    env = home.env;
+    config = { file: await home.writeConfig(gatewayConfig()) };
+    gateway = await home.startGateway(config);
   });
 
   after(async () => {
     for (const cli of clis) if (cli.proc.exitCode === null && cli.proc.signalCode === null) cli.proc.kill('SIGKILL');
     await Promise.all(clis.map((cli) => cli.exited));
-    await Promise.all([gateway, ...extraShares].map(stopAndReap));
-    await rm(home, { recursive: true, force: true });
+    await home.cleanup();
   });
 
   it('serves the share with mcp-tools out of the data path: its fds 0 and 1 are /dev/null', async () => {
-    assert.ok(existsSync(join(home, 'shares', `${gateway.token}.stdio.sock`)), 'the gateway offers a handover socket');
-    const cli = start(['run', gateway.token]);
-    cli.proc.stdin?.write(lines(INITIALIZE, INITIALIZED, call(1, 'ev_echo', { message: 'first' })));
+    assert.ok(existsSync(join(home.dir, 'shares', `${gateway.token}.stdio.sock`)), 'the gateway offers a handover socket');
+    const cli = start(['run', gateway.token, '--log-level', 'debug']);
+    cli.proc.stdin?.write(lines(INITIALIZE, INITIALIZED, call(1, 'dyn_echo', { text: 'first' })));
     assert.ok((await answered(cli, 'init')).result !== undefined);
     await waitFor(() => handedOver(cli), 10_000, 'mcp-tools to replace its stdin and stdout by /dev/null');
-    assert.equal((await answered(cli, 1)).result?.content?.[0]?.text, 'Echo: first');
+    assert.equal((await answered(cli, 1)).result?.content?.[0]?.text, 'first');
     // Asked after the handover: only the gateway can be answering.
-    cli.proc.stdin?.write(lines(call(2, 'ev_echo', { message: 'second' })));
-    assert.equal((await answered(cli, 2)).result?.content?.[0]?.text, 'Echo: second');
+    cli.proc.stdin?.write(lines(call(2, 'dyn_echo', { text: 'second' })));
+    assert.equal((await answered(cli, 2)).result?.content?.[0]?.text, 'second');
     assert.ok(isAlive(cli.proc.pid as number), 'mcp-tools waits for the session to end');
     cli.proc.stdin?.end();
     const { code } = await within(cli.exited, 10_000, 'mcp-tools to exit');
     assert.equal(code, 0);
     assert.doesNotMatch(cli.stderr(), /mcp-tools:/);
+    assert.ok(debugLog(cli).some((entry) => entry.msg === HANDED_OVER), 'the debug log says so (what the relay tests rely on)');
   });
 
   it('gives the gateway the client’s own pipes, which a backend it spawns afterwards does not inherit', async () => {
     // Named pipes, so that every process's copy of them reads back as the same path.
-    const inPath = join(home, 'client-in.fifo');
-    const outPath = join(home, 'client-out.fifo');
+    const inPath = join(home.dir, 'client-in.fifo');
+    const outPath = join(home.dir, 'client-out.fifo');
     execFileSync('mkfifo', [inPath, outPath]);
     const childIn = openSync(inPath, constants.O_RDONLY | constants.O_NONBLOCK);
     const toClient = new Socket({ fd: openSync(inPath, constants.O_WRONLY), readable: false, writable: true });
@@ -146,8 +148,8 @@ describe('mcp-tools run hands its stdio over to a local gateway', { skip: FD_PAS
     const pid = gateway.proc.pid as number;
     const backendsBefore = new Set(descendants(pid));
     try {
-      toClient.write(lines(INITIALIZE, INITIALIZED, call(1, 'ev_echo', { message: 'through fifos' })));
-      assert.equal((await answered(cli, 1)).result?.content?.[0]?.text, 'Echo: through fifos');
+      toClient.write(lines(INITIALIZE, INITIALIZED, call(1, 'dyn_echo', { text: 'through fifos' })));
+      assert.equal((await answered(cli, 1)).result?.content?.[0]?.text, 'through fifos');
       await waitFor(() => handedOver(cli), 10_000, 'the handover');
       const fifos = [inPath, outPath];
       const held = (p: number): string[] => readdirSync(`/proc/${p}/fd`).map((fd) => fdTarget(p, Number(fd)) ?? '');
@@ -165,8 +167,8 @@ describe('mcp-tools run hands its stdio over to a local gateway', { skip: FD_PAS
 
   it('relays as before with --no-handover: fd 0 stays a pipe or socket', async () => {
     const cli = start(['run', gateway.token, '--no-handover']);
-    cli.proc.stdin?.write(lines(INITIALIZE, INITIALIZED, call(1, 'ev_echo', { message: 'relayed' })));
-    assert.equal((await answered(cli, 1)).result?.content?.[0]?.text, 'Echo: relayed');
+    cli.proc.stdin?.write(lines(INITIALIZE, INITIALIZED, call(1, 'dyn_echo', { text: 'relayed' })));
+    assert.equal((await answered(cli, 1)).result?.content?.[0]?.text, 'relayed');
     const pid = cli.proc.pid as number;
     assert.match(fdTarget(pid, 0) ?? 'gone', /^(socket|pipe):\[\d+\]$/);
     assert.match(fdTarget(pid, 1) ?? 'gone', /^(socket|pipe):\[\d+\]$/);
@@ -176,33 +178,39 @@ describe('mcp-tools run hands its stdio over to a local gateway', { skip: FD_PAS
 
   it(`relays when ${FD_PASSING_ENV}=0 turns the handover off, on either side`, async () => {
     const off = { ...env, [FD_PASSING_ENV]: '0' };
-    const bridge = await startBridge([process.execPath, EVERYTHING_BIN, 'stdio'], off);
-    extraShares.push(bridge);
-    assert.ok(!readdirSync(join(home, 'shares')).includes(`${bridge.token}.stdio.sock`), 'the bridge offers no handover');
-    const clients = [start(['run', bridge.token]), startCli('mcp-tools', ['run', gateway.token], off)];
+    const bridge = await home.startBridge([process.execPath, EVERYTHING_BIN, 'stdio'], off);
+    assert.ok(!readdirSync(join(home.dir, 'shares')).includes(`${bridge.token}.stdio.sock`), 'the bridge offers no handover');
+    // At debug level mcp-tools logs the handover, decided before it relays anything; its log is
+    // flushed at exit. (A handed-over client moves its fds to /dev/null only just after the share
+    // took them, which can be after the first answer: the fds alone would need a wait.)
+    const debug = ['--log-level', 'debug'];
+    const clients = [start(['run', bridge.token, ...debug]), startCli('mcp-tools', ['run', gateway.token, ...debug], off)];
     clis.push(clients[1] as RunningCli);
+    // The bridge serves server-everything, the gateway our fixture.
+    const echoes = [[call(1, 'echo', { message: 'off' }), 'Echo: off'], [call(1, 'dyn_echo', { text: 'off' }), 'off']] as const;
     for (const [i, cli] of clients.entries()) {
-      cli.proc.stdin?.write(lines(INITIALIZE, INITIALIZED, call(1, i === 0 ? 'echo' : 'ev_echo', { message: 'off' })));
-      assert.equal((await answered(cli, 1)).result?.content?.[0]?.text, 'Echo: off');
-      // A handed-over client moves its fds to /dev/null just after the share took them, which
-      // can be after the first answer: give a handover the time it takes elsewhere in this file.
-      await new Promise((resolve) => setTimeout(resolve, 1_000));
+      const [request, answer] = echoes[i] as (typeof echoes)[number];
+      cli.proc.stdin?.write(lines(INITIALIZE, INITIALIZED, request));
+      assert.equal((await answered(cli, 1)).result?.content?.[0]?.text, answer);
       assert.match(fdTarget(cli.proc.pid as number, 0) ?? 'gone', /^(socket|pipe):\[\d+\]$/);
       cli.proc.stdin?.end();
       assert.equal((await within(cli.exited, 10_000, 'mcp-tools to exit')).code, 0);
-      assert.equal(cli.stderr(), '');
+      const log = debugLog(cli);
+      assert.ok(log.some((entry) => entry.msg === 'share dialled'), cli.stderr());
+      assert.ok(!log.some((entry) => entry.msg === HANDED_OVER), 'no handover');
+      assert.deepEqual(log.filter((entry) => entry.level > 20), [], 'nothing above debug');
     }
   });
 
   it('answers a slow call asked just before stdin closed, then exits 0', async () => {
     const cli = start(['run', gateway.token]);
     const closed = stdioClosed(cli);
-    cli.proc.stdin?.end(lines(INITIALIZE, INITIALIZED, call('slow', 'ev_trigger-long-running-operation', { duration: 0.6, steps: 2 })));
+    cli.proc.stdin?.end(lines(INITIALIZE, INITIALIZED, call('slow', 'dyn_sleep', { ms: 600 })));
     await waitFor(() => handedOver(cli), 10_000, 'the handover');
     const { code } = await within(cli.exited, 10_000, 'mcp-tools to exit');
     assert.equal(code, 0, cli.stderr());
     await within(closed, 10_000, 'the client side of the pipes to close');
-    assert.match(reply(cli, 'slow')?.result?.content?.[0]?.text ?? '', /completed/i);
+    assert.equal(reply(cli, 'slow')?.result?.content?.[0]?.text, 'slept 600');
   });
 
   it('ends the session on the gateway, and its backend, when mcp-tools is killed', async () => {
@@ -211,7 +219,7 @@ describe('mcp-tools run hands its stdio over to a local gateway', { skip: FD_PAS
     const backendsBefore = new Set(descendants(pid));
     const cli = start(['run', gateway.token]);
     const closed = stdioClosed(cli);
-    cli.proc.stdin?.write(lines(INITIALIZE, INITIALIZED, call(1, 'ev_echo', { message: 'x' })));
+    cli.proc.stdin?.write(lines(INITIALIZE, INITIALIZED, call(1, 'dyn_echo', { text: 'x' })));
     await answered(cli, 1);
     await waitFor(() => handedOver(cli), 10_000, 'the handover');
     const session = logged(gateway, 'session opened').find((e) => !opened.has(e.session))?.session;
@@ -228,13 +236,16 @@ describe('mcp-tools run hands its stdio over to a local gateway', { skip: FD_PAS
     await within(closed, 10_000, 'the client side of the pipes to close');
   });
 
-  /** A gateway of its own, and a client handed over to it with a 30 s call (`id`) at its backend. */
-  async function callInFlight(id: number): Promise<{ doomed: RunningShare; cli: RunningCli }> {
-    const doomed = await startGateway(config, env);
-    extraShares.push(doomed);
+  /**
+   * A gateway of its own, and a client handed over to it with a 30 s call (`id`) at its backend:
+   * our fixture, or server-everything, which goes on with a call when its stdin ends.
+   */
+  async function callInFlight(id: number, backend: 'dyn' | 'everything' = 'dyn'): Promise<{ doomed: RunningShare; cli: RunningCli }> {
+    const doomed = await home.startGateway(backend === 'dyn' ? config : gatewayConfig(everythingBackend('ev')));
     await waitFor(() => descendants(doomed.proc.pid as number).length === 0, 10_000, 'discovery to finish');
     const cli = start(['run', doomed.token]);
-    cli.proc.stdin?.write(lines(INITIALIZE, INITIALIZED, call(id, 'ev_trigger-long-running-operation', { duration: 30, steps: 3 })));
+    const long = backend === 'dyn' ? call(id, 'dyn_sleep', { ms: 30_000 }) : call(id, 'ev_trigger-long-running-operation', { duration: 30, steps: 3 });
+    cli.proc.stdin?.write(lines(INITIALIZE, INITIALIZED, long));
     await answered(cli, 'init');
     await waitFor(() => handedOver(cli), 10_000, 'the handover');
     // Let the call reach the backend before the gateway starts stopping.
@@ -254,11 +265,10 @@ describe('mcp-tools run hands its stdio over to a local gateway', { skip: FD_PAS
   });
 
   it('exits 1 when the gateway dies without ending the session', async () => {
-    const doomed = await startGateway(config, env);
-    extraShares.push(doomed);
+    const doomed = await home.startGateway(config);
     const cli = start(['run', doomed.token]);
     const closed = stdioClosed(cli);
-    cli.proc.stdin?.write(lines(INITIALIZE, INITIALIZED, call(1, 'ev_echo', { message: 'x' })));
+    cli.proc.stdin?.write(lines(INITIALIZE, INITIALIZED, call(1, 'dyn_echo', { text: 'x' })));
     await answered(cli, 1);
     await waitFor(() => handedOver(cli), 10_000, 'the handover');
     const orphans = descendants(doomed.proc.pid as number);
@@ -274,10 +284,7 @@ describe('mcp-tools run hands its stdio over to a local gateway', { skip: FD_PAS
   });
 
   it('answers a session refused by max_sessions and exits 1', async () => {
-    const limited = join(home, 'limited.yml');
-    await writeFile(limited, `max_sessions: 1\n${gatewayConfig('1s')}`);
-    const small = await startGateway(limited, env);
-    extraShares.push(small);
+    const small = await home.startGateway(`max_sessions: 1\n${gatewayConfig()}`);
     const first = start(['run', small.token]);
     first.proc.stdin?.write(lines(INITIALIZE));
     await answered(first, 'init');
@@ -298,20 +305,23 @@ describe('mcp-tools run hands its stdio over to a local gateway', { skip: FD_PAS
       cli.proc.stdin?.write(lines(INITIALIZE, INITIALIZED));
       await answered(cli, 'init');
       if (mode === 'handover') await waitFor(() => handedOver(cli), 10_000, 'the handover');
+      const stdout = cli.proc.stdout as NodeJS.ReadableStream;
+      const readEndClosed = once(stdout, 'close');
       cli.proc.stdout?.destroy();
-      await new Promise((resolve) => setTimeout(resolve, 100));
-      cli.proc.stdin?.write(lines(call(1, 'ev_echo', { message: 'nobody reads this' })));
+      await readEndClosed; // our end of the pipe is gone: the answer can only fail to be written
+      cli.proc.stdin?.write(lines(call(1, 'dyn_echo', { text: 'nobody reads this' })));
       const { code } = await within(cli.exited, 10_000, 'mcp-tools to exit');
       assert.equal(code, 1);
       assert.match(cli.stderr(), /^mcp-tools: [^\n]+\n$/);
     });
   }
 
-  it('leaves no backend running after stopping with a call in flight', async () => {
-    const { doomed } = await callInFlight(5);
+  it('leaves no backend running after stopping with a call in flight, even one that outlives its stdin', async () => {
+    const { doomed } = await callInFlight(5, 'everything');
     const backends = descendants(doomed.proc.pid as number);
+    assert.ok(backends.length > 0, 'the call runs in a backend');
     try {
-      await doomed.stop();
+      assert.equal((await doomed.stop()).code, 0);
       await waitFor(() => backends.every((pid) => !isAlive(pid)), 5_000, 'the session backend to exit');
     } finally {
       for (const pid of backends) if (isAlive(pid)) process.kill(pid, 'SIGKILL');
@@ -319,9 +329,8 @@ describe('mcp-tools run hands its stdio over to a local gateway', { skip: FD_PAS
   });
 
   it('hands the client to the bridge\'s own server process; --no-handover relays', async () => {
-    const bridge = await startBridge([process.execPath, EVERYTHING_BIN, 'stdio'], env);
-    extraShares.push(bridge);
-    assert.ok(readdirSync(join(home, 'shares')).includes(`${bridge.token}.stdio.sock`), 'a bridge offers the handover');
+    const bridge = await home.startBridge([process.execPath, EVERYTHING_BIN, 'stdio']);
+    assert.ok(readdirSync(join(home.dir, 'shares')).includes(`${bridge.token}.stdio.sock`), 'a bridge offers the handover');
     for (const relay of [false, true]) {
       const cli = start(['run', bridge.token, ...(relay ? ['--no-handover'] : [])]);
       cli.proc.stdin?.write(lines(INITIALIZE, INITIALIZED, call(1, 'echo', { message: 'bridged' })));
@@ -336,8 +345,7 @@ describe('mcp-tools run hands its stdio over to a local gateway', { skip: FD_PAS
 
   /** A bridge in front of server-everything, and an mcp-tools session handed over to it. */
   const handedOverToBridge = async (): Promise<{ bridge: RunningShare; cli: RunningCli }> => {
-    const bridge = await startBridge([process.execPath, EVERYTHING_BIN, 'stdio'], env);
-    extraShares.push(bridge);
+    const bridge = await home.startBridge([process.execPath, EVERYTHING_BIN, 'stdio']);
     const cli = start(['run', bridge.token]);
     cli.proc.stdin?.write(lines(INITIALIZE, INITIALIZED));
     await answered(cli, 'init');

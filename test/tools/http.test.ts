@@ -1,14 +1,12 @@
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { SSEClientTransport } from '@modelcontextprotocol/sdk/client/sse.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { CreateMessageRequestSchema } from '@modelcontextprotocol/sdk/types.js';
 import { tapProgress, text } from '../helpers/mcp.js';
-import { EVERYTHING_BIN, runCli, startBridge, startHttpFront, type RunningCli, type RunningShare } from '../helpers/cli.js';
+import { EVERYTHING_BIN, runCli, startHttpFront, type RunningCli, type RunningShare } from '../helpers/cli.js';
+import { ShareHome } from '../helpers/share-home.js';
 
 
 function withSampling(client: Client): Client {
@@ -17,24 +15,23 @@ function withSampling(client: Client): Client {
 }
 
 describe('mcp-tools http', () => {
-  let home: string;
+  let home: ShareHome;
   let env: NodeJS.ProcessEnv;
   let bridge: RunningShare;
   const clis: RunningCli[] = [];
   const clients: Client[] = [];
 
   before(async () => {
-    home = await mkdtemp(join(tmpdir(), 'mcpgw-http-'));
-    env = { MCP_GATEWAY_HOME: home, MCP_SHARE_PROVIDER: 'local' };
-    bridge = await startBridge([process.execPath, EVERYTHING_BIN, 'stdio'], env);
+    home = await ShareHome.create('http');
+    env = home.env;
+    bridge = await home.startBridge([process.execPath, EVERYTHING_BIN, 'stdio']);
   });
 
   after(async () => {
     await Promise.allSettled(clients.map((c) => c.close()));
     for (const cli of clis) cli.proc.kill('SIGTERM');
     await Promise.all(clis.map((cli) => cli.exited));
-    await bridge.stop();
-    await rm(home, { recursive: true, force: true });
+    await home.cleanup();
   });
 
   it('serves streamable HTTP on /mcp: tools, progress, sampling on the request stream', async () => {

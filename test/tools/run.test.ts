@@ -1,9 +1,7 @@
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { EVERYTHING_BIN, startBridge, startCli, waitFor, type RunningShare } from '../helpers/cli.js';
+import { EVERYTHING_BIN, startCli, waitFor, type RunningShare } from '../helpers/cli.js';
+import { ShareHome } from '../helpers/share-home.js';
 
 const INITIALIZE = { jsonrpc: '2.0', id: 'init', method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'raw', version: '1' } } };
 const INITIALIZED = { jsonrpc: '2.0', method: 'notifications/initialized' };
@@ -24,18 +22,17 @@ function parsed(stdoutLines: string[]): Reply[] {
 }
 
 describe('mcp-tools run on raw stdio', () => {
-  let home: string;
+  let home: ShareHome;
   let env: NodeJS.ProcessEnv;
   let bridge: RunningShare;
 
   before(async () => {
-    home = await mkdtemp(join(tmpdir(), 'mcpgw-run-'));
-    env = { MCP_GATEWAY_HOME: home, MCP_SHARE_PROVIDER: 'local' };
-    bridge = await startBridge([process.execPath, EVERYTHING_BIN, 'stdio'], env);
+    home = await ShareHome.create('run');
+    env = home.env;
+    bridge = await home.startBridge([process.execPath, EVERYTHING_BIN, 'stdio']);
   });
   after(async () => {
-    await bridge.stop();
-    await rm(home, { recursive: true, force: true });
+    await home.cleanup();
   });
 
   // Handed over, a bridged client talks to its server process directly and gets whatever that
@@ -64,7 +61,7 @@ describe('mcp-tools run on raw stdio', () => {
   });
 
   it('relaying, fails pending requests with JSON-RPC errors and exits non-zero when the share goes away', async () => {
-    const doomed = await startBridge([process.execPath, EVERYTHING_BIN, 'stdio'], env);
+    const doomed = await home.startBridge([process.execPath, EVERYTHING_BIN, 'stdio']);
     const cli = startCli('mcp-tools', ['run', doomed.token, '--no-handover'], env);
     cli.proc.stdin?.write(
       lines(INITIALIZE, INITIALIZED, { jsonrpc: '2.0', id: 99, method: 'tools/call', params: { name: 'trigger-long-running-operation', arguments: { duration: 30, steps: 3 } } }),

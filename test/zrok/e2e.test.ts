@@ -1,9 +1,8 @@
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
@@ -12,26 +11,9 @@ import { CreateMessageRequestSchema, ElicitRequestSchema } from '@modelcontextpr
 import { ZROK2_STANDIN, enabledHome, runZrok2, settledStandins } from '../fixtures/zrok2/harness.js';
 import { EVERYTHING_BIN, connectThroughTools, runCli, startBridge, startGateway, waitFor, type RunningShare } from '../helpers/cli.js';
 import { tapProgress, text } from '../helpers/mcp.js';
+import { dynamicBackend, firstJsonLine } from '../helpers/share-home.js';
 
 const SSE_ONLY = fileURLToPath(new URL('../fixtures/sse-only-server.js', import.meta.url));
-
-/** Reads the first JSON line a child prints. */
-async function firstJsonLine<T>(child: ChildProcess): Promise<T> {
-  const lines = createInterface({ input: child.stdout as NodeJS.ReadableStream });
-  const line = await new Promise<string>((resolve) => lines.once('line', resolve));
-  lines.close();
-  return JSON.parse(line) as T;
-}
-
-/** A loopback port nobody listens on right now. */
-async function freePort(): Promise<number> {
-  const { createServer } = await import('node:net');
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const port = (server.address() as { port: number }).port;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 describe('zrok shares through the zrok2 stand-in', () => {
   let root: string;
@@ -81,20 +63,22 @@ describe('zrok shares through the zrok2 stand-in', () => {
   it('auto serves on zrok when zrok2 is enabled, and says so', async () => {
     const bridge = await startBridge([process.execPath, EVERYTHING_BIN, 'stdio'], serverEnv);
     shares.push(bridge);
+    const record = JSON.parse(await readFile(join(network, 'shares', `${bridge.token}.json`), 'utf8')) as { persistent?: boolean };
+    assert.equal(record.persistent, false, 'an ephemeral share on the zrok network');
     await waitFor(() => /"provider":"zrok"/.test(bridge.stderr()), 5_000, 'the provider choice in the log');
-    await bridge.stop();
+    assert.equal((await bridge.stop()).code, 0);
   });
 
   it('keeps a persistent token across restarts of the gateway', async () => {
     const created = await runZrok2(['create', 'share', '--share-token', 'persist-gw', '--open'], serverHome, { ZROK2_STANDIN_NETWORK: network });
     assert.equal(created.code, 0, created.stderr);
     const config = join(root, 'persist.yml');
-    await writeFile(config, `share_token: persist-gw\nbackends:\n  - id: ev\n    transport: { type: stdio, command: "${process.execPath}", args: ["${EVERYTHING_BIN}", "stdio"] }\n`);
+    await writeFile(config, `share_token: persist-gw\nbackends:\n${dynamicBackend('dyn')}`);
     for (let round = 0; round < 2; round++) {
       const gateway = await startGateway(config, serverEnv, ['--provider', 'zrok']);
       assert.equal(gateway.token, 'persist-gw');
       const { client } = await connectThroughTools('persist-gw', clientEnv);
-      assert.equal(text(await client.callTool({ name: 'ev_echo', arguments: { message: `round ${round}` } })), `Echo: round ${round}`);
+      assert.equal(text(await client.callTool({ name: 'dyn_echo', arguments: { text: `round ${round}` } })), `round ${round}`);
       await client.close();
       assert.equal((await gateway.stop()).code, 0);
       await stat(join(network, 'shares', 'persist-gw.json')); // a persistent share outlives its server
@@ -143,18 +127,18 @@ describe('zrok shares through the zrok2 stand-in', () => {
 
   it('serves the original mcp-tools (SSE at /sse over a zrok access) from our gateway', async () => {
     const config = join(root, 'interop.yml');
-    await writeFile(config, `backends:\n  - id: ev\n    transport: { type: stdio, command: "${process.execPath}", args: ["${EVERYTHING_BIN}", "stdio"] }\n`);
+    await writeFile(config, `backends:\n${dynamicBackend('dyn')}`);
     const gateway = await startGateway(config, serverEnv, ['--provider', 'zrok']);
     shares.push(gateway);
-    // What the Go mcp-tools does: a zrok access, then MCP over SSE to its local port.
-    const port = await freePort();
-    const access = spawn(ZROK2_STANDIN, ['access', 'private', gateway.token, '--bind', `127.0.0.1:${port}`, '--subordinate'], { env: { ...process.env, ...clientEnv }, stdio: ['ignore', 'pipe', 'ignore'] });
+    // What the Go mcp-tools does: a zrok access, then MCP over SSE to its local port. On port 0
+    // the stand-in boots once it listens, on the port it reports.
+    const access = spawn(ZROK2_STANDIN, ['access', 'private', gateway.token, '--bind', '127.0.0.1:0', '--subordinate'], { env: { ...process.env, ...clientEnv }, stdio: ['ignore', 'pipe', 'ignore'] });
     children.push(access);
     const boot = await firstJsonLine<{ bind_address: string }>(access);
-    await new Promise((resolve) => setTimeout(resolve, 200)); // the listener starts just after the boot line
+    assert.match(boot.bind_address, /^127\.0\.0\.1:[1-9]\d*$/);
     const client = new Client({ name: 'go-mcp-tools-stand-in', version: '0.1.3' });
     await client.connect(new SSEClientTransport(new URL(`http://${boot.bind_address}/sse`)));
-    assert.equal(text(await client.callTool({ name: 'ev_echo', arguments: { message: 'from the original' } })), 'Echo: from the original');
+    assert.equal(text(await client.callTool({ name: 'dyn_echo', arguments: { text: 'from the original' } })), 'from the original');
     await client.close();
     access.kill('SIGTERM');
   });
