@@ -85,7 +85,11 @@ export class StdioUpstream {
   /** A Transport over the child's stdio; closing it stops the process. */
   transport(): StreamTransport {
     const { stdin, stdout } = this.child;
-    if (stdin === null || stdout === null) throw new GatewayError('UPSTREAM_START_FAILED', 'child has no stdio');
+    // A spawn that failed for want of descriptors (EMFILE, ENFILE) leaves them undefined, not null.
+    if (stdin == null || stdout == null) {
+      const reason = this.#exit?.error === undefined ? 'child has no stdio' : `could not start: ${describeError(this.#exit.error)}`;
+      throw new GatewayError('UPSTREAM_START_FAILED', reason);
+    }
     // Closing waits for the process to be gone, so nobody stops before its children do.
     const onEnd = async (): Promise<void> => {
       await this.stop();
@@ -98,7 +102,8 @@ export class StdioUpstream {
   async stop(graceMs = DEFAULT_STOP_GRACE_MS): Promise<ChildExit> {
     if (this.#exit !== undefined) return this.#exit;
     // A process holding a client's socket as stdin has no pipe of ours to close: go to SIGTERM.
-    if (this.child.stdin !== null) {
+    // (and one that could not be spawned has none at all: undefined)
+    if (this.child.stdin != null) {
       if (this.#transport === undefined) this.child.stdin.end();
       else this.#transport.endOutput();
       if (await this.#waitExit(graceMs)) return this.exited;
