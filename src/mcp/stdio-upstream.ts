@@ -82,8 +82,11 @@ export class StdioUpstream {
     return this.#exit !== undefined;
   }
 
-  /** A Transport over the child's stdio; closing it stops the process. */
-  transport(): StreamTransport {
+  /**
+   * A Transport over the child's stdio; closing it stops the process, and so does a line over
+   * `maxLineBytes` (reported through onerror as LIMIT_EXCEEDED).
+   */
+  transport(options: { maxLineBytes?: number } = {}): StreamTransport {
     const { stdin, stdout } = this.child;
     // A spawn that failed for want of descriptors (EMFILE, ENFILE) leaves them undefined, not null.
     if (stdin == null || stdout == null) {
@@ -94,7 +97,8 @@ export class StdioUpstream {
     const onEnd = async (): Promise<void> => {
       await this.stop();
     };
-    this.#transport = new StreamTransport({ input: stdout, output: stdin, onEnd });
+    const limit = options.maxLineBytes === undefined ? {} : { maxLineBytes: options.maxLineBytes, closeOnOversize: true };
+    this.#transport = new StreamTransport({ input: stdout, output: stdin, onEnd, ...limit });
     return this.#transport;
   }
 
