@@ -1,4 +1,5 @@
-import { write as writeAsync, writeSync } from 'node:fs';
+import { mkdirSync, openSync, write as writeAsync, writeSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { createRequire } from 'node:module';
 import type { DestinationStream, Logger, Level } from 'pino';
 
@@ -19,7 +20,7 @@ export interface LoggerOptions {
   name: string;
   /** Force human-readable output; defaults to whether stderr is a TTY. */
   pretty?: boolean;
-  /** Write JSON lines to this file instead of stderr (the gateway's `log_file`). */
+  /** Write JSON lines to this file instead of stderr (the gateway's `log_file`), created 0600. */
   file?: string;
 }
 
@@ -31,7 +32,11 @@ export function createLogger(options: LoggerOptions): Logger {
   const level = options.level ?? 'info';
   const pino = loadPino();
   if (options.file !== undefined) {
-    return pino({ name: options.name, level }, pino.destination({ dest: options.file, sync: true, mkdir: true }));
+    // Opened here, not by pino: a new file is created 0600 whatever the umask (logs name sessions
+    // and backends; they are no one else's business).
+    mkdirSync(dirname(options.file), { recursive: true, mode: 0o700 });
+    const fd = openSync(options.file, 'a', 0o600);
+    return pino({ name: options.name, level }, pino.destination({ dest: fd, sync: true }));
   }
   const pretty = options.pretty ?? process.stderr.isTTY;
   if (pretty) {

@@ -173,7 +173,8 @@ function handOver(upstream: StdioUpstream, socket: Socket): void {
 function pipeSession(upstream: StdioUpstream, socket: Duplex, head: Buffer, grace: number): void {
   const { stdin, stdout } = upstream.child;
   socket.on('error', () => undefined);
-  if (stdin === null || stdout === null) {
+  // undefined when the spawn failed for want of descriptors (EMFILE): the session just ends.
+  if (stdin == null || stdout == null) {
     socket.destroy();
     return;
   }

@@ -2,6 +2,7 @@
 import { GatewayError } from '../errors.js';
 import { createLogger, type LoggerOptions } from '../log.js';
 import { resolveProviderChoice } from '../share/choice.js';
+import { redactToken } from '../wire/token.js';
 import { VERSION, logLevelOption, newProgram, providerOption, runCli, serveUntilStopped } from './main.js';
 
 interface BridgeFlags {
@@ -46,7 +47,7 @@ runCli('mcp-bridge', async () => {
   // Signals are handled before the token is out: a supervisor may send SIGTERM as soon as it reads it.
   serveUntilStopped(bridge, logger);
   process.stdout.write(`${JSON.stringify({ share_token: bridge.token })}\n`);
-  logger.info({ provider: provider.name, why: reason, token: bridge.token }, `serving '${command}'; connect with: mcp-tools run ${bridge.token}`);
+  logger.info({ provider: provider.name, why: reason, token: redactToken(bridge.token) }, `serving '${command}'; connect with: mcp-tools run ${redactToken(bridge.token)} (the full token is on stdout)`);
   // Start-up lines are what people watch for: write them now, not with the next batch.
   logger.flush();
   return undefined;

@@ -6,6 +6,7 @@ import type { BackendStatus, Gateway } from '../gateway/gateway.js';
 import type { OrchestratorClient } from '../gateway/orchestrator.js';
 import { createLogger, type Logger, type LoggerOptions } from '../log.js';
 import { resolveProviderChoice } from '../share/choice.js';
+import { redactToken } from '../wire/token.js';
 import { VERSION, exit, logLevelOption, newProgram, providerOption, runCli, serveUntilStopped } from './main.js';
 
 // Each subcommand imports what it uses when it runs, and the orchestrator's gRPC client loads
@@ -79,7 +80,10 @@ async function run(path: string, flags: RunFlags): Promise<undefined> {
     onFailure: (error) => orchestrator?.setStatus('failed', describeError(error)),
   });
   process.stdout.write(`${JSON.stringify({ share_token: gateway.token })}\n`);
-  logger.info({ provider: provider.name, why: reason, token: gateway.token, tools: gateway.catalogue().tools.size }, `gateway '${config.aggregator.name}' serving; connect with: mcp-tools run ${gateway.token}`);
+  logger.info(
+    { provider: provider.name, why: reason, token: redactToken(gateway.token), tools: gateway.catalogue().tools.size },
+    `gateway '${config.aggregator.name}' serving; connect with: mcp-tools run ${redactToken(gateway.token)} (the full token is on stdout)`,
+  );
   // Start-up lines are what people watch for: write them now, not with the next batch.
   logger.flush();
   return undefined;

@@ -2,6 +2,7 @@
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { createLogger, deferredLogger, type LoggerOptions } from '../log.js';
 import { resolveProviderChoice } from '../share/choice.js';
+import { redactToken } from '../wire/token.js';
 import { VERSION, exit, logLevelOption, newProgram, onShutdownSignal, providerOption, runCli } from './main.js';
 
 // Each subcommand imports what it uses when it runs: agents spawn `mcp-tools run` on every
@@ -146,7 +147,7 @@ async function http(token: string, flags: HttpFlags): Promise<undefined> {
     stateless: flags.stateless === true,
   });
   if (flags.allowRemote === true) logger.warn({ bind: flags.bind }, 'listening on an address other machines can reach: anyone who reaches it uses this share');
-  logger.info({ url: service.url, token }, `share '${token}' served at ${service.url}`);
+  logger.info({ url: service.url, token: redactToken(token) }, `share '${redactToken(token)}' served at ${service.url}`);
   // Start-up lines are what people watch for: write them now, not with the next batch.
   logger.flush();
   onShutdownSignal(() => {

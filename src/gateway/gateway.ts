@@ -395,7 +395,7 @@ export class Gateway implements SessionHost {
   #open(backend: Backend, params: Record<string, unknown>, handlers: UpstreamHandlers, label: string, logger: Logger = this.logger, prestarted?: StdioUpstream) {
     return openUpstream(
       backend.config.transport,
-      { label, logger, provider: this.#dialProvider },
+      { label, logger, provider: this.#dialProvider, maxLineBytes: this.config.maxMessageBytes },
       { params, timeoutMs: this.config.aggregator.connectTimeoutMs },
       handlers,
       prestarted,

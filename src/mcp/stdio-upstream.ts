@@ -82,15 +82,23 @@ export class StdioUpstream {
     return this.#exit !== undefined;
   }
 
-  /** A Transport over the child's stdio; closing it stops the process. */
-  transport(): StreamTransport {
+  /**
+   * A Transport over the child's stdio; closing it stops the process, and so does a line over
+   * `maxLineBytes` (reported through onerror as LIMIT_EXCEEDED).
+   */
+  transport(options: { maxLineBytes?: number } = {}): StreamTransport {
     const { stdin, stdout } = this.child;
-    if (stdin === null || stdout === null) throw new GatewayError('UPSTREAM_START_FAILED', 'child has no stdio');
+    // A spawn that failed for want of descriptors (EMFILE, ENFILE) leaves them undefined, not null.
+    if (stdin == null || stdout == null) {
+      const reason = this.#exit?.error === undefined ? 'child has no stdio' : `could not start: ${describeError(this.#exit.error)}`;
+      throw new GatewayError('UPSTREAM_START_FAILED', reason);
+    }
     // Closing waits for the process to be gone, so nobody stops before its children do.
     const onEnd = async (): Promise<void> => {
       await this.stop();
     };
-    this.#transport = new StreamTransport({ input: stdout, output: stdin, onEnd });
+    const limit = options.maxLineBytes === undefined ? {} : { maxLineBytes: options.maxLineBytes, closeOnOversize: true };
+    this.#transport = new StreamTransport({ input: stdout, output: stdin, onEnd, ...limit });
     return this.#transport;
   }
 
@@ -98,7 +106,8 @@ export class StdioUpstream {
   async stop(graceMs = DEFAULT_STOP_GRACE_MS): Promise<ChildExit> {
     if (this.#exit !== undefined) return this.#exit;
     // A process holding a client's socket as stdin has no pipe of ours to close: go to SIGTERM.
-    if (this.child.stdin !== null) {
+    // (and one that could not be spawned has none at all: undefined)
+    if (this.child.stdin != null) {
       if (this.#transport === undefined) this.child.stdin.end();
       else this.#transport.endOutput();
       if (await this.#waitExit(graceMs)) return this.exited;

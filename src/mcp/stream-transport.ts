@@ -39,6 +39,11 @@ export interface StreamTransportOptions {
   /** Longer messages are dropped without being buffered whole. */
   maxLineBytes?: number;
   /**
+   * A message passing `maxLineBytes` closes the transport at once, reported as LIMIT_EXCEEDED
+   * (a backend's output: its pending answers are lost anyway, and the line may never end).
+   */
+  closeOnOversize?: boolean;
+  /**
    * Output the peer may leave unread (default {@link DEFAULT_MAX_QUEUED_BYTES}): past it the
    * transport reports an error and closes, so a peer that never reads cannot grow the process.
    */
@@ -106,7 +111,8 @@ export class StreamTransport implements LineTransport {
     this.#pauseInput = options.pauseInputWhileCongested ?? false;
     const limit = options.maxLineBytes;
     this.#maxLineBytes = limit;
-    const splitter = new LineSplitter(limit === undefined ? {} : { maxLineBytes: limit, onOversize: (line) => this.#oversize(line) });
+    const onOverLimit = options.closeOnOversize === true ? () => this.#overLimit() : undefined;
+    const splitter = new LineSplitter(limit === undefined ? {} : { maxLineBytes: limit, onOversize: (line) => this.#oversize(line), ...(onOverLimit === undefined ? {} : { onOverLimit }) });
     this.#reader = new LineReader(this.#input, splitter, this.#onLine, this.#onParts);
   }
 
@@ -267,6 +273,13 @@ export class StreamTransport implements LineTransport {
   #oversize(line: OversizedLine): void {
     this.#badInput(-32600, `Invalid Request: message exceeds ${this.#maxLineBytes} bytes`, oversizedId(line));
     if (!this.#answerBadInput) this.onerror?.(new Error(`dropped a message over ${this.#maxLineBytes} bytes`));
+  }
+
+  /** A message over `maxLineBytes` from a peer that must not send one: the transport ends. */
+  #overLimit(): void {
+    if (this.#closed) return;
+    this.onerror?.(new GatewayError('LIMIT_EXCEEDED', `a message exceeds max_message_bytes (${this.#maxLineBytes} bytes)`));
+    void this.close();
   }
 
   /** As a server side, answer input we cannot even parse; the session carries on. */

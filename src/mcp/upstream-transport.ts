@@ -14,6 +14,8 @@ export interface UpstreamContext {
   logger: Logger;
   /** Dials `type: zrok` backends (local tokens work too). */
   provider: ShareProvider;
+  /** A stdio backend writing a longer line is stopped (`max_message_bytes`). */
+  maxLineBytes?: number;
 }
 
 /** The initialize exchange a connection is opened with. */
@@ -60,7 +62,8 @@ export async function openUpstream(
     prestarted?.logTo(context.logger);
     const upstream = prestarted ?? new StdioUpstream(spec, { logger: context.logger, label: context.label });
     try {
-      return await initialize(upstream.transport(), context, init, handlers);
+      const limit = context.maxLineBytes === undefined ? {} : { maxLineBytes: context.maxLineBytes };
+      return await initialize(upstream.transport(limit), context, init, handlers);
     } catch (error) {
       // A process that died says more about why than the closed pipe does.
       // (stdout may close a moment before the exit is reported)

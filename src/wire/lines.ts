@@ -20,13 +20,18 @@ export class LineSplitter {
   #pendingBytes = 0;
   readonly #maxLineBytes: number;
   readonly #onOversize: ((line: OversizedLine) => void) | undefined;
+  readonly #onOverLimit: (() => void) | undefined;
   /** Set while skipping the rest of an oversized line. */
   #discarding: { head: Buffer; tail: Buffer } | undefined;
 
-  /** With `maxLineBytes`, longer lines are dropped and reported to `onOversize`. */
-  constructor(options: { maxLineBytes?: number; onOversize?: (line: OversizedLine) => void } = {}) {
+  /**
+   * With `maxLineBytes`, longer lines are dropped and reported to `onOversize` once they end;
+   * `onOverLimit` hears of one as soon as it passes the limit (a line may never end).
+   */
+  constructor(options: { maxLineBytes?: number; onOversize?: (line: OversizedLine) => void; onOverLimit?: () => void } = {}) {
     this.#maxLineBytes = options.maxLineBytes ?? Infinity;
     this.#onOversize = options.onOversize;
+    this.#onOverLimit = options.onOverLimit;
   }
 
   /**
@@ -83,6 +88,7 @@ export class LineSplitter {
     this.#discarding = { head: Buffer.concat(parts).subarray(0, EDGE_BYTES), tail: lastBytes(parts) };
     this.#pending = [];
     this.#pendingBytes = 0;
+    this.#onOverLimit?.();
   }
 
   #endOversized(part: Buffer): void {

@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
 import { mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { connect, createServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -55,5 +57,36 @@ describe('local share specifics', () => {
       isGatewayError(e, 'SHARE_TOKEN_IN_USE'),
     );
     await listener.close();
+  });
+
+  it('refuses, and leaves alone, a live socket it cannot connect to for another reason than ECONNREFUSED (a full accept queue)', async () => {
+    const provider = new LocalShareProvider(home);
+    const path = provider.socketPath('busy-token');
+    // A live server that does not accept: listening with a backlog of 1, then stopped.
+    const script = `require('net').createServer().listen({ path: ${JSON.stringify(path)}, backlog: 1 }, () => process.stdout.write('up'))`;
+    const server = spawn(process.execPath, ['-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const clients: Socket[] = [];
+    try {
+      await once(server.stdout, 'data');
+      server.kill('SIGSTOP');
+      // Fill its queue until a connect fails with EAGAIN.
+      let full = false;
+      for (let i = 0; i < 20 && !full; i++) {
+        const socket = connect(path);
+        clients.push(socket);
+        full = await new Promise<boolean>((resolve) => {
+          socket.once('connect', () => resolve(false));
+          socket.once('error', (error: NodeJS.ErrnoException) => resolve(error.code === 'EAGAIN'));
+        });
+      }
+      assert.ok(full, 'the accept queue filled up');
+      await assert.rejects(provider.listen({ token: 'busy-token', onConnection: (s) => s.destroy() }), (e) => isGatewayError(e, 'SHARE_TOKEN_IN_USE'));
+      assert.ok((await stat(path)).isSocket(), 'the live socket is still there');
+    } finally {
+      for (const socket of clients) socket.destroy();
+      server.kill('SIGKILL');
+      await once(server, 'exit');
+      await rm(path, { force: true });
+    }
   });
 });

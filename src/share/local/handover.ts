@@ -20,6 +20,12 @@ import type { HandoverEnd, StdioHandover, StdioHandoverHandler } from '../provid
 const HELLO = { handover: 'stdio', version: 1 } as const;
 /** How long a server waits for the hello of a connection it accepted. */
 const HELLO_TIMEOUT_MS = 5_000;
+/**
+ * Waits between tries to read the hello: 1 ms, doubling to this. A paused socket (its descriptors
+ * must be read with recvmsg, not by the stream) has no readable event in Node, so it is polled,
+ * quickly at first (the hello follows the connect at once), then rarely.
+ */
+const HELLO_RETRY_MAX_MS = 50;
 
 /** The native half: sendmsg/recvmsg with SCM_RIGHTS (the optional package `@mcp-gateway/fd-passing`). */
 type FdPassing = typeof import('@mcp-gateway/fd-passing');
@@ -75,12 +81,13 @@ export interface HandoverListener {
 }
 
 /** Serves handovers at `path` (0600); every valid one goes to `onHandover`. */
-export async function listenForHandovers(path: string, onHandover: StdioHandoverHandler): Promise<HandoverListener> {
+export async function listenForHandovers(path: string, onHandover: StdioHandoverHandler, options: { helloTimeoutMs?: number } = {}): Promise<HandoverListener> {
+  const helloTimeoutMs = options.helloTimeoutMs ?? HELLO_TIMEOUT_MS;
   const native = fdPassing();
   if (native === undefined) throw new Error('fd passing is not available');
   await unlink(path).catch(() => undefined);
   // Paused: the hello and its descriptors must be read with recvmsg, not by the stream.
-  const server: Server = createServer({ pauseOnConnect: true }, (socket) => receive(native, socket, onHandover));
+  const server: Server = createServer({ pauseOnConnect: true }, (socket) => receive(native, socket, onHandover, helloTimeoutMs));
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(path, () => {
@@ -97,29 +104,44 @@ export async function listenForHandovers(path: string, onHandover: StdioHandover
   };
 }
 
-function receive(native: FdPassing, socket: Socket, onHandover: StdioHandoverHandler): void {
+/**
+ * Answers a refused handover and releases the connection once the answer is written: the socket
+ * is paused, so it would never read the client's end and close by itself.
+ */
+function refuse(socket: Socket, reason: string): void {
+  socket.once('finish', () => socket.destroy());
+  socket.end(`${JSON.stringify({ accepted: false, reason })}\n`);
+}
+
+function receive(native: FdPassing, socket: Socket, onHandover: StdioHandoverHandler, helloTimeoutMs: number): void {
   socket.on('error', () => undefined);
   const fd = socketFd(socket);
   if (fd === undefined) {
     socket.destroy();
     return;
   }
-  const deadline = Date.now() + HELLO_TIMEOUT_MS;
+  const deadline = Date.now() + helloTimeoutMs;
+  let wait = 1;
   const attempt = (): void => {
     let message: ReturnType<FdPassing['recvFds']>;
     try {
       message = native.recvFds(fd);
     } catch (error) {
-      // The client sends its hello as soon as it is connected: poll briefly for it.
-      if ((error as { code?: unknown }).code === 'EAGAIN' && Date.now() < deadline && !socket.destroyed) setTimeout(attempt, 1);
-      else socket.destroy();
+      // The client sends its hello as soon as it is connected: poll for it, backing off.
+      const left = deadline - Date.now();
+      if ((error as { code?: unknown }).code === 'EAGAIN' && left > 0 && !socket.destroyed) {
+        setTimeout(attempt, Math.min(wait, left));
+        wait = Math.min(2 * wait, HELLO_RETRY_MAX_MS);
+      } else {
+        socket.destroy();
+      }
       return;
     }
     const refusal = checkHello(message);
     if (refusal !== undefined) {
       closeQuietly(message.fds);
       if (message.data.length === 0) socket.destroy();
-      else socket.end(`${JSON.stringify({ accepted: false, reason: refusal })}\n`);
+      else refuse(socket, refusal);
       return;
     }
     const [input, output] = message.fds as [number, number];
@@ -139,7 +161,7 @@ function receive(native: FdPassing, socket: Socket, onHandover: StdioHandoverHan
       onHandover(handover);
     } catch (error) {
       closeQuietly(message.fds);
-      socket.end(`${JSON.stringify({ accepted: false, reason: (error as Error).message })}\n`);
+      refuse(socket, (error as Error).message);
       return;
     }
     socket.write(`${JSON.stringify({ accepted: true })}\n`);

@@ -148,16 +148,26 @@ function openSocket(path: string, token: string): Promise<Socket> {
   });
 }
 
-/** A socket file whose owner is alive refuses the token; one nobody answers on is removed. */
+/**
+ * A socket file whose owner is alive refuses the token; only one nobody listens on any more
+ * (ECONNREFUSED) is removed. Any other failure (EAGAIN: a live server's accept queue is full;
+ * EACCES) may hide a live owner: refuse rather than take its token.
+ */
 async function reclaimStale(path: string, token: string): Promise<void> {
   const exists = await stat(path).then(() => true, () => false);
   if (!exists) return;
+  let code: string | undefined;
   try {
     const socket = await openSocket(path, token);
     socket.destroy();
-  } catch {
-    await unlink(path).catch(() => undefined);
-    return;
+  } catch (error) {
+    code = ((error as GatewayError).cause as NodeJS.ErrnoException | undefined)?.code;
+    if (code === 'ENOENT') return;
+    if (code === 'ECONNREFUSED') {
+      await unlink(path).catch(() => undefined);
+      return;
+    }
   }
-  throw new GatewayError('SHARE_TOKEN_IN_USE', `share token '${token}' is already served by a running process`);
+  const why = code === undefined ? 'a running process' : `a process that cannot be reached (${code}), so it may be running`;
+  throw new GatewayError('SHARE_TOKEN_IN_USE', `share token '${token}' is already served by ${why}`);
 }
