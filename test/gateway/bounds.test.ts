@@ -3,13 +3,10 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { readFileSync, readdirSync } from 'node:fs';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { request } from 'node:http';
 import { type Socket, connect, createServer } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { openSessionStream } from '../../src/mcp/session-stream.js';
 import { openShareTransport } from '../../src/mcp/share-transport.js';
@@ -17,10 +14,9 @@ import { LocalShareProvider, type ShareConnector } from '../../src/share/index.j
 import { LineSplitter } from '../../src/wire/lines.js';
 import { socketFd } from '../../src/wire/socket-fd.js';
 import { FD_PASSING_SKIP } from '../helpers/addons.js';
-import { EVERYTHING_BIN, binPath, startGateway, waitFor, type RunningShare } from '../helpers/cli.js';
+import { binPath, waitFor, type RunningShare } from '../helpers/cli.js';
 import { text } from '../helpers/mcp.js';
-
-const DYNAMIC = fileURLToPath(new URL('../fixtures/dynamic-server.js', import.meta.url));
+import { ShareHome, dynamicBackend, everythingBackend } from '../helpers/share-home.js';
 const SESSIONS = 100;
 /** Sessions opened at once: enough to overlap, few enough for a 2-core machine. */
 const AT_ONCE = 10;
@@ -143,6 +139,7 @@ async function runSession(token: string, env: NodeJS.ProcessEnv): Promise<void> 
 }
 
 describe('gateway resource bounds', () => {
+  let shareHome: ShareHome;
   let home: string;
   let env: NodeJS.ProcessEnv;
   let gateway: RunningShare;
@@ -150,31 +147,19 @@ describe('gateway resource bounds', () => {
   let pid: number;
 
   before(async () => {
-    home = await mkdtemp(join(tmpdir(), 'mcpgw-bounds-'));
-    const config = join(home, 'gateway.yml');
+    shareHome = await ShareHome.create('bounds');
+    ({ dir: home, env } = shareHome);
     // Shared: the backend processes live as long as the gateway, so what sessions leave behind
     // shows. server-everything makes tools/list answers some 10 KB long.
-    await writeFile(
-      config,
-      [
-        'backends:',
-        `  - { id: dyn, isolation: shared, transport: { type: stdio, command: "${process.execPath}", args: ["${DYNAMIC}"] } }`,
-        `  - { id: ev, isolation: shared, transport: { type: stdio, command: "${process.execPath}", args: ["${EVERYTHING_BIN}", "stdio"] } }`,
-        '',
-      ].join('\n'),
-    );
-    env = { MCP_GATEWAY_HOME: home, MCP_SHARE_PROVIDER: 'local' };
-    gateway = await startGateway(config, env);
+    const shared = '    isolation: shared\n';
+    gateway = await shareHome.startGateway(`backends:\n${dynamicBackend('dyn', shared)}${everythingBackend('ev', shared)}`);
     pid = gateway.proc.pid as number;
     connector = await new LocalShareProvider(home).dial(gateway.token);
     // Everything opened once per gateway (the shared backend, the HTTP endpoint) is open before counting.
     await streamSession(connector);
     await httpSession(new LocalShareProvider(home).socketPath(gateway.token));
   });
-  after(async () => {
-    await gateway.stop();
-    await rm(home, { recursive: true, force: true });
-  });
+  after(() => shareHome.cleanup());
 
   /** Runs SESSIONS sessions and waits for the gateway's descriptors to come back to where they were. */
   async function assertReleased(session: (i: number) => Promise<void>, count = SESSIONS): Promise<void> {
@@ -230,23 +215,18 @@ describe('gateway resource bounds', () => {
 });
 
 describe('gateway output bound', () => {
-  let home: string;
+  let shareHome: ShareHome;
   let gateway: RunningShare;
 
   before(async () => {
-    home = await mkdtemp(join(tmpdir(), 'mcpgw-bound-'));
-    const config = join(home, 'gateway.yml');
+    shareHome = await ShareHome.create('bound');
     // 64 KiB messages: a session may leave 128 KiB of answers unread.
-    await writeFile(config, `max_message_bytes: 65536\nbackends:\n  - { id: dyn, transport: { type: stdio, command: "${process.execPath}", args: ["${DYNAMIC}"] } }\n`);
-    gateway = await startGateway(config, { MCP_GATEWAY_HOME: home, MCP_SHARE_PROVIDER: 'local' });
+    gateway = await shareHome.startGateway(`max_message_bytes: 65536\nbackends:\n${dynamicBackend('dyn')}`);
   });
-  after(async () => {
-    await gateway.stop();
-    await rm(home, { recursive: true, force: true });
-  });
+  after(() => shareHome.cleanup());
 
   it('closes a session that leaves more than 2 x max_message_bytes unread, says why, and serves others', async () => {
-    const connector = await new LocalShareProvider(home).dial(gateway.token);
+    const connector = await new LocalShareProvider(shareHome.dir).dial(gateway.token);
     const { socket } = await openSessionStream(connector);
     socket.pause();
     socket.on('error', () => undefined);
