@@ -43,7 +43,10 @@ describe('mcp-gateway command line', () => {
   // write forever when the reader of stderr (a supervisor that died) had gone.
   for (const which of ['mcp-gateway', 'mcp-bridge'] as const) {
     it(`${which} exits on SIGTERM after the reader of its stderr has gone`, async () => {
-      const share = which === 'mcp-gateway' ? await home.startGateway(`backends:\n${dynamicBackend('dyn')}`) : await home.startBridge([process.execPath, EVERYTHING_BIN, 'stdio']);
+      const share =
+        which === 'mcp-gateway'
+          ? await home.startGateway(`backends:\n${dynamicBackend('dyn')}`)
+          : await home.startBridge([process.execPath, EVERYTHING_BIN, 'stdio']);
       const children = descendants(share.proc.pid as number);
       share.proc.stderr?.destroy();
       share.proc.kill('SIGTERM');
@@ -73,7 +76,8 @@ describe('mcp-gateway command line', () => {
   });
 
   it('refuses two backends exposing the same name, naming both', async () => {
-    const path = await home.writeConfig(`backends:\n${dynamicBackend('one', '    namespace: ""\n')}${dynamicBackend('two', '    namespace: ""\n')}`);
+    const unprefixed = '    namespace: ""\n';
+    const path = await home.writeConfig(`backends:\n${dynamicBackend('one', unprefixed)}${dynamicBackend('two', unprefixed)}`);
     const result = await runCli('mcp-gateway', ['run', path], env);
     assert.equal(result.code, 1);
     assert.match(result.stderr, /tool 'echo' is exposed by both backend 'one' and backend 'two'/);
@@ -88,7 +92,8 @@ describe('mcp-gateway command line', () => {
       await mkdir(notes, { recursive: true });
       // The quickstart names `mcp-filesystem` as its command: the package's own bin, linked by npm ci.
       const path = `${join(REPO, 'node_modules', '.bin')}:${process.env['PATH'] ?? ''}`;
-      gateway = await home.startGateway({ file: QUICKSTART }, { env: { PATH: path, QUICKSTART_NOTES: notes, QUICKSTART_WORKSPACE: workspace } });
+      const env = { PATH: path, QUICKSTART_NOTES: notes, QUICKSTART_WORKSPACE: workspace };
+      gateway = await home.startGateway({ file: QUICKSTART }, { env });
     });
 
     it('lists tools of both backends, the read-only one without write_file', async () => {

@@ -41,7 +41,11 @@ ${dynamicBackend('dyn')}${stdioBackend('late', DYNAMIC_FIXTURE, ['--require-file
   });
 
   it('warns at start-up about tool names that break the common client rule', async () => {
-    const warning = (): string | undefined => gateway.stderr().split('\n').find((line) => line.includes("tool name 'dyn:echo' breaks the common client rule"));
+    const warning = (): string | undefined =>
+      gateway
+        .stderr()
+        .split('\n')
+        .find((line) => line.includes("tool name 'dyn:echo' breaks the common client rule"));
     // Log lines are written in batches (at most 200 ms apart).
     await waitFor(() => warning() !== undefined, 5_000, 'the tool-name warning');
     assert.equal((JSON.parse(warning() as string) as { level: number }).level, 40, 'a warning');

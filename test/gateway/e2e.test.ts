@@ -123,7 +123,9 @@ backends:
 
   it('fans logging/setLevel out and forwards log messages at the level set, none below it', async () => {
     const received: { level: string; data: string }[] = [];
-    client.setNotificationHandler(LoggingMessageNotificationSchema, (n) => void received.push({ level: n.params.level, data: String(n.params.data) }));
+    client.setNotificationHandler(LoggingMessageNotificationSchema, (n) => {
+      received.push({ level: n.params.level, data: String(n.params.data) });
+    });
     // conf (our fixture over HTTP) logs three info lines per call of this tool, before its result.
     const fromConf = (): string[] => received.filter((m) => m.data.startsWith('Tool ')).map((m) => `${m.level} ${m.data}`);
     await client.setLoggingLevel('warning');

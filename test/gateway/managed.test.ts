@@ -17,8 +17,8 @@ describe('managed mode: mcp-gateway run under an orchestrator', () => {
     logFile = join(home.dir, 'logs', 'gateway.log');
     orchestrator = new FakeOrchestrator(join(home.dir, 'orchestrator.sock'));
     await orchestrator.start();
-    const managed = `share_token: managed-gw\norchestrator:\n  socket_path: "${orchestrator.socketPath}"\n  heartbeat_interval: 200ms\nlog_file: "${logFile}"\n`;
-    gateway = await home.startGateway(`${managed}backends:\n${dynamicBackend('dyn')}`);
+    const orchestrated = `orchestrator:\n  socket_path: "${orchestrator.socketPath}"\n  heartbeat_interval: 200ms\n`;
+    gateway = await home.startGateway(`share_token: managed-gw\n${orchestrated}log_file: "${logFile}"\nbackends:\n${dynamicBackend('dyn')}`);
   });
 
   after(async () => {

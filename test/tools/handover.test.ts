@@ -244,7 +244,10 @@ describe('mcp-tools run hands its stdio over to a local gateway', { skip: FD_PAS
     const doomed = await home.startGateway(backend === 'dyn' ? config : gatewayConfig(everythingBackend('ev')));
     await waitFor(() => descendants(doomed.proc.pid as number).length === 0, 10_000, 'discovery to finish');
     const cli = start(['run', doomed.token]);
-    const long = backend === 'dyn' ? call(id, 'dyn_sleep', { ms: 30_000 }) : call(id, 'ev_trigger-long-running-operation', { duration: 30, steps: 3 });
+    const long =
+      backend === 'dyn'
+        ? call(id, 'dyn_sleep', { ms: 30_000 })
+        : call(id, 'ev_trigger-long-running-operation', { duration: 30, steps: 3 });
     cli.proc.stdin?.write(lines(INITIALIZE, INITIALIZED, long));
     await answered(cli, 'init');
     await waitFor(() => handedOver(cli), 10_000, 'the handover');
