@@ -6,8 +6,7 @@ import { responseLineId } from '../mcp/passthrough.js';
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import type { JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
 import type { Duplex } from 'node:stream';
-import { detachStdio } from '../share/index.js';
-import type { ShareConnector } from '../share/index.js';
+import { type ShareConnector, detachStdio } from '../share/index.js';
 
 /**
  * The share side of a stdio session: whole lines in, whole lines out. Each side stops reading
