@@ -105,6 +105,9 @@ export async function writeGatewayConfig(
     'aggregator:',
     '  name: bench-gateway',
     '  connection: { connect_timeout: 60s, call_timeout: 60s }',
+    // As an operator running a gateway would: its log goes to a file, not to a pipe into the agent
+    // (here the benchmark's client, which would wake for every call's log line).
+    `log_file: ${JSON.stringify(join(dir, `${options.name ?? `gateway-${count}`}.log`))}`,
     ...(options.maxSessions === undefined ? [] : [`max_sessions: ${options.maxSessions}`]),
     'backends:',
     ...backends,
