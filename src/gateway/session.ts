@@ -10,7 +10,7 @@ import { Cancellation, type RawMessage, type RawResponse, type RequestOptions, t
 import { LIST_CHANGED_KINDS, type Backend, type ListKind } from './backend.js';
 import { RESOURCE_NOT_FOUND, isResourceNotFound, type Catalogue } from './catalogue.js';
 import { logCall } from './call-log.js';
-import { type ResponseHook, SessionTasks } from './tasks.js';
+import { RELATED_TASK, type ResponseHook, SessionTasks } from './tasks.js';
 
 /** What a session needs from the gateway that owns it. */
 export interface SessionHost {
@@ -82,6 +82,8 @@ export class GatewaySession {
   readonly #connections = new Map<string, Promise<UpstreamConnection>>();
   readonly #inFlight = new Map<JsonRpcId, InFlight>();
   readonly #relayed = new Map<string, Relayed>();
+  /** Resource URIs this client subscribed to (a shared backend's updates go to subscribers only). */
+  readonly #subscriptions = new Set<string>();
   readonly #tasks: SessionTasks;
   #nextRelayId = 0;
   #clientInit: Record<string, unknown> = {};
@@ -167,6 +169,41 @@ export class GatewaySession {
     this.send({ ...this.#tasks.outbound(connection, message), id: relayId });
   }
 
+  /**
+   * True if a server→client request (or notification) names something of this session on
+   * `connection`: one of its tasks (`_meta` related-task) or the progress token of one of its calls.
+   */
+  caused(connection: UpstreamConnection, message: RawMessage): boolean {
+    const meta = (message['params'] as { _meta?: Record<string, unknown> } | undefined)?._meta;
+    if (meta === undefined) return false;
+    const taskId = (meta[RELATED_TASK] as { taskId?: unknown } | undefined)?.taskId;
+    if (typeof taskId === 'string' && this.#tasks.owns(connection, taskId)) return true;
+    const token = meta['progressToken'];
+    if (token === undefined) return false;
+    for (const call of this.#inFlight.values()) if (call.options.sentProgressToken === token) return true;
+    return false;
+  }
+
+  /** True if the client subscribed to updates of `uri`. */
+  subscribed(uri: string): boolean {
+    return this.#subscriptions.has(uri);
+  }
+
+  /**
+   * A backend cancels a request it made of the client: passed on under the id the client knows,
+   * if the request was this session's; true then.
+   */
+  cancelRelayed(connection: UpstreamConnection, message: RawMessage): boolean {
+    const params = (message['params'] as Record<string, unknown> | undefined) ?? {};
+    for (const [relayId, relayed] of this.#relayed) {
+      if (relayed.connection !== connection || relayed.upstreamId !== params['requestId']) continue;
+      this.#relayed.delete(relayId);
+      this.send({ ...message, params: { ...params, requestId: relayId } });
+      return true;
+    }
+    return false;
+  }
+
   /** A task status from a shared backend: delivered if the task is this session's; true then. */
   deliverTaskStatus(backend: Backend, connection: UpstreamConnection, message: RawMessage): boolean {
     const mine = this.#tasks.status(backend, connection, message, false);
@@ -189,6 +226,10 @@ export class GatewaySession {
           return;
         }
         if (message.method === 'notifications/tasks/status' && (c === undefined || !this.#tasks.status(backend, c, message, true))) return;
+        if (message.method === 'notifications/cancelled') {
+          if (c !== undefined) this.cancelRelayed(c, message);
+          return;
+        }
         this.send(message);
       },
       onClose: (unexpected) => {
@@ -309,6 +350,8 @@ export class GatewaySession {
       case 'resources/subscribe':
       case 'resources/unsubscribe': {
         const uri = String(params['uri']);
+        if (method === 'resources/subscribe') this.#subscriptions.add(uri);
+        else if (method === 'resources/unsubscribe') this.#subscriptions.delete(uri);
         const backend = catalogue.resolveResource(uri);
         if (backend !== undefined) return this.#forward(id, backend, method, params);
         // Listed by nobody: the backends that offer resources (and whose filter lets it by) are asked in turn.

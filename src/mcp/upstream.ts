@@ -36,6 +36,11 @@ export interface RequestOptions {
    * instead of a parsed message, where the transport carries lines.
    */
   passThrough?: boolean;
+  /**
+   * Set by {@link UpstreamConnection.call} to the progress token the request carried (when the
+   * caller asked for progress): a server→client request naming it belongs to this call.
+   */
+  sentProgressToken?: string;
 }
 
 /**
@@ -166,6 +171,7 @@ export class UpstreamConnection {
       const meta = (params?.['_meta'] as Record<string, unknown> | undefined) ?? {};
       sendParams = { ...params, _meta: { ...meta, progressToken } };
       this.#progress.set(progressToken, options.onProgress);
+      options.sentProgressToken = progressToken;
     }
     const deadline = performance.now() + options.timeoutMs;
     const pending: Pending = { done, method, timeoutMs: options.timeoutMs, deadline, progressToken, passThrough: options.passThrough === true };
