@@ -7,7 +7,7 @@ import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { CreateMessageRequestSchema, LoggingMessageNotificationSchema, ResourceUpdatedNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
 import { connectThroughTools, waitFor, type RunningShare } from '../helpers/cli.js';
 import { text } from '../helpers/mcp.js';
-import { ShareHome, dynamicBackend } from '../helpers/share-home.js';
+import { DYNAMIC_FIXTURE, ShareHome, stdioBackend } from '../helpers/share-home.js';
 
 /** A client of the gateway that records what reaches it. */
 interface Observed {
@@ -58,7 +58,7 @@ describe('mcp-gateway: a shared backend keeps sessions apart', () => {
 
   before(async () => {
     home = await ShareHome.create('shared-iso');
-    gateway = await home.startGateway(`backends:\n${dynamicBackend('dyn', '    isolation: shared\n')}`, { args: ['--log-level', 'debug'] });
+    gateway = await home.startGateway(`backends:\n${stdioBackend('dyn', DYNAMIC_FIXTURE, ['--resources'], '    isolation: shared\n')}`, { args: ['--log-level', 'debug'] });
     [a, b, c] = await Promise.all([observe(gateway.token, home.env, 'A'), observe(gateway.token, home.env, 'B'), observe(gateway.token, home.env, 'C')]);
   });
 
