@@ -73,6 +73,8 @@ export class Gateway implements SessionHost {
   readonly #shared = new Map<string, Promise<UpstreamConnection>>();
   readonly #sharedClaims = new Map<string, GatewaySession[]>();
   #droppedNotifications = 0;
+  /** Discovery connections still being closed. */
+  readonly #closingDiscoveries = new Set<Promise<void>>();
   readonly #retries = new Set<NodeJS.Timeout>();
   #catalogue = new Catalogue();
   #toolCalls = 0;
@@ -278,7 +280,13 @@ export class Gateway implements SessionHost {
     try {
       await backend.discover(opened.connection, opened.result, this.config.aggregator.callTimeoutMs);
     } finally {
-      await opened.connection.close();
+      // A server that ignores the end of its input is stopped only after a grace period (2 s):
+      // serving need not wait for that, stopping the gateway does.
+      const closing: Promise<void> = opened.connection.close().then(
+        () => void this.#closingDiscoveries.delete(closing),
+        () => void this.#closingDiscoveries.delete(closing),
+      );
+      this.#closingDiscoveries.add(closing);
     }
   }
 
@@ -304,6 +312,7 @@ export class Gateway implements SessionHost {
       await this.#endpoint?.close();
       await Promise.allSettled([...this.#sessions].map((s) => s.close('the gateway is shutting down')));
       await Promise.allSettled([...this.#shared.values()].map(async (c) => (await c).close()));
+      await Promise.allSettled([...this.#closingDiscoveries]);
       const warm = [...this.#warm.values()].flatMap((pool) => pool.splice(0));
       await Promise.allSettled(warm.map((upstream) => upstream.stop()));
       this.#shareServer?.close();
