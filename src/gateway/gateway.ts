@@ -15,7 +15,7 @@ import type { RawMessage, UpstreamConnection, UpstreamHandlers } from '../mcp/up
 import { openUpstream, stdioSpec } from '../mcp/upstream-transport.js';
 import { StdioUpstream, describeExit } from '../mcp/stdio-upstream.js';
 import type { ShareListener, ShareProvider, StdioHandover } from '../share/index.js';
-import { Backend, LIST_CHANGED_KINDS, type ListKind } from './backend.js';
+import { Backend, LIST_CHANGED_KINDS, type BackendCatalogue, type ListKind } from './backend.js';
 import { Catalogue } from './catalogue.js';
 import { GatewaySession, type SessionHost } from './session.js';
 import { tasksCapability } from './tasks.js';
@@ -131,6 +131,10 @@ export class Gateway implements SessionHost {
 
   countToolCall(): void {
     this.#toolCalls++;
+  }
+
+  buildCatalogue(view: (backend: Backend) => BackendCatalogue | undefined): Catalogue {
+    return Catalogue.build(this.#backends, this.config.aggregator.separator, false, view);
   }
 
   catalogue(): Catalogue {
@@ -537,9 +541,7 @@ export class Gateway implements SessionHost {
     const catalogue = Catalogue.build(this.#backends, this.config.aggregator.separator, false);
     for (const collision of catalogue.collisions) this.logger.warn(collision);
     this.#catalogue = catalogue;
-    for (const kind of kinds) {
-      for (const session of this.#sessions) session.send({ jsonrpc: '2.0', method: `notifications/${kind}/list_changed` });
-    }
+    for (const session of this.#sessions) session.catalogueChanged(kinds);
   }
 }
 

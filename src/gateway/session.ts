@@ -7,7 +7,7 @@ import { type JsonRpcId, JsonRpcErrorCode, type RoutingView, checkEnvelope, isRe
 import { PassThroughResponse, type PassOnTarget, passOn } from '../mcp/passthrough.js';
 import { type LineTransport, carriesLines } from '../mcp/stream-transport.js';
 import { Cancellation, type RawMessage, type RawResponse, type RequestOptions, type UpstreamConnection, type UpstreamHandlers, upstreamErrorResponse } from '../mcp/upstream.js';
-import { LIST_CHANGED_KINDS, type Backend, type ListKind } from './backend.js';
+import { LIST_CHANGED_KINDS, copyCatalogue, relist, type Backend, type BackendCatalogue, type ListKind } from './backend.js';
 import { RESOURCE_NOT_FOUND, isResourceNotFound, type Catalogue } from './catalogue.js';
 import { logCall } from './call-log.js';
 import { RELATED_TASK, type ResponseHook, SessionTasks } from './tasks.js';
@@ -19,6 +19,8 @@ export interface SessionHost {
   /** Settles once start-up discovery is done. */
   readonly ready: Promise<void>;
   catalogue(): Catalogue;
+  /** A merged view with what `view` says of each backend (a session's own). */
+  buildCatalogue(view: (backend: Backend) => BackendCatalogue | undefined): Catalogue;
   /** The gateway's own answer to `initialize`. */
   initializeResult(protocolVersion: string): Record<string, unknown>;
   /** Opens a backend connection for this session (isolation: session). */
@@ -82,6 +84,13 @@ export class GatewaySession {
   readonly #connections = new Map<string, Promise<UpstreamConnection>>();
   readonly #inFlight = new Map<JsonRpcId, InFlight>();
   readonly #relayed = new Map<string, Relayed>();
+  /**
+   * What this session's own backend processes offer, by backend id, where that was listed from
+   * them (at their start, and on their list_changed); the discovery view stands in for the rest.
+   */
+  readonly #views = new Map<string, BackendCatalogue>();
+  /** The merged view built from #views, until one of them (or the gateway's) changes. */
+  #catalogue: Catalogue | undefined;
   /** Resource URIs this client subscribed to (a shared backend's updates go to subscribers only). */
   readonly #subscriptions = new Set<string>();
   readonly #tasks: SessionTasks;
@@ -222,7 +231,8 @@ export class GatewaySession {
         const kind = LIST_CHANGED_KINDS[message.method];
         const c = connection();
         if (kind !== undefined) {
-          if (c !== undefined) this.#host.listChanged(backend, c, kind);
+          // This session's process changed what it offers: this session's view alone changes.
+          if (c !== undefined) this.#refreshView(backend, c, [kind]);
           return;
         }
         if (message.method === 'notifications/tasks/status' && (c === undefined || !this.#tasks.status(backend, c, message, true))) return;
@@ -234,6 +244,8 @@ export class GatewaySession {
       },
       onClose: (unexpected) => {
         this.#connections.delete(backend.id);
+        // Until a new process starts, the discovery view stands in again.
+        if (this.#views.delete(backend.id)) this.#catalogue = undefined;
         if (unexpected && !this.#closed) this.#host.backendCrashed(backend);
       },
     };
@@ -327,7 +339,7 @@ export class GatewaySession {
 
   /** Answers or forwards a request once start-up discovery is done. */
   #route(id: JsonRpcId, method: string, params: Record<string, unknown>): void {
-    const catalogue = this.#host.catalogue();
+    const catalogue = this.#currentCatalogue();
     switch (method) {
       case 'tools/list':
         return this.#reply(id, { result: { tools: catalogue.list('tools') } });
@@ -417,6 +429,9 @@ export class GatewaySession {
       const handlers = this.handlersFor(backend, () => opened);
       pending = this.#host.openSessionConnection(backend, this, handlers).then(async (connection) => {
         opened = connection;
+        // A server may offer a client something else than discovery saw (by its capabilities, or
+        // as it changes at run time): what this process lists replaces the discovery view.
+        this.#refreshView(backend, connection, ['tools', 'prompts', 'resources']);
         if (this.#logLevel !== undefined && backend.catalogue?.capabilities['logging'] !== undefined) {
           await connection.request('logging/setLevel', { level: this.#logLevel }, { timeoutMs: this.#host.config.aggregator.callTimeoutMs }).catch(() => undefined);
         }
@@ -426,6 +441,34 @@ export class GatewaySession {
       pending.catch(() => this.#connections.delete(backend.id));
     }
     return pending;
+  }
+
+  /** What this client sees: the gateway's view, with what its own backend processes offer. */
+  #currentCatalogue(): Catalogue {
+    if (this.#views.size === 0) return this.#host.catalogue();
+    return (this.#catalogue ??= this.#host.buildCatalogue((backend) => this.#views.get(backend.id) ?? backend.catalogue));
+  }
+
+  /** The gateway's view changed: rebuilt on next use, and the client told. */
+  catalogueChanged(kinds: readonly ListKind[]): void {
+    this.#catalogue = undefined;
+    for (const kind of kinds) this.send({ jsonrpc: '2.0', method: `notifications/${kind}/list_changed` });
+  }
+
+  /**
+   * Lists `kinds` again from this session's own process of `backend`; when that differs from
+   * what the session saw, the session's view takes it and its client is told.
+   */
+  #refreshView(backend: Backend, connection: UpstreamConnection, kinds: readonly ListKind[]): void {
+    const base = this.#views.get(backend.id) ?? backend.catalogue;
+    if (base === undefined) return;
+    const view = copyCatalogue(base);
+    void relist(backend.id, view, connection, kinds, this.#host.config.aggregator.callTimeoutMs, this.#logger).then((changed) => {
+      if (this.#closed || changed.length === 0 || connection.closed) return;
+      this.#views.set(backend.id, view);
+      this.#catalogue = undefined;
+      for (const kind of changed) this.send({ jsonrpc: '2.0', method: `notifications/${kind}/list_changed` });
+    });
   }
 
   /** The client initialize parameters, for starting session backends as this client. */
