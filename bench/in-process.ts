@@ -136,6 +136,7 @@ async function gatewaySession(clientIn: PassThrough, clientOut: Writable, server
   const host: SessionHost = {
     config,
     logger,
+    metrics: undefined,
     ready: Promise.resolve(),
     catalogue: () => catalogue,
     buildCatalogue: (view) => Catalogue.build([backend], config.aggregator.separator, false, view),

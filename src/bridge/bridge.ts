@@ -7,6 +7,8 @@ import { McpHttpEndpoint } from '../mcp/http-endpoint.js';
 import { ShareServer } from '../mcp/share-server.js';
 import { DEFAULT_STOP_GRACE_MS, StdioUpstream, describeExit, probeStdioServer, type ChildExit, type StdioServerSpec } from '../mcp/stdio-upstream.js';
 import { socketFd } from '../wire/socket-fd.js';
+import type { StatusReport } from '../gateway/admin.js';
+import type { Metrics } from '../gateway/metrics.js';
 import type { ShareListener, ShareProvider, StdioHandover } from '../share/index.js';
 
 /** Options for {@link Bridge.start}. */
@@ -20,7 +22,12 @@ export interface BridgeOptions {
   probeTimeoutMs?: number;
   /** Grace between the stop steps of a session's process. */
   stopGraceMs?: number;
+  /** Counts sessions and server processes (for the admin listener). */
+  metrics?: Metrics;
 }
+
+/** The server's name in metrics and the status view: a bridge has one. */
+const SERVER_LABEL = 'server';
 
 /**
  * mcp-bridge: one stdio MCP server exposed as a share. Every client connection gets its own
@@ -37,6 +44,7 @@ export class Bridge {
   readonly #grace: number;
   readonly #state: { stopping: boolean };
   #stopping: Promise<void> | undefined;
+  readonly #startedAt = performance.now();
 
   private constructor(parts: {
     listener: ShareListener;
@@ -65,9 +73,14 @@ export class Bridge {
     const spawnSession = (label: string, direct: { socket?: Socket; stdio?: readonly [number, number] } = {}): StdioUpstream => {
       const upstream = new StdioUpstream(server, { logger, label, ...direct });
       sessions.set(label, upstream);
+      options.metrics?.sessionOpened();
+      options.metrics?.connectionOpened(SERVER_LABEL);
       logger.info({ session: label, pid: upstream.child.pid }, 'session started');
       void upstream.exited.then((exit) => {
         sessions.delete(label);
+        options.metrics?.sessionClosed();
+        // Ended on its own with a failure, not stopped by us or by its client leaving.
+        options.metrics?.connectionClosed(SERVER_LABEL, !state.stopping && exit.code !== 0 && exit.code !== null);
         logger.info({ session: label, code: exit.code, signal: exit.signal, error: exit.error?.message }, 'session ended');
       });
       return upstream;
@@ -104,6 +117,17 @@ export class Bridge {
       throw error;
     }
     return new Bridge({ listener, endpoint, shareServer, sessions, grace, state });
+  }
+
+  /** The server and its sessions now (for /status): the bridge passes bytes, so it counts no calls. */
+  status(name: string): StatusReport {
+    const connections = this.#sessions.size;
+    return {
+      name,
+      uptimeSeconds: Math.round((performance.now() - this.#startedAt) / 1000),
+      sessions: [...this.#sessions.keys()].map((id) => ({ id, inFlight: 0 })),
+      backends: [{ id: SERVER_LABEL, state: this.#stopping === undefined ? 'ready' : 'stopping', connections, calls: 0, errors: 0, p50Ms: undefined, p99Ms: undefined }],
+    };
   }
 
   /** Number of live server processes, one per client session. */

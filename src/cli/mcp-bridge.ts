@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { GatewayError } from '../errors.js';
-import { createLogger, type LoggerOptions } from '../log.js';
+import type { StatusReport } from '../gateway/admin.js';
+import { createLogger, type Logger, type LoggerOptions } from '../log.js';
 import { resolveProviderChoice } from '../share/choice.js';
 import { redactToken } from '../wire/token.js';
 import { VERSION, logLevelOption, newProgram, providerOption, runCli, serveUntilStopped } from './main.js';
@@ -9,6 +10,7 @@ interface BridgeFlags {
   env: string[];
   workingDir?: string;
   shareToken?: string;
+  metricsBind?: string;
   provider?: string;
   logLevel: NonNullable<LoggerOptions['level']>;
   startupTimeout: string;
@@ -23,6 +25,7 @@ runCli('mcp-bridge', async () => {
     .option('--working-dir <dir>', "the server's working directory")
     .option('--share-token <name>', 'serve under this token (3–32 of [a-z0-9-]) instead of a random one')
     .option('--startup-timeout <ms>', 'how long the server may take to answer initialize at start-up', '30000')
+    .option('--metrics-bind <host:port>', 'serve /metrics, /healthz, /readyz and /status there (loopback only)')
     .addOption(providerOption())
     .addOption(logLevelOption())
     .passThroughOptions()
@@ -37,7 +40,10 @@ runCli('mcp-bridge', async () => {
   const probeTimeoutMs = Number(flags.startupTimeout);
   if (!Number.isInteger(probeTimeoutMs) || probeTimeoutMs <= 0) throw new GatewayError('USAGE', `invalid --startup-timeout '${flags.startupTimeout}': expected milliseconds`);
 
+  const holder: { bridge?: { status(name: string): StatusReport } } = {};
+  const admin = flags.metricsBind === undefined ? undefined : await startAdmin(flags.metricsBind, command, logger, holder);
   const bridge = await Bridge.start({
+    ...(admin === undefined ? {} : { metrics: admin.metrics }),
     server: { command, args, env: parseEnv(flags.env), ...(flags.workingDir === undefined ? {} : { cwd: flags.workingDir }) },
     provider,
     logger,
@@ -45,13 +51,29 @@ runCli('mcp-bridge', async () => {
     ...(flags.shareToken === undefined ? {} : { token: flags.shareToken }),
   });
   // Signals are handled before the token is out: a supervisor may send SIGTERM as soon as it reads it.
-  serveUntilStopped(bridge, logger);
+  holder.bridge = bridge;
+  serveUntilStopped(bridge, logger, { afterStop: () => admin?.listener.close() });
   process.stdout.write(`${JSON.stringify({ share_token: bridge.token })}\n`);
   logger.info({ provider: provider.name, why: reason, token: redactToken(bridge.token) }, `serving '${command}'; connect with: mcp-tools run ${redactToken(bridge.token)} (the full token is on stdout)`);
   // Start-up lines are what people watch for: write them now, not with the next batch.
   logger.flush();
   return undefined;
 });
+
+/** The admin listener, up before the start-up check (/readyz says "starting" until it passes). */
+async function startAdmin(bind: string, name: string, logger: Logger, holder: { bridge?: { status(name: string): StatusReport } }) {
+  const [{ Metrics }, { AdminListener }] = await Promise.all([import('../gateway/metrics.js'), import('../gateway/admin.js')]);
+  const metrics = new Metrics('mcp_bridge');
+  const listener = await AdminListener.start(
+    { bind, allowRemote: false, logger },
+    {
+      metrics,
+      notReady: () => (holder.bridge === undefined ? 'starting' : undefined),
+      status: () => holder.bridge?.status(name) ?? { name, uptimeSeconds: 0, sessions: [], backends: [] },
+    },
+  );
+  return { metrics, listener };
+}
 
 function collect(value: string, previous: string[]): string[] {
   return [...previous, value];

@@ -15,8 +15,12 @@ import { VERSION, exit, logLevelOption, newProgram, providerOption, runCli, serv
 interface RunFlags {
   shareToken?: string;
   provider?: string;
+  metricsBind?: string;
   logLevel: NonNullable<LoggerOptions['level']>;
 }
+
+/** Where `status` looks when not told (the conventional Prometheus exporter port, on loopback). */
+const DEFAULT_ADMIN = '127.0.0.1:9464';
 
 runCli('mcp-gateway', async () => {
   const program = newProgram('mcp-gateway', 'Aggregate many MCP backends into one share.', VERSION);
@@ -26,10 +30,19 @@ runCli('mcp-gateway', async () => {
     .description('serve the backends of a config file as one share; prints {"share_token":"…"}')
     .argument('<config>', 'path to config.yml')
     .option('--share-token <name>', 'serve under this token (overrides share_token in the file)')
+    .option('--metrics-bind <host:port>', 'serve /metrics, /healthz, /readyz and /status there (loopback; overrides metrics.bind)')
     .addOption(providerOption())
     .addOption(logLevelOption())
     .action((path: string, flags: RunFlags) => {
       result = run(path, flags);
+    });
+  program
+    .command('status')
+    .description("a running gateway's backends and sessions, from its admin listener")
+    .option('--metrics-bind <host:port>', "the gateway's admin listener", DEFAULT_ADMIN)
+    .option('--watch', 'refresh every 2 s (in place on a terminal) until interrupted')
+    .action((flags: { metricsBind: string; watch?: boolean }) => {
+      result = import('./status.js').then(({ showStatus }) => showStatus(flags.metricsBind, flags.watch === true));
     });
   program
     .command('validate')
@@ -54,10 +67,12 @@ async function run(path: string, flags: RunFlags): Promise<undefined> {
   const choice = resolveProviderChoice(flags.provider);
   const { provider, reason } = createListenProvider(choice);
   const holder: { gateway?: Gateway; stop?: (code: number) => void } = {};
+  const admin = await startAdmin(config, flags.metricsBind, logger, holder);
   const orchestrator = await managedMode(config, flags.shareToken ?? config.shareToken, logger, holder);
   let gateway: Gateway;
   try {
     gateway = await Gateway.start({
+      ...(admin === undefined ? {} : { metrics: admin.metrics }),
       config,
       provider,
       // `type: zrok` backends may be local tokens too: reach them however they are served.
@@ -69,6 +84,7 @@ async function run(path: string, flags: RunFlags): Promise<undefined> {
   } catch (error) {
     orchestrator?.setStatus('failed', describeError(error));
     await orchestrator?.stop();
+    await admin?.listener.close();
     throw error;
   }
   holder.gateway = gateway;
@@ -76,7 +92,10 @@ async function run(path: string, flags: RunFlags): Promise<undefined> {
   // Signals are handled before the token is out: a supervisor may send SIGTERM as soon as it reads it.
   holder.stop = serveUntilStopped(gateway, logger, {
     beforeStop: () => orchestrator?.setStatus('stopping'),
-    afterStop: () => orchestrator?.stop(),
+    afterStop: async () => {
+      await orchestrator?.stop();
+      await admin?.listener.close();
+    },
     onFailure: (error) => orchestrator?.setStatus('failed', describeError(error)),
   });
   process.stdout.write(`${JSON.stringify({ share_token: gateway.token })}\n`);
@@ -87,6 +106,26 @@ async function run(path: string, flags: RunFlags): Promise<undefined> {
   // Start-up lines are what people watch for: write them now, not with the next batch.
   logger.flush();
   return undefined;
+}
+
+/**
+ * With `--metrics-bind` or `metrics.bind`, the admin listener, started before discovery so that
+ * /healthz answers (and /readyz says "starting") while backends start; prom-client loads only then.
+ */
+async function startAdmin(config: GatewayConfig, flag: string | undefined, logger: Logger, holder: { gateway?: Gateway }) {
+  const bind = flag ?? config.metrics?.bind;
+  if (bind === undefined) return undefined;
+  const [{ Metrics }, { AdminListener }] = await Promise.all([import('../gateway/metrics.js'), import('../gateway/admin.js')]);
+  const metrics = new Metrics('mcp_gateway');
+  const listener = await AdminListener.start(
+    { bind, allowRemote: config.metrics?.allowRemote ?? false, logger },
+    {
+      metrics,
+      notReady: () => (holder.gateway === undefined ? 'starting' : holder.gateway.notReady()),
+      status: () => holder.gateway?.status() ?? { name: config.aggregator.name, uptimeSeconds: 0, sessions: [], backends: [] },
+    },
+  );
+  return { metrics, listener };
 }
 
 /** With `share_token` and `orchestrator`, report to the orchestrator as the original does. */

@@ -210,6 +210,7 @@ function toGatewayConfig(raw: RawConfig, warnings: PathProblem[]): GatewayConfig
       },
     }),
     ...(raw.log_file !== undefined && { logFile: raw.log_file }),
+    ...(raw.metrics?.bind !== undefined && { metrics: { bind: raw.metrics.bind, allowRemote: raw.metrics.allow_remote ?? false } }),
     ...(raw.max_sessions !== undefined && { maxSessions: raw.max_sessions }),
     logArguments: raw.log_arguments ?? false,
     shutdownGraceMs: wholeMs(raw.shutdown_grace ?? CONFIG_DEFAULTS.shutdownGraceMs),

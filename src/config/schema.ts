@@ -121,6 +121,12 @@ export const rawConfigSchema = z.strictObject({
     })
     .optional(),
   log_file: nonEmpty.optional(),
+  metrics: z
+    .strictObject({
+      bind: z.string().refine((bind) => /^(\[[^\]]+\]|[^:\s]+):\d{1,5}$/.test(bind), { message: 'must be host:port, e.g. 127.0.0.1:9464' }).optional(),
+      allow_remote: z.boolean().optional(),
+    })
+    .optional(),
   max_sessions: z.number().int().positive().optional(),
   log_arguments: z.boolean().optional(),
   shutdown_grace: duration({ allowZero: true }).optional(),

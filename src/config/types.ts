@@ -7,6 +7,8 @@ export interface GatewayConfig {
   readonly orchestrator?: OrchestratorConfig;
   /** JSON logs go to this file (managed mode). */
   readonly logFile?: string;
+  /** The admin listener (/metrics, /healthz, /readyz, /status); off when absent. */
+  readonly metrics?: { readonly bind: string; readonly allowRemote: boolean };
   /** Refuse client sessions beyond this many. */
   readonly maxSessions?: number;
   /** Log tool-call arguments (truncated); off by default because they carry secrets. */

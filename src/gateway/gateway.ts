@@ -18,6 +18,8 @@ import type { ShareListener, ShareProvider, StdioHandover } from '../share/index
 import { Backend, LIST_CHANGED_KINDS, type BackendCatalogue, type ListKind } from './backend.js';
 import { Catalogue } from './catalogue.js';
 import { GatewaySession, type SessionHost } from './session.js';
+import type { StatusReport } from './admin.js';
+import type { Metrics } from './metrics.js';
 import { tasksCapability } from './tasks.js';
 
 /** Start-up progress of one backend, for the CLI to show. */
@@ -37,6 +39,8 @@ export interface GatewayOptions {
   /** Overrides `share_token` from the config. */
   token?: string;
   onBackendStatus?: (status: BackendStatus) => void;
+  /** Counts what the gateway does (for its admin listener). */
+  metrics?: Metrics;
 }
 
 /** Capabilities the gateway offers to backends on behalf of its clients at discovery. */
@@ -62,6 +66,7 @@ const RETRY_MAX_MS = 30_000;
 export class Gateway implements SessionHost {
   readonly config: GatewayConfig;
   readonly logger: Logger;
+  readonly metrics: Metrics | undefined;
   readonly ready: Promise<void>;
   readonly #backends: Backend[];
   /** Processes of `warm` backends started ahead of the sessions that will take them. */
@@ -78,6 +83,7 @@ export class Gateway implements SessionHost {
   readonly #retries = new Set<NodeJS.Timeout>();
   #catalogue = new Catalogue();
   #toolCalls = 0;
+  readonly #startedAt = performance.now();
   #listener: ShareListener | undefined;
   #endpoint: McpHttpEndpoint | undefined;
   #shareServer: ShareServer | undefined;
@@ -87,6 +93,7 @@ export class Gateway implements SessionHost {
   private constructor(options: GatewayOptions) {
     this.config = options.config;
     this.logger = options.logger;
+    this.metrics = options.metrics;
     this.#provider = options.provider;
     this.#dialProvider = options.dialProvider ?? options.provider;
     this.#backends = options.config.backends.map((b) => new Backend(b));
@@ -122,6 +129,27 @@ export class Gateway implements SessionHost {
   /** Number of connected client sessions. */
   get sessionCount(): number {
     return this.#sessions.size;
+  }
+
+  /** Undefined while serving with every required backend ready; else why not (for /readyz). */
+  notReady(): string | undefined {
+    if (this.#stopping !== undefined) return 'stopping';
+    const missing = this.#backends.filter((b) => b.config.required && (b.catalogue === undefined || b.unavailable !== undefined)).map((b) => b.id);
+    return missing.length === 0 ? undefined : `required backend(s) not ready: ${missing.join(', ')}`;
+  }
+
+  /** The gateway, its backends and sessions now (for /status and `mcp-gateway status`). */
+  status(): StatusReport {
+    return {
+      name: this.config.aggregator.name,
+      uptimeSeconds: Math.round((performance.now() - this.#startedAt) / 1000),
+      sessions: [...this.#sessions].map((s) => ({ id: s.id, inFlight: s.busy })),
+      backends: this.#backends.map((b) => {
+        const state = b.unavailable !== undefined ? 'failed' : b.catalogue === undefined ? 'not ready' : 'ready';
+        const stats = this.metrics?.backendStats(b.id) ?? { calls: 0, errors: 0, connections: 0, p50Ms: undefined, p99Ms: undefined };
+        return { id: b.id, state, ...stats };
+      }),
+    };
   }
 
   /** Tool calls forwarded since start. */
@@ -256,6 +284,7 @@ export class Gateway implements SessionHost {
       this.#discoverOnce(backend).then(
         () => {
           backend.recovered();
+          this.metrics?.backendRestarted(backend.id);
           this.logger.info({ backend: backend.id }, 'backend recovered');
           this.#catalogueChanged(['tools', 'prompts', 'resources']);
         },
@@ -295,7 +324,7 @@ export class Gateway implements SessionHost {
   }
 
   sessionClosed(session: GatewaySession): void {
-    this.#sessions.delete(session);
+    if (this.#sessions.delete(session)) this.metrics?.sessionClosed();
     this.#onSessionClosed.get(session)?.();
     this.#onSessionClosed.delete(session);
     this.logger.info({ session: session.id, sessions: this.#sessions.size }, 'session closed');
@@ -386,18 +415,20 @@ export class Gateway implements SessionHost {
    */
   #clientStreamOptions() {
     const max = this.config.maxMessageBytes;
-    return { maxLineBytes: max, maxQueuedBytes: 2 * max, answerBadInput: true, pauseInputWhileCongested: true };
+    return { maxLineBytes: max, maxQueuedBytes: 2 * max, answerBadInput: true, pauseInputWhileCongested: true, ...(this.metrics === undefined ? {} : { meter: this.metrics.meter }) };
   }
 
   #accept(id: string, transport: Transport): GatewaySession | undefined {
     const max = this.config.maxSessions;
     if (max !== undefined && this.#sessions.size >= max) {
       this.logger.warn({ max }, 'session refused: max_sessions reached');
+      this.metrics?.refused('session_limit');
       void refuse(transport, `the gateway already serves its maximum of ${max} sessions`);
       return undefined;
     }
     const session = new GatewaySession(id, transport, this);
     this.#sessions.add(session);
+    this.metrics?.sessionOpened();
     this.logger.info({ session: id, sessions: this.#sessions.size }, 'session opened');
     session.start().catch((error: unknown) => {
       this.logger.warn({ session: id, err: describeError(error) }, 'session failed to start');
@@ -407,13 +438,35 @@ export class Gateway implements SessionHost {
   }
 
   #open(backend: Backend, params: Record<string, unknown>, handlers: UpstreamHandlers, label: string, logger: Logger = this.logger, prestarted?: StdioUpstream) {
-    return openUpstream(
+    const metrics = this.metrics;
+    // Counted once open; its close (ours, or the backend's own) counted once.
+    const counted: UpstreamHandlers =
+      metrics === undefined
+        ? handlers
+        : {
+            ...handlers,
+            onClose: (unexpected) => {
+              if (opened) metrics.connectionClosed(backend.id, unexpected);
+              opened = false;
+              handlers.onClose(unexpected);
+            },
+          };
+    let opened = false;
+    const opening = openUpstream(
       backend.config.transport,
       { label, logger, provider: this.#dialProvider, maxLineBytes: this.config.maxMessageBytes },
       { params, timeoutMs: this.config.aggregator.connectTimeoutMs },
-      handlers,
+      counted,
       prestarted,
     );
+    if (metrics === undefined) return opening;
+    return opening.then((result) => {
+      if (!result.connection.closed) {
+        opened = true;
+        metrics.connectionOpened(backend.id);
+      }
+      return result;
+    });
   }
 
   async #openShared(backend: Backend): Promise<{ connection: UpstreamConnection; result: Record<string, unknown> }> {

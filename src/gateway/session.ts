@@ -10,12 +10,15 @@ import { Cancellation, type RawMessage, type RawResponse, type RequestOptions, t
 import { LIST_CHANGED_KINDS, copyCatalogue, relist, type Backend, type BackendCatalogue, type ListKind } from './backend.js';
 import { RESOURCE_NOT_FOUND, isResourceNotFound, type Catalogue } from './catalogue.js';
 import { logCall } from './call-log.js';
+import type { Metrics } from './metrics.js';
 import { RELATED_TASK, type ResponseHook, SessionTasks } from './tasks.js';
 
 /** What a session needs from the gateway that owns it. */
 export interface SessionHost {
   readonly config: GatewayConfig;
   readonly logger: Logger;
+  /** Counts what sessions do, when an admin listener was asked for. */
+  readonly metrics: Metrics | undefined;
   /** Settles once start-up discovery is done. */
   readonly ready: Promise<void>;
   catalogue(): Catalogue;
@@ -354,7 +357,10 @@ export class GatewaySession {
         const kind = method === 'tools/call' ? 'tools' : 'prompts';
         const name = String(params['name']);
         const entry = catalogue[kind].get(name);
-        if (entry === undefined) return this.#fail(id, JsonRpcErrorCode.InvalidParams, `Unknown ${kind === 'tools' ? 'tool' : 'prompt'}: ${name}`);
+        if (entry === undefined) {
+          this.#host.metrics?.refused('unknown_name');
+          return this.#fail(id, JsonRpcErrorCode.InvalidParams, `Unknown ${kind === 'tools' ? 'tool' : 'prompt'}: ${name}`);
+        }
         if (kind === 'tools') this.#host.countToolCall();
         return this.#forward(id, entry.backend, method, { ...params, name: entry.original }, this.#tasks.augmented(entry.backend, params), name);
       }
@@ -484,6 +490,7 @@ export class GatewaySession {
   #forward(id: JsonRpcId, backend: Backend, method: string, params: Record<string, unknown>, hook?: ResponseHook, name?: string): void {
     const limit = this.#host.config.maxConcurrentCalls;
     if (this.#inFlight.size >= limit) {
+      this.#host.metrics?.refused('concurrency_limit');
       this.#fail(id, JsonRpcErrorCode.ConnectionClosed, `too many concurrent requests in this session (max_concurrent_calls: ${limit})`);
       return;
     }
@@ -511,6 +518,7 @@ export class GatewaySession {
     };
     this.#inFlight.set(id, call);
     if (backend.unavailable !== undefined) {
+      this.#host.metrics?.refused('unavailable');
       this.#settle(call, new GatewayError('UPSTREAM_UNAVAILABLE', `backend '${backend.id}' is unavailable (${backend.unavailable}); it is being restarted in the background`));
       return;
     }
@@ -586,7 +594,9 @@ export class GatewaySession {
     }
     if (call.name !== undefined || call.method === 'prompts/get' || call.method === 'resources/read') {
       const name = call.name ?? String(call.params['uri'] ?? call.params['name']);
-      logCall(this.#logger, this.#host.config.logArguments, { ...call, name, backend: call.backend.id, outcome: result });
+      const record = { ...call, name, backend: call.backend.id, outcome: result };
+      logCall(this.#logger, this.#host.config.logArguments, record);
+      this.#host.metrics?.call(record);
     }
   }
 }

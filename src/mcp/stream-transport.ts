@@ -54,6 +54,8 @@ export interface StreamTransportOptions {
    * before it reads again.
    */
   pauseInputWhileCongested?: boolean;
+  /** Told the bytes of each message read and written (newlines included), for metrics. */
+  meter?: { read(bytes: number): void; wrote(bytes: number): void };
   /** Answer unparsable or oversized input with a JSON-RPC error (server side of a session). */
   answerBadInput?: boolean;
   /**
@@ -94,6 +96,7 @@ export class StreamTransport implements LineTransport {
   readonly #maxLineBytes: number | undefined;
   readonly #maxQueuedBytes: number;
   readonly #pauseInput: boolean;
+  readonly #meter: StreamTransportOptions['meter'];
   #inputEnded = false;
   #closed = false;
   #corked = false;
@@ -109,6 +112,7 @@ export class StreamTransport implements LineTransport {
     this.#onInputEnd = options.onInputEnd;
     this.#maxQueuedBytes = options.maxQueuedBytes ?? DEFAULT_MAX_QUEUED_BYTES;
     this.#pauseInput = options.pauseInputWhileCongested ?? false;
+    this.#meter = options.meter;
     const limit = options.maxLineBytes;
     this.#maxLineBytes = limit;
     const onOverLimit = options.closeOnOversize === true ? () => this.#overLimit() : undefined;
@@ -155,7 +159,9 @@ export class StreamTransport implements LineTransport {
     // writev. (Deferring to setImmediate instead cost every call an extra epoll_wait.)
     if (this.#wroteThisTick) this.#cork();
     else this.#startTick();
-    this.#wrote(this.#output.write(`${JSON.stringify(message)}\n`));
+    const line = `${JSON.stringify(message)}\n`;
+    this.#meter?.wrote(Buffer.byteLength(line));
+    this.#wrote(this.#output.write(line));
     return true;
   }
 
@@ -168,6 +174,7 @@ export class StreamTransport implements LineTransport {
     if (!this.#writable) return false;
     if (!this.#wroteThisTick) this.#startTick();
     this.#cork();
+    if (this.#meter !== undefined) this.#meter.wrote(parts.reduce((sum, part) => sum + part.length, 1));
     for (const part of parts) this.#output.write(part);
     this.#wrote(this.#output.write(NEWLINE));
     return true;
@@ -255,6 +262,7 @@ export class StreamTransport implements LineTransport {
   };
 
   readonly #onLine = (line: Buffer): void => {
+    this.#meter?.read(line.length + 1);
     if (line.length === 0 || this.#closed) return;
     // Checked inline rather than through #onParts: that would allocate an array a line.
     if (this.#intercept !== undefined && line.length >= this.#intercept.minBytes && this.#intercept.handler([line], line.length)) return;
