@@ -137,6 +137,7 @@ async function gatewaySession(clientIn: PassThrough, clientOut: Writable, server
     config,
     logger,
     metrics: undefined,
+    tracing: undefined,
     ready: Promise.resolve(),
     catalogue: () => catalogue,
     buildCatalogue: (view) => Catalogue.build([backend], config.aggregator.separator, false, view),

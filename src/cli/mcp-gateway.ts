@@ -68,11 +68,14 @@ async function run(path: string, flags: RunFlags): Promise<undefined> {
   const { provider, reason } = createListenProvider(choice);
   const holder: { gateway?: Gateway; stop?: (code: number) => void } = {};
   const admin = await startAdmin(config, flags.metricsBind, logger, holder);
+  const tracing = tracingRequested() ? new (await import('../gateway/tracing.js')).Tracing('mcp-gateway', VERSION) : undefined;
+  if (tracing !== undefined) logger.info('exporting traces over OTLP/HTTP (OTEL_EXPORTER_OTLP_* is set)');
   const orchestrator = await managedMode(config, flags.shareToken ?? config.shareToken, logger, holder);
   let gateway: Gateway;
   try {
     gateway = await Gateway.start({
       ...(admin === undefined ? {} : { metrics: admin.metrics }),
+      ...(tracing === undefined ? {} : { tracing }),
       config,
       provider,
       // `type: zrok` backends may be local tokens too: reach them however they are served.
@@ -85,6 +88,7 @@ async function run(path: string, flags: RunFlags): Promise<undefined> {
     orchestrator?.setStatus('failed', describeError(error));
     await orchestrator?.stop();
     await admin?.listener.close();
+    await tracing?.shutdown();
     throw error;
   }
   holder.gateway = gateway;
@@ -95,6 +99,8 @@ async function run(path: string, flags: RunFlags): Promise<undefined> {
     afterStop: async () => {
       await orchestrator?.stop();
       await admin?.listener.close();
+      // What is still batched goes out before we exit.
+      await tracing?.shutdown().catch((error: unknown) => logger.warn({ err: describeError(error) }, 'could not export the last traces'));
     },
     onFailure: (error) => orchestrator?.setStatus('failed', describeError(error)),
   });
@@ -126,6 +132,12 @@ async function startAdmin(config: GatewayConfig, flag: string | undefined, logge
     },
   );
   return { metrics, listener };
+}
+
+/** True when the standard OpenTelemetry environment asks for traces (an OTLP endpoint, not disabled). */
+function tracingRequested(env: NodeJS.ProcessEnv = process.env): boolean {
+  if (env['OTEL_SDK_DISABLED'] === 'true' || env['OTEL_TRACES_EXPORTER'] === 'none') return false;
+  return Boolean(env['OTEL_EXPORTER_OTLP_ENDPOINT'] ?? env['OTEL_EXPORTER_OTLP_TRACES_ENDPOINT']);
 }
 
 /** With `share_token` and `orchestrator`, report to the orchestrator as the original does. */

@@ -20,6 +20,7 @@ import { Catalogue } from './catalogue.js';
 import { GatewaySession, type SessionHost } from './session.js';
 import type { StatusReport } from './admin.js';
 import type { Metrics } from './metrics.js';
+import type { Tracing } from './tracing.js';
 import { tasksCapability } from './tasks.js';
 
 /** Start-up progress of one backend, for the CLI to show. */
@@ -41,6 +42,8 @@ export interface GatewayOptions {
   onBackendStatus?: (status: BackendStatus) => void;
   /** Counts what the gateway does (for its admin listener). */
   metrics?: Metrics;
+  /** Spans for forwarded requests (OpenTelemetry). */
+  tracing?: Tracing;
 }
 
 /** Capabilities the gateway offers to backends on behalf of its clients at discovery. */
@@ -67,6 +70,7 @@ export class Gateway implements SessionHost {
   readonly config: GatewayConfig;
   readonly logger: Logger;
   readonly metrics: Metrics | undefined;
+  readonly tracing: Tracing | undefined;
   readonly ready: Promise<void>;
   readonly #backends: Backend[];
   /** Processes of `warm` backends started ahead of the sessions that will take them. */
@@ -94,6 +98,7 @@ export class Gateway implements SessionHost {
     this.config = options.config;
     this.logger = options.logger;
     this.metrics = options.metrics;
+    this.tracing = options.tracing;
     this.#provider = options.provider;
     this.#dialProvider = options.dialProvider ?? options.provider;
     this.#backends = options.config.backends.map((b) => new Backend(b));

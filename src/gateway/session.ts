@@ -11,6 +11,7 @@ import { LIST_CHANGED_KINDS, copyCatalogue, relist, type Backend, type BackendCa
 import { RESOURCE_NOT_FOUND, isResourceNotFound, type Catalogue } from './catalogue.js';
 import { logCall } from './call-log.js';
 import type { Metrics } from './metrics.js';
+import type { CallTrace, Tracing } from './tracing.js';
 import { RELATED_TASK, type ResponseHook, SessionTasks } from './tasks.js';
 
 /** What a session needs from the gateway that owns it. */
@@ -19,6 +20,8 @@ export interface SessionHost {
   readonly logger: Logger;
   /** Counts what sessions do, when an admin listener was asked for. */
   readonly metrics: Metrics | undefined;
+  /** Spans for forwarded requests, when OpenTelemetry export was asked for. */
+  readonly tracing: Tracing | undefined;
   /** Settles once start-up discovery is done. */
   readonly ready: Promise<void>;
   catalogue(): Catalogue;
@@ -62,6 +65,8 @@ interface InFlight {
   retried: boolean;
   /** Set once the client got its answer (or needs none). */
   settled: boolean;
+  /** Its spans, when tracing. */
+  readonly trace: CallTrace | undefined;
 }
 
 /** A server→client request we passed on, to route the client's answer back. */
@@ -495,7 +500,11 @@ export class GatewaySession {
       return;
     }
     const cancellation = new Cancellation();
-    const clientToken = (params['_meta'] as { progressToken?: unknown } | undefined)?.progressToken;
+    const meta = params['_meta'] as { progressToken?: unknown } | undefined;
+    const clientToken = meta?.progressToken;
+    const trace = this.#host.tracing?.call({ method, target: name ?? (typeof params['uri'] === 'string' ? params['uri'] : undefined), session: this.id, backend: backend.id, requestId: id, meta });
+    // The backend continues the trace from our span, not the client's.
+    if (trace !== undefined) params = { ...params, _meta: { ...meta, ...trace.carrier } };
     // A hook needs the answer parsed (a large one is not a not-found error: resources pass it through).
     const passThrough = hook === undefined || method === 'resources/read';
     const options: RequestOptions = { timeoutMs: this.#host.config.aggregator.callTimeoutMs, cancellation, passThrough };
@@ -515,6 +524,7 @@ export class GatewaySession {
       hook,
       retried: false,
       settled: false,
+      trace,
     };
     this.#inFlight.set(id, call);
     if (backend.unavailable !== undefined) {
@@ -592,6 +602,7 @@ export class GatewaySession {
       this.send(outcome as RawMessage);
       this.#answered();
     }
+    call.trace?.end(result);
     if (call.name !== undefined || call.method === 'prompts/get' || call.method === 'resources/read') {
       const name = call.name ?? String(call.params['uri'] ?? call.params['name']);
       const record = { ...call, name, backend: call.backend.id, outcome: result };
