@@ -16,6 +16,7 @@ interface RunFlags {
   shareToken?: string;
   provider?: string;
   metricsBind?: string;
+  watchConfig?: boolean;
   logLevel: NonNullable<LoggerOptions['level']>;
 }
 
@@ -31,6 +32,7 @@ runCli('mcp-gateway', async () => {
     .argument('<config>', 'path to config.yml')
     .option('--share-token <name>', 'serve under this token (overrides share_token in the file)')
     .option('--metrics-bind <host:port>', 'serve /metrics, /healthz, /readyz and /status there (loopback; overrides metrics.bind)')
+    .option('--watch-config', 'reload the config when its file changes (SIGHUP always reloads it)')
     .addOption(providerOption())
     .addOption(logLevelOption())
     .action((path: string, flags: RunFlags) => {
@@ -104,6 +106,7 @@ async function run(path: string, flags: RunFlags): Promise<undefined> {
     },
     onFailure: (error) => orchestrator?.setStatus('failed', describeError(error)),
   });
+  watchForReloads(path, gateway, logger, flags.watchConfig === true, () => orchestrator?.setStatus('running'));
   process.stdout.write(`${JSON.stringify({ share_token: gateway.token })}\n`);
   logger.info(
     { provider: provider.name, why: reason, token: redactToken(gateway.token), tools: gateway.catalogue().tools.size },
@@ -132,6 +135,66 @@ async function startAdmin(config: GatewayConfig, flag: string | undefined, logge
     },
   );
   return { metrics, listener };
+}
+
+/**
+ * Reloads the config on SIGHUP and, with `watch`, when the file changes (editors often replace
+ * it: the directory is watched, changes are taken together for 200 ms). One reload at a time; a
+ * change during one is applied after it. An invalid file keeps the running config.
+ */
+function watchForReloads(path: string, gateway: Gateway, logger: Logger, watch: boolean, reloaded: () => void): void {
+  let running: Promise<void> | undefined;
+  let again = false;
+  const reload = (why: string): void => {
+    if (running !== undefined) {
+      again = true;
+      return;
+    }
+    running = reloadOnce(path, gateway, logger, why)
+      .then(reloaded)
+      .finally(() => {
+        running = undefined;
+        if (again) {
+          again = false;
+          reload(why);
+        }
+      });
+  };
+  process.on('SIGHUP', () => reload('SIGHUP'));
+  if (!watch) return;
+  void import('node:fs').then(({ watch: watchDir }) => {
+    const { dir, base } = splitPath(path);
+    let timer: NodeJS.Timeout | undefined;
+    const watcher = watchDir(dir, (_event, file) => {
+      if (file !== null && file !== base) return;
+      clearTimeout(timer);
+      timer = setTimeout(() => reload('the config file changed'), 200);
+    });
+    watcher.on('error', (error) => logger.warn({ err: describeError(error) }, 'stopped watching the config file'));
+    watcher.unref();
+  });
+}
+
+function splitPath(path: string): { dir: string; base: string } {
+  const at = path.lastIndexOf('/');
+  return at === -1 ? { dir: '.', base: path } : { dir: path.slice(0, at) || '/', base: path.slice(at + 1) };
+}
+
+async function reloadOnce(path: string, gateway: Gateway, logger: Logger, why: string): Promise<void> {
+  const { loadConfig, ConfigError } = await import('../config/index.js');
+  let next: LoadedConfig;
+  try {
+    next = await loadConfig(path);
+  } catch (error) {
+    const problems = error instanceof ConfigError ? error.problems : [describeError(error)];
+    logger.error({ why, problems: problems.length }, 'config reload refused: the running config stays');
+    for (const problem of problems) logger.error(`config reload: ${problem}`);
+    return;
+  }
+  for (const warning of next.warnings) logger.warn(warning);
+  const result = await gateway.reload(next.config);
+  for (const field of result.needRestart) logger.warn({ field }, `config reload: '${field}' changed; it takes effect at the next restart`);
+  logger.info({ why, added: result.added, changed: result.changed, removed: result.removed }, 'config reloaded');
 }
 
 /** True when the standard OpenTelemetry environment asks for traces (an OTLP endpoint, not disabled). */

@@ -67,12 +67,13 @@ const RETRY_MAX_MS = 30_000;
  * start-up, then gives each client its own session that starts `session` backends lazily.
  */
 export class Gateway implements SessionHost {
-  readonly config: GatewayConfig;
+  /** Replaced as a whole by {@link reload}: sessions read it at each use. */
+  config: GatewayConfig;
   readonly logger: Logger;
   readonly metrics: Metrics | undefined;
   readonly tracing: Tracing | undefined;
   readonly ready: Promise<void>;
-  readonly #backends: Backend[];
+  #backends: Backend[];
   /** Processes of `warm` backends started ahead of the sessions that will take them. */
   readonly #warm = new Map<string, StdioUpstream[]>();
   readonly #provider: ShareProvider;
@@ -155,6 +156,61 @@ export class Gateway implements SessionHost {
         return { id: b.id, state, ...stats };
       }),
     };
+  }
+
+  /**
+   * Applies a new config to the running gateway. Backends whose settings are unchanged keep their
+   * processes and sessions; new and changed ones are discovered while the old keep serving, then
+   * swapped in; removed (and replaced) ones get no new calls, and their calls in flight finish
+   * before their connections close. Sessions are told with list_changed. Settings that only a
+   * restart can apply are reported, not applied.
+   */
+  async reload(next: GatewayConfig): Promise<{ added: string[]; changed: string[]; removed: string[]; needRestart: string[] }> {
+    const needRestart = restartOnlyChanges(this.config, next);
+    const current = new Map(this.#backends.map((b) => [b.id, b]));
+    const fresh: Backend[] = [];
+    const backends = next.backends.map((config) => {
+      const existing = current.get(config.id);
+      if (existing !== undefined && JSON.stringify(existing.config) === JSON.stringify(config)) return existing;
+      const backend = new Backend(config);
+      fresh.push(backend);
+      return backend;
+    });
+    const retired = this.#backends.filter((b) => !backends.includes(b));
+    // Discovered before anything changes; one that fails is retried in the background (its names
+    // are missing until it arrives), whether required or not: the gateway keeps serving.
+    await Promise.all(
+      fresh.map(async (backend) => {
+        try {
+          await this.#discover(backend, undefined);
+        } catch (error) {
+          this.logger.warn({ backend: backend.id, err: describeError(error) }, 'a backend of the new config failed to start; retrying in the background');
+          this.#scheduleRetry(backend, 1);
+        }
+      }),
+    );
+    this.config = { ...next, shareToken: this.config.shareToken, orchestrator: this.config.orchestrator, logFile: this.config.logFile, metrics: this.config.metrics } as GatewayConfig;
+    this.#backends = backends;
+    for (const backend of retired) this.#retire(backend);
+    const gone = new Set(retired.map((b) => b.id));
+    for (const session of this.#sessions) session.retireBackends(gone);
+    this.#catalogueChanged(['tools', 'prompts', 'resources']);
+    for (const backend of fresh) if (backend.catalogue !== undefined) this.#fillWarm(backend);
+    const ids = (list: Backend[]): string[] => list.map((b) => b.id);
+    const changed = ids(fresh).filter((id) => current.has(id));
+    return { added: ids(fresh).filter((id) => !current.has(id)), changed, removed: ids(retired).filter((id) => !changed.includes(id)), needRestart };
+  }
+
+  /** A backend a reload removed or replaced: its shared connection and warm processes go. */
+  #retire(backend: Backend): void {
+    const shared = this.#shared.get(backend.id);
+    if (shared !== undefined) {
+      this.#shared.delete(backend.id);
+      void shared.then((connection) => connection.close(), () => undefined);
+    }
+    const warm = this.#warm.get(backend.id) ?? [];
+    this.#warm.delete(backend.id);
+    for (const upstream of warm) void upstream.stop();
   }
 
   /** Tool calls forwarded since start. */
@@ -298,15 +354,16 @@ export class Gateway implements SessionHost {
           this.#scheduleRecovery(backend, attempt + 1);
         },
       );
-    });
+    }, backend);
   }
 
   /** Runs `retry` after the backoff for `attempt` (1 s, 2 s, 4 s … 30 s), unless we are stopping. */
-  #after(attempt: number, retry: () => void): void {
+  #after(attempt: number, retry: () => void, backend?: Backend): void {
     if (this.#stopping !== undefined) return;
     const timer = setTimeout(() => {
       this.#retries.delete(timer);
-      retry();
+      // A backend a reload removed is retried no more.
+      if (backend === undefined || this.#backends.includes(backend)) retry();
     }, Math.min(RETRY_MIN_MS * 2 ** (attempt - 1), RETRY_MAX_MS));
     this.#retries.add(timer);
   }
@@ -592,7 +649,7 @@ export class Gateway implements SessionHost {
           this.#catalogueChanged(['tools', 'prompts', 'resources']);
         }
       });
-    });
+    }, backend);
   }
 
   #catalogueChanged(kinds: ListKind[]): void {
@@ -601,6 +658,17 @@ export class Gateway implements SessionHost {
     this.#catalogue = catalogue;
     for (const session of this.#sessions) session.catalogueChanged(kinds);
   }
+}
+
+/** Settings a running gateway cannot change: named for the log, kept as they were. */
+function restartOnlyChanges(running: GatewayConfig, next: GatewayConfig): string[] {
+  const fields: [string, unknown, unknown][] = [
+    ['share_token', running.shareToken, next.shareToken],
+    ['orchestrator', running.orchestrator, next.orchestrator],
+    ['log_file', running.logFile, next.logFile],
+    ['metrics', running.metrics, next.metrics],
+  ];
+  return fields.filter(([, a, b]) => JSON.stringify(a) !== JSON.stringify(b)).map(([name]) => name);
 }
 
 async function refuse(transport: Transport, reason: string): Promise<void> {

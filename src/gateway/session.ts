@@ -69,6 +69,12 @@ interface InFlight {
   readonly trace: CallTrace | undefined;
 }
 
+/** A connection a reload retired, and the calls it still carries. */
+interface Draining {
+  calls: Set<InFlight>;
+  close: () => void;
+}
+
 /** A server→client request we passed on, to route the client's answer back. */
 interface Relayed {
   connection: UpstreamConnection;
@@ -99,6 +105,8 @@ export class GatewaySession {
   readonly #views = new Map<string, BackendCatalogue>();
   /** The merged view built from #views, until one of them (or the gateway's) changes. */
   #catalogue: Catalogue | undefined;
+  /** Connections of backends a reload retired, closed once their calls in flight are done. */
+  readonly #draining: Draining[] = [];
   /** Resource URIs this client subscribed to (a shared backend's updates go to subscribers only). */
   readonly #subscriptions = new Set<string>();
   readonly #tasks: SessionTasks;
@@ -173,6 +181,7 @@ export class GatewaySession {
     for (const call of calls) call.cancellation.abort('client left');
     const connections = [...this.#connections.values()];
     this.#connections.clear();
+    for (const entry of this.#draining.splice(0)) entry.close();
     this.#open.clear();
     await Promise.allSettled(connections.map(async (c) => (await c).close()));
     await this.#client.close().catch(() => undefined);
@@ -229,7 +238,7 @@ export class GatewaySession {
   }
 
   /** Handlers for a connection owned by this session. */
-  handlersFor(backend: Backend, connection: () => UpstreamConnection | undefined): UpstreamHandlers {
+  handlersFor(backend: Backend, connection: () => UpstreamConnection | undefined, pending: () => Promise<UpstreamConnection> | undefined = () => undefined): UpstreamHandlers {
     return {
       onRequest: (message) => {
         const c = connection();
@@ -251,6 +260,8 @@ export class GatewaySession {
         this.send(message);
       },
       onClose: (unexpected) => {
+        // A connection a reload retired is no longer the one this session uses for that id.
+        if (this.#connections.get(backend.id) !== pending()) return;
         this.#connections.delete(backend.id);
         // Until a new process starts, the discovery view stands in again.
         if (this.#views.delete(backend.id)) this.#catalogue = undefined;
@@ -437,7 +448,8 @@ export class GatewaySession {
     let pending = this.#connections.get(backend.id);
     if (pending === undefined) {
       let opened: UpstreamConnection | undefined;
-      const handlers = this.handlersFor(backend, () => opened);
+      const mine: { pending?: Promise<UpstreamConnection> } = {};
+      const handlers = this.handlersFor(backend, () => opened, () => mine.pending);
       pending = this.#host.openSessionConnection(backend, this, handlers).then(async (connection) => {
         opened = connection;
         // A server may offer a client something else than discovery saw (by its capabilities, or
@@ -448,10 +460,42 @@ export class GatewaySession {
         }
         return connection;
       });
+      mine.pending = pending;
       this.#connections.set(backend.id, pending);
-      pending.catch(() => this.#connections.delete(backend.id));
+      const failed = pending;
+      failed.catch(() => {
+        if (this.#connections.get(backend.id) === failed) this.#connections.delete(backend.id);
+      });
     }
     return pending;
+  }
+
+  /**
+   * Backends a reload removed or replaced: their next calls open new connections (to the new
+   * backend of that id, if any); the old connections close once the calls they carry are done.
+   */
+  retireBackends(ids: ReadonlySet<string>): void {
+    for (const id of ids) {
+      const pending = this.#connections.get(id);
+      this.#connections.delete(id);
+      this.#open.delete(id);
+      if (this.#views.delete(id)) this.#catalogue = undefined;
+      if (pending === undefined) continue;
+      const close = (): void => void pending.then((connection) => connection.close(), () => undefined);
+      const calls = new Set([...this.#inFlight.values()].filter((call) => call.backend.id === id));
+      if (calls.size === 0) close();
+      else this.#draining.push({ calls, close });
+    }
+  }
+
+  /** A call is over: a retired connection it was the last call of closes. */
+  #drained(call: InFlight): void {
+    for (let i = this.#draining.length - 1; i >= 0; i--) {
+      const entry = this.#draining[i] as Draining;
+      if (!entry.calls.delete(call) || entry.calls.size > 0) continue;
+      this.#draining.splice(i, 1);
+      entry.close();
+    }
   }
 
   /** What this client sees: the gateway's view, with what its own backend processes offer. */
@@ -603,6 +647,7 @@ export class GatewaySession {
       this.#answered();
     }
     call.trace?.end(result);
+    if (this.#draining.length > 0) this.#drained(call);
     if (call.name !== undefined || call.method === 'prompts/get' || call.method === 'resources/read') {
       const name = call.name ?? String(call.params['uri'] ?? call.params['name']);
       const record = { ...call, name, backend: call.backend.id, outcome: result };
