@@ -64,8 +64,9 @@ interface Session {
 }
 
 /**
- * Standard MCP over HTTP in front of any session opener: streamable HTTP on `/mcp`
- * (POST/GET/DELETE, stateful) and the legacy SSE pair `GET /sse` + `POST /message`.
+ * Standard MCP over HTTP in front of any session opener: streamable HTTP (POST/GET/DELETE,
+ * stateful) on every path — `/` as the newest original serves and dials it, `/mcp` as the SDKs
+ * do — except the legacy SSE pair `GET /sse` + `POST /message` of v0.1.3 originals.
  * Each client session gets its own server side, relayed message for message.
  */
 export class McpHttpEndpoint {
@@ -92,7 +93,7 @@ export class McpHttpEndpoint {
     return this.#sessions.size;
   }
 
-  /** Routes one HTTP request; anything not MCP gets 404. */
+  /** Routes one HTTP request: SSE on its two paths, streamable HTTP on any other. */
   handle(req: IncomingMessage, res: ServerResponse): void {
     this.#route(req, res).catch((error: unknown) => {
       this.#options.logger.warn({ err: error }, 'http: request failed');
@@ -120,10 +121,9 @@ export class McpHttpEndpoint {
       sendJsonRpcError(res, 503, JsonRpcErrorCode.InternalError, 'Server is shutting down');
       return;
     }
-    if (path === '/mcp') return this.#stateless === undefined ? this.#streamable(req, res, sdk) : this.#statelessPost(req, res, this.#stateless, sdk);
     if (path === '/sse' && req.method === 'GET') return this.#sseOpen(res, sdk);
     if (path === '/message' && req.method === 'POST') return this.#ssePost(req, res, sdk);
-    res.writeHead(404, { 'content-type': 'text/plain' }).end('Not found\n');
+    return this.#stateless === undefined ? this.#streamable(req, res, sdk) : this.#statelessPost(req, res, this.#stateless, sdk);
   }
 
   #hostAllowed(req: IncomingMessage): boolean {

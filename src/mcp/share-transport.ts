@@ -1,5 +1,3 @@
-import type { SSEClientTransport } from '@modelcontextprotocol/sdk/client/sse.js';
-import type { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import { isGatewayError } from '../errors.js';
 import type { ShareConnector } from '../share/index.js';
@@ -32,8 +30,26 @@ export async function openShareSession(connector: ShareConnector, preferHttp: 's
   // Streamable HTTP needs no probe of its own: its first POST is the initialize. SSE opens a
   // stream at start(), so it is the one to try when streamable is refused.
   if (preferHttp === 'sse') return { kind: 'http', transport: new Sse(new URL('/sse', base)), protocol: 'sse' };
-  return { kind: 'http', transport: new FallbackTransport(new Streamable(new URL('/mcp', base)), () => new Sse(new URL('/sse', base))), protocol: 'streamable' };
+  const wires: Wire[] = [
+    { path: '/', open: () => new Streamable(new URL('/', base)) },
+    { path: '/mcp', open: () => new Streamable(new URL('/mcp', base)) },
+    { path: '/sse', open: () => new Sse(new URL('/sse', base)) },
+  ];
+  // What worked for this address before is tried first (a gateway dials a share once a session).
+  const known = WORKED.get(base);
+  const ordered = known === undefined ? wires : [...wires.filter((w) => w.path === known), ...wires.filter((w) => w.path !== known)];
+  return { kind: 'http', transport: new FallbackTransport(ordered, (path) => WORKED.set(base, path)), protocol: 'streamable' };
 }
+
+/** One way of speaking MCP over HTTP to a share: where, and its client transport. */
+interface Wire {
+  path: '/' | '/mcp' | '/sse';
+  open: () => Transport;
+}
+
+/** By HTTP base address: the wire that last carried a session there. Bounded: few addresses. */
+const WORKED = new Map<string, Wire['path']>();
+const MAX_REMEMBERED = 256;
 
 /** The session as an SDK Transport, whichever kind it is. */
 export async function openShareTransport(connector: ShareConnector): Promise<Transport> {
@@ -42,20 +58,26 @@ export async function openShareTransport(connector: ShareConnector): Promise<Tra
 }
 
 /**
- * Streamable HTTP, switching to legacy SSE when the server refuses the first message (404/405),
- * which is how a server that only speaks SSE answers a POST to /mcp.
+ * The wires in order, each given the first message: the newest original answers streamable HTTP
+ * at `/`, our earlier versions only at `/mcp`, v0.1.3 originals only SSE — and a server that does
+ * not speak a wire refuses its first message (404/405), which moves on to the next.
  */
 class FallbackTransport implements Transport {
   onmessage?: Transport['onmessage'];
   onclose?: () => void;
   onerror?: (error: Error) => void;
   #active: Transport;
-  readonly #newSse: () => SSEClientTransport;
+  readonly #rest: Wire[];
+  readonly #worked: (path: Wire['path']) => void;
+  #path: Wire['path'];
   #firstSend = true;
 
-  constructor(streamable: StreamableHTTPClientTransport, newSse: () => SSEClientTransport) {
-    this.#active = streamable;
-    this.#newSse = newSse;
+  constructor(wires: readonly Wire[], worked: (path: Wire['path']) => void) {
+    const [first, ...rest] = wires as [Wire, ...Wire[]];
+    this.#active = first.open();
+    this.#path = first.path;
+    this.#rest = rest;
+    this.#worked = worked;
   }
 
   get sessionId(): string | undefined {
@@ -70,17 +92,23 @@ class FallbackTransport implements Transport {
   async send(...args: Parameters<Transport['send']>): Promise<void> {
     if (!this.#firstSend) return this.#active.send(...args);
     this.#firstSend = false;
-    try {
-      await this.#active.send(...args);
-    } catch {
-      const sse = this.#newSse();
-      this.#wire(sse);
-      const previous = this.#active;
-      this.#active = sse;
-      previous.onclose = undefined;
-      await previous.close().catch(() => undefined);
-      await sse.start();
-      await sse.send(args[0]);
+    for (;;) {
+      try {
+        await this.#active.send(...args);
+        if (WORKED.size >= MAX_REMEMBERED && !WORKED.has(this.#path)) WORKED.clear();
+        this.#worked(this.#path);
+        return;
+      } catch (error) {
+        const next = this.#rest.shift();
+        if (next === undefined) throw error;
+        const previous = this.#active;
+        previous.onclose = undefined;
+        await previous.close().catch(() => undefined);
+        this.#active = next.open();
+        this.#path = next.path;
+        this.#wire(this.#active);
+        await this.#active.start();
+      }
     }
   }
 

@@ -58,6 +58,15 @@ describe('mcp-tools http', () => {
     assert.equal(foreignOrigin.status, 403);
   });
 
+  it('serves streamable HTTP at / too, as the newest original’s clients expect', async () => {
+    const { cli, url } = await startHttpFront(bridge.token, env);
+    clis.push(cli);
+    const client = new Client({ name: 'http-root-test', version: '1' });
+    clients.push(client);
+    await client.connect(new StreamableHTTPClientTransport(new URL('/', url)));
+    assert.equal(text(await client.callTool({ name: 'echo', arguments: { message: 'at the root' } })), 'Echo: at the root');
+  });
+
   it('refuses a foreign Host header with 403', async () => {
     const { cli, url } = await startHttpFront(bridge.token, env);
     clis.push(cli);

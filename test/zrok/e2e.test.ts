@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { SSEClientTransport } from '@modelcontextprotocol/sdk/client/sse.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { CreateMessageRequestSchema, ElicitRequestSchema } from '@modelcontextprotocol/sdk/types.js';
 import { ZROK2_STANDIN, enabledHome, runZrok2, settledStandins } from '../fixtures/zrok2/harness.js';
 import { EVERYTHING_BIN, connectThroughTools, runCli, startBridge, startGateway, waitFor, type RunningShare } from '../helpers/cli.js';
@@ -14,6 +15,7 @@ import { tapProgress, text } from '../helpers/mcp.js';
 import { dynamicBackend, firstJsonLine } from '../helpers/share-home.js';
 
 const SSE_ONLY = fileURLToPath(new URL('../fixtures/sse-only-server.js', import.meta.url));
+const ROOT_STREAMABLE = fileURLToPath(new URL('../fixtures/root-streamable-server.js', import.meta.url));
 
 describe('zrok shares through the zrok2 stand-in', () => {
   let root: string;
@@ -171,5 +173,58 @@ describe('zrok shares through the zrok2 stand-in', () => {
     await chained.client.close();
     share.kill('SIGTERM');
     original.kill('SIGTERM');
+  });
+
+  /** Starts a stand-in of another implementation's server and shares it on the stand-in zrok. */
+  async function shareForeign(args: string[]): Promise<string> {
+    const foreign = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] });
+    children.push(foreign);
+    const { port } = await firstJsonLine<{ port: number }>(foreign);
+    const share = spawn(ZROK2_STANDIN, ['share', 'private', `http://127.0.0.1:${port}`, '--backend-mode', 'proxy', '--open', '--subordinate'], {
+      env: { ...process.env, ...serverEnv },
+      stdio: ['ignore', 'pipe', 'ignore'],
+    });
+    children.push(share);
+    return (await firstJsonLine<{ token: string }>(share)).token;
+  }
+
+  it('reaches the newest original (streamable HTTP at /) from our mcp-tools and our gateway', async () => {
+    const token = await shareForeign([ROOT_STREAMABLE]);
+    const called = await runCli('mcp-tools', ['call', token, 'fs_read_file', '{"path":"a.txt"}', '--provider', 'zrok'], clientEnv);
+    assert.equal(called.stdout, 'contents of a.txt', called.stderr);
+    const config = join(root, 'to-newest.yml');
+    await writeFile(config, `backends:\n  - id: team\n    transport: { type: zrok, share_token: ${token} }\n`);
+    const gateway = await startGateway(config, clientEnv, ['--provider', 'local']);
+    shares.push(gateway);
+    const chained = await connectThroughTools(gateway.token, clientEnv);
+    assert.equal(text(await chained.client.callTool({ name: 'team_fs_read_file', arguments: { path: 'c.txt' } })), 'contents of c.txt');
+    const paths = JSON.parse(text(await chained.client.callTool({ name: 'team_paths', arguments: {} }))) as string[];
+    await chained.client.close();
+    assert.ok(paths.includes('POST /'), 'spoken at /');
+    assert.ok(!paths.some((p) => p.endsWith(' /mcp') || p.endsWith(' /sse')), `nothing else tried: ${paths.join(', ')}`);
+  });
+
+  it('falls back from / to /mcp for a server that only answers there', async () => {
+    const token = await shareForeign([ROOT_STREAMABLE, '--mcp-only']);
+    const { client } = await connectThroughTools(token, { ...clientEnv, MCP_SHARE_PROVIDER: 'zrok' });
+    assert.equal(text(await client.callTool({ name: 'fs_read_file', arguments: { path: 'd.txt' } })), 'contents of d.txt');
+    const paths = JSON.parse(text(await client.callTool({ name: 'paths', arguments: {} }))) as string[];
+    await client.close();
+    assert.ok(paths.includes('POST /') && paths.includes('POST /mcp'), paths.join(', '));
+  });
+
+  it('serves the newest original’s mcp-tools (streamable HTTP at / over a zrok access) from our gateway', async () => {
+    const config = join(root, 'interop-root.yml');
+    await writeFile(config, `backends:\n${dynamicBackend('dyn')}`);
+    const gateway = await startGateway(config, serverEnv, ['--provider', 'zrok']);
+    shares.push(gateway);
+    const access = spawn(ZROK2_STANDIN, ['access', 'private', gateway.token, '--bind', '127.0.0.1:0', '--subordinate'], { env: { ...process.env, ...clientEnv }, stdio: ['ignore', 'pipe', 'ignore'] });
+    children.push(access);
+    const boot = await firstJsonLine<{ bind_address: string }>(access);
+    const client = new Client({ name: 'go-mcp-tools-stand-in', version: '0.1.10' });
+    await client.connect(new StreamableHTTPClientTransport(new URL(`http://${boot.bind_address}/`)));
+    assert.equal(text(await client.callTool({ name: 'dyn_echo', arguments: { text: 'at the root' } })), 'at the root');
+    await client.close();
+    access.kill('SIGTERM');
   });
 });
