@@ -396,10 +396,13 @@ export class Gateway implements SessionHost {
     return openUpstream(
       backend.config.transport,
       { label, logger, provider: this.#dialProvider, maxLineBytes: this.config.maxMessageBytes },
-      { params, timeoutMs: this.config.aggregator.connectTimeoutMs },
+      { params, timeoutMs: this.config.aggregator.connectTimeoutMs, era: backend.era },
       handlers,
       prestarted,
-    );
+    ).then((opened) => {
+      backend.era = opened.era;
+      return opened;
+    });
   }
 
   async #openShared(backend: Backend): Promise<{ connection: UpstreamConnection; result: Record<string, unknown> }> {
