@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { GatewayError } from '../errors.js';
+import { META } from '../mcp/era.js';
 import { JsonRpcErrorCode } from '../mcp/jsonrpc.js';
 import { PassThroughResponse } from '../mcp/passthrough.js';
 import type { RawResponse, RequestOptions, ResponseCallback, UpstreamConnection } from '../mcp/upstream.js';
@@ -9,7 +10,9 @@ import type { RawResponse, RequestOptions, ResponseCallback, UpstreamConnection 
  * sampling, elicitation or roots requests; it answers the call with `input_required` and expects
  * it again with the answers (`inputResponses`) and its `requestState` echoed byte for byte. A 2025
  * client knows nothing of that, so the gateway asks the client in the client's own vocabulary and
- * makes the retries itself, until the backend gives its final result.
+ * makes the retries itself, until the backend gives its final result. A client that speaks
+ * 2026-07-28 itself (its request carries the envelope) gets `input_required` as it is and retries
+ * on its own.
  */
 
 /** The requests a modern backend may answer with `input_required`. */
@@ -52,7 +55,7 @@ export function callWithInput(
   client: InputClient,
   done: ResponseCallback,
 ): void {
-  if (connection.era !== 'modern' || !MULTI_ROUND_METHODS.has(method)) {
+  if (connection.era !== 'modern' || !MULTI_ROUND_METHODS.has(method) || speaksModern(params)) {
     connection.call(method, params, options, done);
     return;
   }
@@ -77,6 +80,11 @@ export function callWithInput(
     });
   };
   round(1, params);
+}
+
+/** True when the request comes from a 2026-07-28 client: its `_meta` carries the envelope's protocol version. */
+function speaksModern(params: Obj): boolean {
+  return typeof (params['_meta'] as Obj | undefined)?.[META.protocolVersion] === 'string';
 }
 
 /** A JSON-RPC error answer of the gateway's, for the client. */

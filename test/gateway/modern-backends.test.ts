@@ -1,18 +1,16 @@
 // A 2025 client (SDK v1, through `mcp-tools run`) and a gateway whose backends speak 2026-07-28:
-// one that speaks nothing else and one that serves both eras (which the gateway must find to be
-// modern, not fall back to initialize with). Both are our SDK v2 fixtures, one definition.
+// one that speaks nothing else (`m`), one that serves both eras (`d`, which the gateway must find
+// to be modern, not fall back to initialize with), and a share backend (`s`: a bridge of the
+// first). All are our SDK v2 fixtures, one definition.
 import assert from 'node:assert/strict';
-import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import { CreateMessageRequestSchema, ElicitRequestSchema, ListRootsRequestSchema } from '@modelcontextprotocol/sdk/types.js';
 import { connectThroughTools, waitFor, type RunningShare } from '../helpers/cli.js';
 import { callAndSeeStart, tapProgress, text } from '../helpers/mcp.js';
+import { DUAL_ERA_FIXTURE as DUAL_ERA, MODERN_FIXTURE as MODERN } from '../helpers/modern.js';
 import { ShareHome, stdioBackend } from '../helpers/share-home.js';
-
-const MODERN = fileURLToPath(new URL('../fixtures/modern-server.js', import.meta.url));
-const DUAL_ERA = fileURLToPath(new URL('../fixtures/dual-era-server.js', import.meta.url));
 
 /** The capabilities a client needs for the fixture's `ask`. */
 const ASKABLE = { capabilities: { sampling: {}, elicitation: {}, roots: { listChanged: true } } };
@@ -45,11 +43,15 @@ describe('mcp-gateway with 2026-07-28 backends, used by a 2025 client', () => {
 
   before(async () => {
     home = await ShareHome.create('gw-modern');
+    const bridge = await home.startBridge([process.execPath, MODERN]);
+    const onlyTools = '    prompts: { mode: allow, list: [] }\n    resources: { mode: allow, list: [] }\n';
     const config = `
 aggregator:
   connection: { connect_timeout: 20s, call_timeout: 20s }
 backends:
-${stdioBackend('m', MODERN)}${stdioBackend('d', DUAL_ERA, [], '    prompts: { mode: allow, list: [] }\n')}`;
+${stdioBackend('m', MODERN)}${stdioBackend('d', DUAL_ERA, [], onlyTools)}  - id: s
+    transport: { type: zrok, share_token: ${bridge.token} }
+${onlyTools}`;
     gateway = await home.startGateway(config);
     ({ client, transport } = await connectThroughTools(gateway.token, home.env, ASKABLE));
     clients.push(client);
@@ -64,8 +66,7 @@ ${stdioBackend('m', MODERN)}${stdioBackend('d', DUAL_ERA, [], '    prompts: { mo
   it('starts with both and lists their tools, prompts and resources', async () => {
     const tools = (await client.listTools()).tools.map((t) => t.name);
     for (const name of ['echo', 'era', 'ask', 'count', 'sleep']) {
-      assert.ok(tools.includes(`m_${name}`), `m_${name}`);
-      assert.ok(tools.includes(`d_${name}`), `d_${name}`);
+      for (const backend of ['m', 'd', 's']) assert.ok(tools.includes(`${backend}_${name}`), `${backend}_${name}`);
     }
     assert.deepEqual((await client.listPrompts()).prompts.map((p) => p.name), ['m_greeting']);
     assert.deepEqual((await client.listResources()).resources.map((r) => r.uri), ['modern://info']);
@@ -77,13 +78,14 @@ ${stdioBackend('m', MODERN)}${stdioBackend('d', DUAL_ERA, [], '    prompts: { mo
     assert.equal(text(await client.callTool({ name: 'd_echo', arguments: { text: 'hi d' } })), 'hi d');
     assert.equal(text(await client.callTool({ name: 'm_era', arguments: {} })), 'modern');
     assert.equal(text(await client.callTool({ name: 'd_era', arguments: {} })), 'modern', 'the dual-era backend was found to be modern');
+    assert.equal(text(await client.callTool({ name: 's_era', arguments: {} })), 'modern', 'the share backend too');
     const prompt = await client.getPrompt({ name: 'm_greeting', arguments: { name: 'Ada' } });
     assert.deepEqual(prompt.messages[0]?.content, { type: 'text', text: 'Hello, Ada!' });
     const read = await client.readResource({ uri: 'modern://info' });
     assert.equal((read.contents[0] as { text?: string }).text, 'served by the modern fixture');
   });
 
-  for (const backend of ['m', 'd']) {
+  for (const backend of ['m', 'd', 's']) {
     it(`turns input_required of '${backend}' into elicitation, roots and sampling requests to the client, then retries`, async () => {
       asked.length = 0;
       const result = await client.callTool({ name: `${backend}_ask`, arguments: {} });
