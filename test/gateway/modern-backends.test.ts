@@ -1,7 +1,7 @@
 // A 2025 client (SDK v1, through `mcp-tools run`) and a gateway whose backends speak 2026-07-28:
 // one that speaks nothing else (`m`), one that serves both eras (`d`, which the gateway must find
 // to be modern, not fall back to initialize with), and a share backend (`s`: a bridge of the
-// first). All are our SDK v2 fixtures, one definition.
+// first) and the dual-era one over streamable HTTP (`h`). All are our SDK v2 fixtures, one definition.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
@@ -9,7 +9,8 @@ import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import { CreateMessageRequestSchema, ElicitRequestSchema, ListRootsRequestSchema } from '@modelcontextprotocol/sdk/types.js';
 import { connectThroughTools, waitFor, type RunningShare } from '../helpers/cli.js';
 import { callAndSeeStart, tapProgress, text } from '../helpers/mcp.js';
-import { DUAL_ERA_FIXTURE as DUAL_ERA, MODERN_FIXTURE as MODERN } from '../helpers/modern.js';
+import type { ChildProcess } from 'node:child_process';
+import { DUAL_ERA_FIXTURE as DUAL_ERA, MODERN_FIXTURE as MODERN, startDualEraHttp } from '../helpers/modern.js';
 import { ShareHome, stdioBackend } from '../helpers/share-home.js';
 
 /** The capabilities a client needs for the fixture's `ask`. */
@@ -39,11 +40,13 @@ describe('mcp-gateway with 2026-07-28 backends, used by a 2025 client', () => {
   let client: Client;
   let transport: Transport;
   let asked: string[];
+  let http: { proc: ChildProcess; url: string };
   const clients: Client[] = [];
 
   before(async () => {
     home = await ShareHome.create('gw-modern');
     const bridge = await home.startBridge([process.execPath, MODERN]);
+    http = await startDualEraHttp();
     const onlyTools = '    prompts: { mode: allow, list: [] }\n    resources: { mode: allow, list: [] }\n';
     const config = `
 aggregator:
@@ -51,6 +54,8 @@ aggregator:
 backends:
 ${stdioBackend('m', MODERN)}${stdioBackend('d', DUAL_ERA, [], onlyTools)}  - id: s
     transport: { type: zrok, share_token: ${bridge.token} }
+${onlyTools}  - id: h
+    transport: { type: http, endpoint: "${http.url}", allow_insecure: true }
 ${onlyTools}`;
     gateway = await home.startGateway(config);
     ({ client, transport } = await connectThroughTools(gateway.token, home.env, ASKABLE));
@@ -61,12 +66,13 @@ ${onlyTools}`;
   after(async () => {
     await Promise.allSettled(clients.map((c) => c.close()));
     await home.cleanup();
+    http.proc.kill('SIGTERM');
   });
 
-  it('starts with both and lists their tools, prompts and resources', async () => {
+  it('starts with all and lists their tools, prompts and resources', async () => {
     const tools = (await client.listTools()).tools.map((t) => t.name);
     for (const name of ['echo', 'era', 'ask', 'count', 'sleep']) {
-      for (const backend of ['m', 'd', 's']) assert.ok(tools.includes(`${backend}_${name}`), `${backend}_${name}`);
+      for (const backend of ['m', 'd', 's', 'h']) assert.ok(tools.includes(`${backend}_${name}`), `${backend}_${name}`);
     }
     assert.deepEqual((await client.listPrompts()).prompts.map((p) => p.name), ['m_greeting']);
     assert.deepEqual((await client.listResources()).resources.map((r) => r.uri), ['modern://info']);
@@ -79,13 +85,14 @@ ${onlyTools}`;
     assert.equal(text(await client.callTool({ name: 'm_era', arguments: {} })), 'modern');
     assert.equal(text(await client.callTool({ name: 'd_era', arguments: {} })), 'modern', 'the dual-era backend was found to be modern');
     assert.equal(text(await client.callTool({ name: 's_era', arguments: {} })), 'modern', 'the share backend too');
+    assert.equal(text(await client.callTool({ name: 'h_era', arguments: {} })), 'modern', 'and the HTTP one');
     const prompt = await client.getPrompt({ name: 'm_greeting', arguments: { name: 'Ada' } });
     assert.deepEqual(prompt.messages[0]?.content, { type: 'text', text: 'Hello, Ada!' });
     const read = await client.readResource({ uri: 'modern://info' });
     assert.equal((read.contents[0] as { text?: string }).text, 'served by the modern fixture');
   });
 
-  for (const backend of ['m', 'd', 's']) {
+  for (const backend of ['m', 'd', 's', 'h']) {
     it(`turns input_required of '${backend}' into elicitation, roots and sampling requests to the client, then retries`, async () => {
       asked.length = 0;
       const result = await client.callTool({ name: `${backend}_ask`, arguments: {} });
@@ -95,18 +102,20 @@ ${onlyTools}`;
     });
   }
 
-  it('delivers every progress notification of a modern backend', async () => {
-    const { seen, restore } = tapProgress(transport);
-    const result = await client.callTool({ name: 'm_count', arguments: { steps: 4 } }, undefined, { onprogress: () => undefined });
-    restore();
-    assert.equal(text(result), 'counted 4');
-    assert.deepEqual(seen.map((p) => [p.progress, p.total]), [
-      [1, 4],
-      [2, 4],
-      [3, 4],
-      [4, 4],
-    ]);
-  });
+  for (const backend of ['m', 'h']) {
+    it(`delivers every progress notification of modern backend '${backend}'`, async () => {
+      const { seen, restore } = tapProgress(transport);
+      const result = await client.callTool({ name: `${backend}_count`, arguments: { steps: 4 } }, undefined, { onprogress: () => undefined });
+      restore();
+      assert.equal(text(result), 'counted 4');
+      assert.deepEqual(seen.map((p) => [p.progress, p.total]), [
+        [1, 4],
+        [2, 4],
+        [3, 4],
+        [4, 4],
+      ]);
+    });
+  }
 
   it('forwards a client cancellation to a modern backend', async () => {
     const controller = new AbortController();

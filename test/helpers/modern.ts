@@ -1,13 +1,22 @@
 // SDK v2 clients for the 2026-07-28 tests, and our era fixtures' paths.
+import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { Client } from '@modelcontextprotocol/client';
 import { StdioClientTransport } from '@modelcontextprotocol/client/stdio';
 import { binPath } from './cli.js';
+import { firstJsonLine } from './share-home.js';
 
 /** Our 2026-07-28-only fixture server (SDK v2, legacy: 'reject'). */
 export const MODERN_FIXTURE = fileURLToPath(new URL('../fixtures/modern-server.js', import.meta.url));
 /** Our dual-era fixture server (SDK v2, legacy: 'serve'), the same tools. */
 export const DUAL_ERA_FIXTURE = fileURLToPath(new URL('../fixtures/dual-era-server.js', import.meta.url));
+
+/** The dual-era fixture over streamable HTTP (SDK v2 createMcpHandler) on port 0, with its URL. */
+export async function startDualEraHttp(): Promise<{ proc: ChildProcess; url: string }> {
+  const script = fileURLToPath(new URL('../fixtures/dual-era-http-server.js', import.meta.url));
+  const proc = spawn(process.execPath, [script], { stdio: ['ignore', 'pipe', 'inherit'] });
+  return { proc, url: (await firstJsonLine<{ url: string }>(proc)).url };
+}
 
 /** How an SDK v2 client negotiates: pinned to 2026-07-28, or `auto` (probe, then fall back to initialize). */
 export type V2Mode = 'auto' | { pin: '2026-07-28' };
