@@ -61,9 +61,16 @@ export function discoveredAsInitialized(result: Record<string, unknown> | undefi
   const versions = result?.['supportedVersions'];
   if (result === undefined || !Array.isArray(versions) || !versions.includes(MODERN_PROTOCOL_VERSION)) return undefined;
   const serverInfo = (result['_meta'] as Record<string, unknown> | undefined)?.[META.serverInfo];
+  const capabilities = { ...(result['capabilities'] as Record<string, unknown> | undefined) };
+  // A modern server's `subscribe` means subscriptions/listen, which 2025's resources/subscribe is not.
+  if (typeof capabilities['resources'] === 'object' && capabilities['resources'] !== null) {
+    const resources = { ...(capabilities['resources'] as Record<string, unknown>) };
+    delete resources['subscribe'];
+    capabilities['resources'] = resources;
+  }
   return {
     protocolVersion: MODERN_PROTOCOL_VERSION,
-    capabilities: result['capabilities'] ?? {},
+    capabilities,
     ...(serverInfo === undefined ? {} : { serverInfo }),
     ...(typeof result['instructions'] === 'string' ? { instructions: result['instructions'] } : {}),
   };

@@ -10,7 +10,7 @@ import { CreateMessageRequestSchema, ElicitRequestSchema, ListRootsRequestSchema
 import { connectThroughTools, waitFor, type RunningShare } from '../helpers/cli.js';
 import { callAndSeeStart, tapProgress, text } from '../helpers/mcp.js';
 import type { ChildProcess } from 'node:child_process';
-import { DUAL_ERA_FIXTURE as DUAL_ERA, MODERN_FIXTURE as MODERN, startDualEraHttp } from '../helpers/modern.js';
+import { DUAL_ERA_FIXTURE as DUAL_ERA, MODERN_FIXTURE as MODERN, connectV2ThroughTools, startDualEraHttp } from '../helpers/modern.js';
 import { ShareHome, stdioBackend } from '../helpers/share-home.js';
 
 /** The capabilities a client needs for the fixture's `ask`. */
@@ -152,6 +152,15 @@ ${onlyTools}`;
     await assert.rejects(bare.client.callTool({ name: 'm_ask', arguments: { kinds: ['elicitation'] } }), /-32021.*do not declare the required capability|did not declare the 'elicitation'/);
     // It can still use what needs nothing of it.
     assert.equal(text(await bare.client.callTool({ name: 'm_echo', arguments: { text: 'still here' } })), 'still here');
+  });
+
+  it('serves an SDK v2 client in auto mode the same, through the handlers it registered', async () => {
+    const v2 = await connectV2ThroughTools(gateway.token, home.env, 'auto');
+    try {
+      assert.equal(text(await v2.callTool({ name: 'm_ask', arguments: {} })), 'elicited: accept Grace; roots: file:///srv/root; sampled: hello from the client');
+    } finally {
+      await v2.close();
+    }
   });
 
   it('withdraws its request to the client when the client cancels the call meanwhile', async () => {
