@@ -26,6 +26,8 @@ export interface InitializeRequest {
   timeoutMs: number;
   /** The backend's era when already known: a legacy backend is not probed again. */
   era?: Era | undefined;
+  /** How long `server/discover` may go unanswered (default PROBE_TIMEOUT_MS). */
+  probeTimeoutMs?: number;
 }
 
 /** An opened connection and what the server said about itself (a discover result in initialize's shape). */
@@ -210,7 +212,7 @@ async function handshake(transport: Transport, context: UpstreamContext, init: I
   try {
     await connection.start(handlers);
     if (init.era !== 'legacy') {
-      const discovered = await probe(connection, init, Math.min(PROBE_TIMEOUT_MS, init.timeoutMs));
+      const discovered = await probe(connection, init, Math.min(init.probeTimeoutMs ?? PROBE_TIMEOUT_MS, init.timeoutMs));
       if (discovered !== undefined) return modern(discovered);
       if (connection.closed) throw new GatewayError('UPSTREAM_CLOSED', `backend '${context.label}' closed the connection on server/discover`, { cause: CLOSED_ON_PROBE });
     }
