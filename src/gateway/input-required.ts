@@ -87,9 +87,9 @@ function speaksModern(params: Obj): boolean {
   return typeof (params['_meta'] as Obj | undefined)?.[META.protocolVersion] === 'string';
 }
 
-/** A JSON-RPC error answer of the gateway's, for the client. */
+/** A JSON-RPC error answer of the gateway's, for the client: a whole message, as a backend's answer is. */
 function failure(message: string, code: number = JsonRpcErrorCode.InternalError): RawResponse {
-  return { error: { code, message } };
+  return { jsonrpc: '2.0', error: { code, message } } as RawResponse;
 }
 
 /**

@@ -144,6 +144,10 @@ ${onlyTools}`;
     assert.deepEqual(logged, ['info: x']);
   });
 
+  it('gives up on a backend that keeps asking for input, after a bounded number of rounds', async () => {
+    await assert.rejects(client.callTool({ name: 'm_nag', arguments: {} }), /backend 'm' still asked for input after 16 rounds of tools\/call/);
+  });
+
   it('answers a clear error when the client lacks the capability the backend needs', async () => {
     const bare = await connectThroughTools(gateway.token, home.env);
     clients.push(bare.client);
