@@ -10,7 +10,7 @@ import { Cancellation, type RawMessage, type RawResponse, type RequestOptions, t
 import { LIST_CHANGED_KINDS, type Backend, type ListKind } from './backend.js';
 import { RESOURCE_NOT_FOUND, isResourceNotFound, type Catalogue } from './catalogue.js';
 import { logCall } from './call-log.js';
-import { type InputClient, callWithInput } from './input-required.js';
+import { type InputClient, callWithInput } from './era-backend.js';
 import { type ResponseHook, SessionTasks } from './tasks.js';
 
 /** What a session needs from the gateway that owns it. */
@@ -97,8 +97,10 @@ export class GatewaySession {
   readonly #open = new Map<string, UpstreamConnection>();
   #closeWhenIdle = false;
   readonly #passOnTarget: PassOnTarget;
-  /** This client, as a modern backend's calls ask it for input (see input-required.ts). */
+  /** This client, as a modern backend's calls ask it for input (see era-backend.ts). */
   readonly #inputClient: InputClient = {
+    // A client that initialized speaks 2025; one of 2026-07-28 is recognised by its envelope (era-backend.ts).
+    takesInputRequired: () => false,
     capabilities: () => (this.#clientInit['capabilities'] as Record<string, unknown> | undefined) ?? {},
     ask: (method, params, answer) => this.#askClient(method, params, answer),
   };

@@ -6,7 +6,7 @@ import { after, before, describe, it } from 'node:test';
 import type { Client } from '@modelcontextprotocol/client';
 import type { RunningShare } from '../helpers/cli.js';
 import { text } from '../helpers/mcp.js';
-import { MODERN_FIXTURE, connectV2ThroughTools } from '../helpers/modern.js';
+import { MODERN_FIXTURE, connectV2ThroughTools } from '../helpers/era-fixtures.js';
 import { ShareHome } from '../helpers/share-home.js';
 
 describe('mcp-bridge of a 2026-07-28-only server, used by an SDK v2 client pinned to 2026-07-28', () => {

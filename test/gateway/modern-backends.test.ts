@@ -10,7 +10,7 @@ import { CreateMessageRequestSchema, ElicitRequestSchema, ListRootsRequestSchema
 import { connectThroughTools, waitFor, type RunningShare } from '../helpers/cli.js';
 import { callAndSeeStart, tapProgress, text } from '../helpers/mcp.js';
 import type { ChildProcess } from 'node:child_process';
-import { DUAL_ERA_FIXTURE as DUAL_ERA, MODERN_FIXTURE as MODERN, connectV2ThroughTools, startDualEraHttp } from '../helpers/modern.js';
+import { DUAL_ERA_FIXTURE as DUAL_ERA, MODERN_FIXTURE as MODERN, connectV2ThroughTools, startDualEraHttp } from '../helpers/era-fixtures.js';
 import { ShareHome, stdioBackend } from '../helpers/share-home.js';
 
 /** The capabilities a client needs for the fixture's `ask`. */

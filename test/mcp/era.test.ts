@@ -10,7 +10,7 @@ import { silentLogger } from '../../src/log.js';
 import { MemoryShareProvider } from '../../src/share/memory/index.js';
 import { UpstreamConnection } from '../../src/mcp/upstream.js';
 import { openUpstream, type OpenedUpstream } from '../../src/mcp/upstream-transport.js';
-import { DUAL_ERA_FIXTURE, MODERN_FIXTURE } from '../helpers/modern.js';
+import { DUAL_ERA_FIXTURE, MODERN_FIXTURE } from '../helpers/era-fixtures.js';
 
 const QUIRKS = fileURLToPath(new URL('../fixtures/legacy-quirks.js', import.meta.url));
 const CLIENT = { protocolVersion: '2025-06-18', capabilities: { sampling: {}, tasks: {} }, clientInfo: { name: 'era-test', version: '1' } };

@@ -6,7 +6,7 @@ import { describe, it } from 'node:test';
 import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js';
 import { silentLogger } from '../../src/log.js';
 import { type RawResponse, UpstreamConnection } from '../../src/mcp/upstream.js';
-import { type InputClient, callWithInput } from '../../src/gateway/input-required.js';
+import { type InputClient, callWithInput } from '../../src/gateway/era-backend.js';
 
 type Params = Record<string, unknown>;
 
@@ -32,6 +32,7 @@ function client(capabilities: Params, answer: (method: string) => RawResponse): 
   const asked: string[] = [];
   return {
     asked,
+    takesInputRequired: () => false,
     capabilities: () => capabilities,
     ask: (method, _params, reply) => {
       asked.push(method);

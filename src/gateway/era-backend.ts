@@ -30,6 +30,8 @@ const CAPABILITY: Readonly<Record<string, string>> = {
 
 /** What the translation needs from the session whose client caused the call. */
 export interface InputClient {
+  /** True when the client speaks 2026-07-28 itself: it gets `input_required` as it is and retries on its own. */
+  takesInputRequired(): boolean;
   /** The capabilities the client declared in `initialize`. */
   capabilities(): Record<string, unknown>;
   /**
@@ -55,7 +57,7 @@ export function callWithInput(
   client: InputClient,
   done: ResponseCallback,
 ): void {
-  if (connection.era !== 'modern' || !MULTI_ROUND_METHODS.has(method) || speaksModern(params)) {
+  if (connection.era !== 'modern' || !MULTI_ROUND_METHODS.has(method) || client.takesInputRequired() || speaksModern(params)) {
     connection.call(method, params, options, done);
     return;
   }
@@ -82,7 +84,7 @@ export function callWithInput(
   round(1, params);
 }
 
-/** True when the request comes from a 2026-07-28 client: its `_meta` carries the envelope's protocol version. */
+/** True when the request still carries a 2026-07-28 client's envelope (its `_meta` names the protocol version). */
 function speaksModern(params: Obj): boolean {
   return typeof (params['_meta'] as Obj | undefined)?.[META.protocolVersion] === 'string';
 }
