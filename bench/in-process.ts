@@ -138,6 +138,7 @@ async function gatewaySession(clientIn: PassThrough, clientOut: Writable, server
     logger,
     ready: Promise.resolve(),
     catalogue: () => catalogue,
+    buildCatalogue: (view) => Catalogue.build([backend], config.aggregator.separator, false, view),
     initializeResult: (protocolVersion) => ({ protocolVersion, capabilities: { tools: {} }, serverInfo: { name: 'in-process', version: '1' } }),
     openSessionConnection: () => Promise.resolve(upstream),
     sharedConnection: () => Promise.resolve(upstream),

@@ -101,22 +101,36 @@ export class Backend {
   async refresh(connection: UpstreamConnection, kind: ListKind, timeoutMs: number, logger: Logger): Promise<boolean> {
     const catalogue = this.catalogue;
     if (catalogue === undefined) return false;
-    try {
-      const kinds: (ListKind | 'resourceTemplates')[] = kind === 'resources' ? ['resources', 'resourceTemplates'] : [kind];
-      let changed = false;
-      for (const k of kinds) {
-        const items = await listAll(connection, k, catalogue.capabilities, timeoutMs);
-        if (JSON.stringify(items) !== JSON.stringify(catalogue[k])) {
-          catalogue[k] = items;
-          changed = true;
-        }
-      }
-      return changed;
-    } catch (error) {
-      logger.warn({ backend: this.id, kind, err: describeError(error) }, 'could not refresh the catalogue');
-      return false;
-    }
+    return (await relist(this.id, catalogue, connection, [kind], timeoutMs, logger)).length > 0;
   }
+}
+
+/**
+ * Lists `kinds` again over `connection` into `catalogue` (resources with their templates) and
+ * answers the kinds that changed; none when listing fails (logged).
+ */
+export async function relist(backendId: string, catalogue: BackendCatalogue, connection: UpstreamConnection, kinds: readonly ListKind[], timeoutMs: number, logger: Logger): Promise<ListKind[]> {
+  const changed: ListKind[] = [];
+  try {
+    for (const kind of kinds) {
+      const fields: (ListKind | 'resourceTemplates')[] = kind === 'resources' ? ['resources', 'resourceTemplates'] : [kind];
+      for (const field of fields) {
+        const items = await listAll(connection, field, catalogue.capabilities, timeoutMs);
+        if (JSON.stringify(items) === JSON.stringify(catalogue[field])) continue;
+        catalogue[field] = items;
+        if (!changed.includes(kind)) changed.push(kind);
+      }
+    }
+  } catch (error) {
+    logger.warn({ backend: backendId, kinds, err: describeError(error) }, 'could not refresh the catalogue');
+    return [];
+  }
+  return changed;
+}
+
+/** A copy of a catalogue whose lists can be replaced without touching the original's. */
+export function copyCatalogue(catalogue: BackendCatalogue): BackendCatalogue {
+  return { ...catalogue, tools: [...catalogue.tools], prompts: [...catalogue.prompts], resources: [...catalogue.resources], resourceTemplates: [...catalogue.resourceTemplates] };
 }
 
 async function listAll(connection: UpstreamConnection, kind: ListKind | 'resourceTemplates', capabilities: Record<string, unknown>, timeoutMs: number): Promise<Item[]> {

@@ -3,7 +3,7 @@ import { GatewayError } from '../errors.js';
 import { JsonRpcErrorCode } from '../mcp/jsonrpc.js';
 import { exposedName } from '../mcp/naming.js';
 import type { RawResponse } from '../mcp/upstream.js';
-import type { Backend, Item } from './backend.js';
+import type { Backend, BackendCatalogue, Item } from './backend.js';
 
 /** The spec's "resource not found" error code. */
 export const RESOURCE_NOT_FOUND = -32002;
@@ -49,12 +49,16 @@ export class Catalogue {
   /** True when some backend offers tasks. */
   tasks = false;
 
-  /** Builds the merged view; throws CONFIG_INVALID on a collision when `strict` (start-up). */
-  static build(backends: readonly Backend[], separator: string, strict: boolean): Catalogue {
+  /**
+   * Builds the merged view; throws CONFIG_INVALID on a collision when `strict` (start-up).
+   * `view` says what each backend offers (a session's own processes may offer something else
+   * than discovery found).
+   */
+  static build(backends: readonly Backend[], separator: string, strict: boolean, view: (backend: Backend) => BackendCatalogue | undefined = (b) => b.catalogue): Catalogue {
     const catalogue = new Catalogue();
     const shadowed = new Map<string, number>();
     for (const backend of backends) {
-      const found = backend.catalogue;
+      const found = view(backend);
       if (found === undefined) continue;
       const ns = backend.config.namespace;
       if (found.capabilities['resources'] !== undefined) catalogue.resourceBackends.push(backend);

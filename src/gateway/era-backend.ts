@@ -67,7 +67,8 @@ export function callWithInput(
     const timeoutMs = Math.round(deadline - performance.now());
     if (timeoutMs <= 0) return done(timedOut());
     // Parsed, never passed through as bytes: an input_required answer must be seen to be acted on.
-    connection.call(method, roundParams, { ...options, timeoutMs, passThrough: false }, (outcome) => {
+    const roundOptions: RequestOptions = { ...options, timeoutMs, passThrough: false };
+    connection.call(method, roundParams, roundOptions, (outcome) => {
       const result = outcome instanceof Error || outcome instanceof PassThroughResponse ? undefined : outcome.result;
       if (result?.['resultType'] !== 'input_required') return done(outcome);
       if (n >= MAX_INPUT_ROUNDS) {
@@ -80,6 +81,8 @@ export function callWithInput(
         round(n + 1, { ...params, inputResponses: answers.responses, ...(requestState === undefined ? {} : { requestState }) });
       });
     });
+    // The caller knows its call by the progress token it carries now (the session routes by it).
+    if (roundOptions.sentProgressToken !== undefined) options.sentProgressToken = roundOptions.sentProgressToken;
   };
   round(1, params);
 }

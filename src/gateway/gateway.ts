@@ -11,11 +11,11 @@ import { JsonRpcErrorCode } from '../mcp/jsonrpc.js';
 import { CLIENT_TOOL_NAME_RULE } from '../mcp/naming.js';
 import { ShareServer } from '../mcp/share-server.js';
 import { StreamTransport } from '../mcp/stream-transport.js';
-import type { UpstreamConnection, UpstreamHandlers } from '../mcp/upstream.js';
+import type { RawMessage, UpstreamConnection, UpstreamHandlers } from '../mcp/upstream.js';
 import { openUpstream, stdioSpec } from '../mcp/upstream-transport.js';
 import { StdioUpstream, describeExit } from '../mcp/stdio-upstream.js';
 import type { ShareListener, ShareProvider, StdioHandover } from '../share/index.js';
-import { Backend, LIST_CHANGED_KINDS, type ListKind } from './backend.js';
+import { Backend, LIST_CHANGED_KINDS, type BackendCatalogue, type ListKind } from './backend.js';
 import { Catalogue } from './catalogue.js';
 import { GatewaySession, type SessionHost } from './session.js';
 import { tasksCapability } from './tasks.js';
@@ -72,6 +72,9 @@ export class Gateway implements SessionHost {
   readonly #onSessionClosed = new Map<GatewaySession, () => void>();
   readonly #shared = new Map<string, Promise<UpstreamConnection>>();
   readonly #sharedClaims = new Map<string, GatewaySession[]>();
+  #droppedNotifications = 0;
+  /** Discovery connections still being closed. */
+  readonly #closingDiscoveries = new Set<Promise<void>>();
   readonly #retries = new Set<NodeJS.Timeout>();
   #catalogue = new Catalogue();
   #toolCalls = 0;
@@ -128,6 +131,10 @@ export class Gateway implements SessionHost {
 
   countToolCall(): void {
     this.#toolCalls++;
+  }
+
+  buildCatalogue(view: (backend: Backend) => BackendCatalogue | undefined): Catalogue {
+    return Catalogue.build(this.#backends, this.config.aggregator.separator, false, view);
   }
 
   catalogue(): Catalogue {
@@ -277,7 +284,13 @@ export class Gateway implements SessionHost {
     try {
       await backend.discover(opened.connection, opened.result, this.config.aggregator.callTimeoutMs);
     } finally {
-      await opened.connection.close();
+      // A server that ignores the end of its input is stopped only after a grace period (2 s):
+      // serving need not wait for that, stopping the gateway does.
+      const closing: Promise<void> = opened.connection.close().then(
+        () => void this.#closingDiscoveries.delete(closing),
+        () => void this.#closingDiscoveries.delete(closing),
+      );
+      this.#closingDiscoveries.add(closing);
     }
   }
 
@@ -303,6 +316,7 @@ export class Gateway implements SessionHost {
       await this.#endpoint?.close();
       await Promise.allSettled([...this.#sessions].map((s) => s.close('the gateway is shutting down')));
       await Promise.allSettled([...this.#shared.values()].map(async (c) => (await c).close()));
+      await Promise.allSettled([...this.#closingDiscoveries]);
       const warm = [...this.#warm.values()].flatMap((pool) => pool.splice(0));
       await Promise.allSettled(warm.map((upstream) => upstream.stop()));
       this.#shareServer?.close();
@@ -410,26 +424,47 @@ export class Gateway implements SessionHost {
     const opened: { connection?: UpstreamConnection } = {};
     const handlers: UpstreamHandlers = {
       onRequest: (message) => {
-        const claims = this.#sharedClaims.get(backend.id) ?? [];
-        const owner = claims.at(-1);
-        if (owner === undefined || opened.connection === undefined) {
-          opened.connection?.respond(message.id, { error: { code: JsonRpcErrorCode.InternalError, message: 'no client is waiting on this backend' } });
+        const connection = opened.connection;
+        if (connection === undefined) return;
+        const owner = this.#concernedSession(backend, connection, message);
+        if (owner === undefined) {
+          // Never guessed: a request (sampling, elicitation…) can carry one client's private data.
+          this.logger.warn({ backend: backend.id, method: message.method }, 'a shared backend asked for a client, but which one is not known: answered with an error');
+          connection.respond(message.id, { error: { code: JsonRpcErrorCode.InternalError, message: 'the gateway cannot tell which client this request is for (no single client is calling this shared backend)' } });
           return;
         }
-        owner.relayRequest(opened.connection, message);
+        owner.relayRequest(connection, message);
       },
       onNotification: (message) => {
+        const connection = opened.connection;
+        if (connection === undefined) return;
         const kind = LIST_CHANGED_KINDS[message.method];
-        if (kind !== undefined) {
-          if (opened.connection !== undefined) this.listChanged(backend, opened.connection, kind);
-          return;
-        }
+        if (kind !== undefined) return this.listChanged(backend, connection, kind);
         // A task's status is its session's alone.
         if (message.method === 'notifications/tasks/status') {
-          for (const session of this.#sessions) if (opened.connection !== undefined && session.deliverTaskStatus(backend, opened.connection, message)) return;
+          for (const session of this.#sessions) if (session.deliverTaskStatus(backend, connection, message)) return;
+          return this.#dropped(backend, message);
+        }
+        if (message.method === 'notifications/resources/updated') {
+          const uri = (message['params'] as { uri?: unknown } | undefined)?.uri;
+          let delivered = false;
+          for (const session of this.#sessions) {
+            if (typeof uri === 'string' && session.subscribed(uri)) {
+              session.send(message);
+              delivered = true;
+            }
+          }
+          if (!delivered) this.#dropped(backend, message);
           return;
         }
-        for (const session of this.#sessions) session.send(message);
+        if (message.method === 'notifications/cancelled') {
+          for (const session of this.#sessions) if (session.cancelRelayed(connection, message)) return;
+          return this.#dropped(backend, message);
+        }
+        // Logging and the rest: to the one session they concern, or to nobody.
+        const owner = this.#concernedSession(backend, connection, message);
+        if (owner === undefined) this.#dropped(backend, message);
+        else owner.send(message);
       },
       onClose: (unexpected) => {
         this.#shared.delete(backend.id);
@@ -439,6 +474,27 @@ export class Gateway implements SessionHost {
     const result = await this.#open(backend, DISCOVERY_INIT, handlers, backend.id);
     opened.connection = result.connection;
     return result;
+  }
+
+  /**
+   * The session a message from a shared backend concerns: the one it names (a task, a call's
+   * progress token), else the only session with a call in flight there; undefined when unknown.
+   */
+  #concernedSession(backend: Backend, connection: UpstreamConnection, message: RawMessage): GatewaySession | undefined {
+    for (const session of this.#sessions) if (session.caused(connection, message)) return session;
+    const calling = new Set(this.#sharedClaims.get(backend.id));
+    return calling.size === 1 ? calling.values().next().value : undefined;
+  }
+
+  /** A shared backend's notification that concerns no single session: dropped, and counted. */
+  #dropped(backend: Backend, message: RawMessage): void {
+    this.#droppedNotifications++;
+    this.logger.debug({ backend: backend.id, method: message.method, dropped: this.#droppedNotifications }, 'notification of a shared backend dropped: it concerns no single client');
+  }
+
+  /** Notifications of shared backends that concerned no single session, since start. */
+  get droppedNotifications(): number {
+    return this.#droppedNotifications;
   }
 
   async #discoverAll(report: GatewayOptions['onBackendStatus']): Promise<void> {
@@ -488,9 +544,7 @@ export class Gateway implements SessionHost {
     const catalogue = Catalogue.build(this.#backends, this.config.aggregator.separator, false);
     for (const collision of catalogue.collisions) this.logger.warn(collision);
     this.#catalogue = catalogue;
-    for (const kind of kinds) {
-      for (const session of this.#sessions) session.send({ jsonrpc: '2.0', method: `notifications/${kind}/list_changed` });
-    }
+    for (const session of this.#sessions) session.catalogueChanged(kinds);
   }
 }
 

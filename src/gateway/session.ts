@@ -7,11 +7,11 @@ import { type JsonRpcId, JsonRpcErrorCode, type RoutingView, checkEnvelope, isRe
 import { PassThroughResponse, type PassOnTarget, passOn } from '../mcp/passthrough.js';
 import { type LineTransport, carriesLines } from '../mcp/stream-transport.js';
 import { Cancellation, type RawMessage, type RawResponse, type RequestOptions, type UpstreamConnection, type UpstreamHandlers, upstreamErrorResponse } from '../mcp/upstream.js';
-import { LIST_CHANGED_KINDS, type Backend, type ListKind } from './backend.js';
+import { LIST_CHANGED_KINDS, copyCatalogue, relist, type Backend, type BackendCatalogue, type ListKind } from './backend.js';
 import { RESOURCE_NOT_FOUND, isResourceNotFound, type Catalogue } from './catalogue.js';
 import { logCall } from './call-log.js';
 import { type InputClient, callWithInput } from './era-backend.js';
-import { type ResponseHook, SessionTasks } from './tasks.js';
+import { RELATED_TASK, type ResponseHook, SessionTasks } from './tasks.js';
 
 /** What a session needs from the gateway that owns it. */
 export interface SessionHost {
@@ -20,6 +20,8 @@ export interface SessionHost {
   /** Settles once start-up discovery is done. */
   readonly ready: Promise<void>;
   catalogue(): Catalogue;
+  /** A merged view with what `view` says of each backend (a session's own). */
+  buildCatalogue(view: (backend: Backend) => BackendCatalogue | undefined): Catalogue;
   /** The gateway's own answer to `initialize`. */
   initializeResult(protocolVersion: string): Record<string, unknown>;
   /** Opens a backend connection for this session (isolation: session). */
@@ -62,6 +64,9 @@ interface InFlight {
 
 /** A request we sent the client (a backend's, passed on, or the gateway's own): where its answer goes. */
 interface Relayed {
+  /** The backend connection that asked, and its id there (none for a request of the gateway's own). */
+  connection?: UpstreamConnection;
+  upstreamId?: JsonRpcId;
   answer(response: RawResponse): void;
 }
 
@@ -82,6 +87,15 @@ export class GatewaySession {
   readonly #connections = new Map<string, Promise<UpstreamConnection>>();
   readonly #inFlight = new Map<JsonRpcId, InFlight>();
   readonly #relayed = new Map<string, Relayed>();
+  /**
+   * What this session's own backend processes offer, by backend id, where that was listed from
+   * them (at their start, and on their list_changed); the discovery view stands in for the rest.
+   */
+  readonly #views = new Map<string, BackendCatalogue>();
+  /** The merged view built from #views, until one of them (or the gateway's) changes. */
+  #catalogue: Catalogue | undefined;
+  /** Resource URIs this client subscribed to (a shared backend's updates go to subscribers only). */
+  readonly #subscriptions = new Set<string>();
   readonly #tasks: SessionTasks;
   #nextRelayId = 0;
   #clientInit: Record<string, unknown> = {};
@@ -170,7 +184,7 @@ export class GatewaySession {
   /** Passes a server→client request from a backend on to the client, remembering where to answer. */
   relayRequest(connection: UpstreamConnection, message: RawMessage & { id: JsonRpcId }): void {
     const relayId = `gw-${++this.#nextRelayId}`;
-    this.#relayed.set(relayId, { answer: (response) => connection.respond(message.id, response) });
+    this.#relayed.set(relayId, { connection, upstreamId: message.id, answer: (response) => connection.respond(message.id, response) });
     this.send({ ...this.#tasks.outbound(connection, message), id: relayId });
   }
 
@@ -182,6 +196,41 @@ export class GatewaySession {
     return () => {
       if (this.#relayed.delete(relayId)) this.send({ jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId: relayId, reason: 'the call was cancelled or timed out' } });
     };
+  }
+
+  /**
+   * True if a server→client request (or notification) names something of this session on
+   * `connection`: one of its tasks (`_meta` related-task) or the progress token of one of its calls.
+   */
+  caused(connection: UpstreamConnection, message: RawMessage): boolean {
+    const meta = (message['params'] as { _meta?: Record<string, unknown> } | undefined)?._meta;
+    if (meta === undefined) return false;
+    const taskId = (meta[RELATED_TASK] as { taskId?: unknown } | undefined)?.taskId;
+    if (typeof taskId === 'string' && this.#tasks.owns(connection, taskId)) return true;
+    const token = meta['progressToken'];
+    if (token === undefined) return false;
+    for (const call of this.#inFlight.values()) if (call.options.sentProgressToken === token) return true;
+    return false;
+  }
+
+  /** True if the client subscribed to updates of `uri`. */
+  subscribed(uri: string): boolean {
+    return this.#subscriptions.has(uri);
+  }
+
+  /**
+   * A backend cancels a request it made of the client: passed on under the id the client knows,
+   * if the request was this session's; true then.
+   */
+  cancelRelayed(connection: UpstreamConnection, message: RawMessage): boolean {
+    const params = (message['params'] as Record<string, unknown> | undefined) ?? {};
+    for (const [relayId, relayed] of this.#relayed) {
+      if (relayed.connection !== connection || relayed.upstreamId !== params['requestId']) continue;
+      this.#relayed.delete(relayId);
+      this.send({ ...message, params: { ...params, requestId: relayId } });
+      return true;
+    }
+    return false;
   }
 
   /** A task status from a shared backend: delivered if the task is this session's; true then. */
@@ -202,14 +251,21 @@ export class GatewaySession {
         const kind = LIST_CHANGED_KINDS[message.method];
         const c = connection();
         if (kind !== undefined) {
-          if (c !== undefined) this.#host.listChanged(backend, c, kind);
+          // This session's process changed what it offers: this session's view alone changes.
+          if (c !== undefined) this.#refreshView(backend, c, [kind]);
           return;
         }
         if (message.method === 'notifications/tasks/status' && (c === undefined || !this.#tasks.status(backend, c, message, true))) return;
+        if (message.method === 'notifications/cancelled') {
+          if (c !== undefined) this.cancelRelayed(c, message);
+          return;
+        }
         this.send(message);
       },
       onClose: (unexpected) => {
         this.#connections.delete(backend.id);
+        // Until a new process starts, the discovery view stands in again.
+        if (this.#views.delete(backend.id)) this.#catalogue = undefined;
         if (unexpected && !this.#closed) this.#host.backendCrashed(backend);
       },
     };
@@ -303,7 +359,7 @@ export class GatewaySession {
 
   /** Answers or forwards a request once start-up discovery is done. */
   #route(id: JsonRpcId, method: string, params: Record<string, unknown>): void {
-    const catalogue = this.#host.catalogue();
+    const catalogue = this.#currentCatalogue();
     switch (method) {
       case 'tools/list':
         return this.#reply(id, { result: { tools: catalogue.list('tools') } });
@@ -326,6 +382,8 @@ export class GatewaySession {
       case 'resources/subscribe':
       case 'resources/unsubscribe': {
         const uri = String(params['uri']);
+        if (method === 'resources/subscribe') this.#subscriptions.add(uri);
+        else if (method === 'resources/unsubscribe') this.#subscriptions.delete(uri);
         const backend = catalogue.resolveResource(uri);
         if (backend !== undefined) return this.#forward(id, backend, method, params);
         // Listed by nobody: the backends that offer resources (and whose filter lets it by) are asked in turn.
@@ -391,6 +449,9 @@ export class GatewaySession {
       const handlers = this.handlersFor(backend, () => opened);
       pending = this.#host.openSessionConnection(backend, this, handlers).then(async (connection) => {
         opened = connection;
+        // A server may offer a client something else than discovery saw (by its capabilities, or
+        // as it changes at run time): what this process lists replaces the discovery view.
+        this.#refreshView(backend, connection, ['tools', 'prompts', 'resources']);
         if (this.#logLevel !== undefined && backend.catalogue?.capabilities['logging'] !== undefined) {
           await connection.request('logging/setLevel', { level: this.#logLevel }, { timeoutMs: this.#host.config.aggregator.callTimeoutMs }).catch(() => undefined);
         }
@@ -400,6 +461,34 @@ export class GatewaySession {
       pending.catch(() => this.#connections.delete(backend.id));
     }
     return pending;
+  }
+
+  /** What this client sees: the gateway's view, with what its own backend processes offer. */
+  #currentCatalogue(): Catalogue {
+    if (this.#views.size === 0) return this.#host.catalogue();
+    return (this.#catalogue ??= this.#host.buildCatalogue((backend) => this.#views.get(backend.id) ?? backend.catalogue));
+  }
+
+  /** The gateway's view changed: rebuilt on next use, and the client told. */
+  catalogueChanged(kinds: readonly ListKind[]): void {
+    this.#catalogue = undefined;
+    for (const kind of kinds) this.send({ jsonrpc: '2.0', method: `notifications/${kind}/list_changed` });
+  }
+
+  /**
+   * Lists `kinds` again from this session's own process of `backend`; when that differs from
+   * what the session saw, the session's view takes it and its client is told.
+   */
+  #refreshView(backend: Backend, connection: UpstreamConnection, kinds: readonly ListKind[]): void {
+    const base = this.#views.get(backend.id) ?? backend.catalogue;
+    if (base === undefined) return;
+    const view = copyCatalogue(base);
+    void relist(backend.id, view, connection, kinds, this.#host.config.aggregator.callTimeoutMs, this.#logger).then((changed) => {
+      if (this.#closed || changed.length === 0 || connection.closed) return;
+      this.#views.set(backend.id, view);
+      this.#catalogue = undefined;
+      for (const kind of changed) this.send({ jsonrpc: '2.0', method: `notifications/${kind}/list_changed` });
+    });
   }
 
   /** The client initialize parameters, for starting session backends as this client. */

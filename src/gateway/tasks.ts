@@ -119,6 +119,11 @@ export class SessionTasks {
     return true;
   }
 
+  /** True if this session created the backend's task `taskId` on `connection`. */
+  owns(connection: UpstreamConnection, taskId: string): boolean {
+    return this.#groups.get(connection)?.ids.has(taskId) === true;
+  }
+
   /** A server→client request related to one of our tasks names it by our id. */
   outbound(connection: UpstreamConnection, message: RawMessage): RawMessage {
     const params = message['params'];

@@ -39,6 +39,11 @@ export interface RequestOptions {
   passThrough?: boolean;
   /** Whom the request is made for: a modern backend hears it in the envelope (default: the client the connection was opened for). */
   client?: ClientIdentity;
+  /**
+   * Set by {@link UpstreamConnection.call} to the progress token the request carried (when the
+   * caller asked for progress): a server→client request naming it belongs to this call.
+   */
+  sentProgressToken?: string;
 }
 
 /**
@@ -192,6 +197,7 @@ export class UpstreamConnection {
       const meta = (sendParams?.['_meta'] as Record<string, unknown> | undefined) ?? {};
       sendParams = { ...sendParams, _meta: { ...meta, progressToken } };
       this.#progress.set(progressToken, options.onProgress);
+      options.sentProgressToken = progressToken;
     }
     const deadline = performance.now() + options.timeoutMs;
     const pending: Pending = { done, method, timeoutMs: options.timeoutMs, deadline, progressToken, passThrough: options.passThrough === true };
