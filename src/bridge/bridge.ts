@@ -64,7 +64,7 @@ export class Bridge {
     this.#state = parts.state;
   }
 
-  /** Checks the server starts and answers `initialize`, then serves it on a share. */
+  /** Checks the server starts and answers `server/discover` or `initialize`, then serves it on a share. */
   static async start(options: BridgeOptions): Promise<Bridge> {
     const { logger, server } = options;
     const grace = options.stopGraceMs ?? DEFAULT_STOP_GRACE_MS;
@@ -110,8 +110,9 @@ export class Bridge {
     token = listener.token;
     // Listening first claims the token (or fails fast on a taken one) before the slower check.
     try {
-      const info = await probeStdioServer(server, { logger: logger.child({ phase: 'startup check' }), timeoutMs: options.probeTimeoutMs ?? 30_000 });
-      logger.info({ server: (info['serverInfo'] as { name?: string } | undefined)?.name }, 'server answered initialize');
+      const { era, result } = await probeStdioServer(server, { logger: logger.child({ phase: 'startup check' }), timeoutMs: options.probeTimeoutMs ?? 30_000 });
+      const name = (result['serverInfo'] as { name?: string } | undefined)?.name;
+      logger.info({ server: name, era }, era === 'modern' ? 'server answered server/discover (2026-07-28)' : 'server answered initialize');
     } catch (error) {
       await listener.close();
       throw error;

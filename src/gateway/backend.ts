@@ -1,6 +1,7 @@
 import type { BackendConfig } from '../config/types.js';
 import { GatewayError, describeError } from '../errors.js';
 import type { Logger } from '../log.js';
+import type { Era } from '../mcp/era.js';
 import { compileFilter, type NameFilter } from '../mcp/naming.js';
 import type { UpstreamConnection } from '../mcp/upstream.js';
 
@@ -48,6 +49,8 @@ export class Backend {
   readonly id: string;
   readonly filters: { tools: NameFilter; prompts: NameFilter; resources: NameFilter };
   catalogue: BackendCatalogue | undefined;
+  /** The protocol era it answered in, once a connection was opened: later ones skip the probe for a 2025 backend. */
+  era: Era | undefined;
   /** Set while the backend is marked failed after repeated crashes: calls fail fast. */
   unavailable: string | undefined;
   readonly #crashes: number[] = [];

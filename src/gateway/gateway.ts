@@ -514,16 +514,15 @@ export class Gateway implements SessionHost {
             },
           };
     let opened = false;
-    const opening = openUpstream(
+    return openUpstream(
       backend.config.transport,
       { label, logger, provider: this.#dialProvider, maxLineBytes: this.config.maxMessageBytes },
-      { params, timeoutMs: this.config.aggregator.connectTimeoutMs },
+      { params, timeoutMs: this.config.aggregator.connectTimeoutMs, era: backend.era },
       counted,
       prestarted,
-    );
-    if (metrics === undefined) return opening;
-    return opening.then((result) => {
-      if (!result.connection.closed) {
+    ).then((result) => {
+      backend.era = result.era;
+      if (metrics !== undefined && !result.connection.closed) {
         opened = true;
         metrics.connectionOpened(backend.id);
       }

@@ -10,6 +10,7 @@ import { Cancellation, type RawMessage, type RawResponse, type RequestOptions, t
 import { LIST_CHANGED_KINDS, copyCatalogue, relist, type Backend, type BackendCatalogue, type ListKind } from './backend.js';
 import { RESOURCE_NOT_FOUND, isResourceNotFound, type Catalogue } from './catalogue.js';
 import { logCall } from './call-log.js';
+import { type InputClient, callWithInput } from './era-backend.js';
 import type { Metrics } from './metrics.js';
 import type { CallTrace, Tracing } from './tracing.js';
 import { RELATED_TASK, type ResponseHook, SessionTasks } from './tasks.js';
@@ -75,10 +76,12 @@ interface Draining {
   close: () => void;
 }
 
-/** A server→client request we passed on, to route the client's answer back. */
+/** A request we sent the client (a backend's, passed on, or the gateway's own): where its answer goes. */
 interface Relayed {
-  connection: UpstreamConnection;
-  upstreamId: JsonRpcId;
+  /** The backend connection that asked, and its id there (none for a request of the gateway's own). */
+  connection?: UpstreamConnection;
+  upstreamId?: JsonRpcId;
+  answer(response: RawResponse): void;
 }
 
 
@@ -124,6 +127,13 @@ export class GatewaySession {
   readonly #open = new Map<string, UpstreamConnection>();
   #closeWhenIdle = false;
   readonly #passOnTarget: PassOnTarget;
+  /** This client, as a modern backend's calls ask it for input (see era-backend.ts). */
+  readonly #inputClient: InputClient = {
+    // A client that initialized speaks 2025; one of 2026-07-28 is recognised by its envelope (era-backend.ts).
+    takesInputRequired: () => false,
+    capabilities: () => (this.#clientInit['capabilities'] as Record<string, unknown> | undefined) ?? {},
+    ask: (method, params, answer) => this.#askClient(method, params, answer),
+  };
 
   constructor(id: string, client: Transport, host: SessionHost) {
     this.id = id;
@@ -191,8 +201,18 @@ export class GatewaySession {
   /** Passes a server→client request from a backend on to the client, remembering where to answer. */
   relayRequest(connection: UpstreamConnection, message: RawMessage & { id: JsonRpcId }): void {
     const relayId = `gw-${++this.#nextRelayId}`;
-    this.#relayed.set(relayId, { connection, upstreamId: message.id });
+    this.#relayed.set(relayId, { connection, upstreamId: message.id, answer: (response) => connection.respond(message.id, response) });
     this.send({ ...this.#tasks.outbound(connection, message), id: relayId });
+  }
+
+  /** Sends the client a request of the gateway's own; the function returned withdraws it. */
+  #askClient(method: string, params: Record<string, unknown> | undefined, answer: (response: RawResponse) => void): () => void {
+    const relayId = `gw-${++this.#nextRelayId}`;
+    this.#relayed.set(relayId, { answer });
+    this.send({ jsonrpc: '2.0', id: relayId, method, ...(params === undefined ? {} : { params }) });
+    return () => {
+      if (this.#relayed.delete(relayId)) this.send({ jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId: relayId, reason: 'the call was cancelled or timed out' } });
+    };
   }
 
   /**
@@ -288,7 +308,7 @@ export class GatewaySession {
       this.#relayed.delete(String(view.id));
       const { result, error } = message as RawResponse;
       this.#tasks.inbound(result);
-      relayed.connection.respond(relayed.upstreamId, error === undefined ? { result: result ?? {} } : { error });
+      relayed.answer(error === undefined ? { result: result ?? {} } : { error });
       return;
     }
     this.#onNotification(String(view.method), (message['params'] as Record<string, unknown> | undefined) ?? {});
@@ -551,7 +571,7 @@ export class GatewaySession {
     if (trace !== undefined) params = { ...params, _meta: { ...meta, ...trace.carrier } };
     // A hook needs the answer parsed (a large one is not a not-found error: resources pass it through).
     const passThrough = hook === undefined || method === 'resources/read';
-    const options: RequestOptions = { timeoutMs: this.#host.config.aggregator.callTimeoutMs, cancellation, passThrough };
+    const options: RequestOptions = { timeoutMs: this.#host.config.aggregator.callTimeoutMs, cancellation, passThrough, client: this.#clientInit };
     if (clientToken !== undefined) {
       options.onProgress = (notification) => this.send({ ...notification, params: { ...notification.params, progressToken: clientToken } });
     }
@@ -600,7 +620,7 @@ export class GatewaySession {
       this.#settle(call, new GatewayError('UPSTREAM_CLOSED', 'cancelled'));
       return;
     }
-    connection.call(call.method, call.params, call.options, (outcome) => {
+    callWithInput(connection, call.method, call.params, call.options, this.#inputClient, (outcome) => {
       if (!call.retried && isGatewayError(outcome, 'UPSTREAM_SESSION_LOST')) {
         // The server restarted and forgot us: initialize a new session and ask once more.
         this.#logger.info({ backend: call.backend.id }, 'backend lost the session; re-initializing');

@@ -1,9 +1,11 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import type { Socket } from 'node:net';
-import { GatewayError, describeError } from '../errors.js';
+import { GatewayError, describeError, isGatewayError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { LineSplitter } from '../wire/lines.js';
+import { type Era, discoveredAsInitialized, envelopeFor, refusedForModern } from './era.js';
 import { StreamTransport } from './stream-transport.js';
+import { type RawResponse, UpstreamConnection } from './upstream.js';
 
 /** How to start a stdio MCP server. */
 export interface StdioServerSpec {
@@ -151,46 +153,67 @@ export function describeExit(spec: StdioServerSpec, exit: ChildExit): string {
   return `'${spec.command}' exited with code ${exit.code ?? '?'}`;
 }
 
-/** Protocol version our start-up probe offers. */
-const PROBE_PROTOCOL_VERSION = '2025-06-18';
+/** Protocol version our start-up check offers a 2025 server. */
+const CHECK_PROTOCOL_VERSION = '2025-06-18';
+/** The longest the start-up check waits for `server/discover` (most 2025 servers answer -32601 at once). */
+export const PROBE_TIMEOUT_MS = 5_000;
+/** Who the start-up check says it is. */
+const CHECK_CLIENT = { capabilities: {}, clientInfo: { name: 'mcp-gateway-probe', version: '0' } };
+/** What the start-up check learnt: the server's era and what it said (a discover result in initialize's shape). */
+export interface StartupCheck {
+  era: Era;
+  result: Record<string, unknown>;
+}
 
 /**
- * Starts the server once and checks that it answers `initialize`, so a typo or a program that is
- * not an MCP server fails at start-up with a clear reason instead of on the first client.
- * Resolves with the server's initialize result.
+ * Starts the server once and checks that it answers `server/discover` (2026-07-28) or else
+ * `initialize` (2025), so a typo or a program that is not an MCP server fails at start-up with a
+ * clear reason instead of on the first client. The probe gets at most half the time: a 2025 server
+ * that ignores it still has the rest for `initialize`; one that exits on it is started again.
  */
-export async function probeStdioServer(spec: StdioServerSpec, options: { logger: Logger; timeoutMs: number }): Promise<Record<string, unknown>> {
+export async function probeStdioServer(spec: StdioServerSpec, options: { logger: Logger; timeoutMs: number }): Promise<StartupCheck> {
+  const deadline = performance.now() + options.timeoutMs;
+  return (await checkOnce(spec, options, deadline, true)) ?? ((await checkOnce(spec, options, deadline, false)) as StartupCheck);
+}
+
+/** One process's check; undefined when it exited on `server/discover` (to be asked initialize anew). */
+async function checkOnce(spec: StdioServerSpec, options: { logger: Logger; timeoutMs: number }, deadline: number, discover: boolean): Promise<StartupCheck | undefined> {
   const upstream = new StdioUpstream(spec, { logger: options.logger, label: 'probe' });
-  const transport = upstream.transport();
-  let timer: NodeJS.Timeout | undefined;
-  try {
-    const answer = new Promise<Record<string, unknown>>((resolve, reject) => {
-      transport.onmessage = (message) => {
-        const m = message as { id?: unknown; result?: Record<string, unknown>; error?: { message?: string } };
-        if (m.id !== 'probe') return;
-        if (m.result !== undefined) resolve(m.result);
-        else reject(new GatewayError('UPSTREAM_START_FAILED', `'${spec.command}' refused initialize: ${m.error?.message ?? 'unknown error'}`));
-      };
-      transport.onerror = () => undefined;
-      void upstream.exited.then((exit) => {
-        reject(new GatewayError('UPSTREAM_START_FAILED', `${describeExit(spec, exit)} before answering initialize`));
-      });
-      timer = setTimeout(() => {
-        reject(new GatewayError('UPSTREAM_TIMEOUT', `'${spec.command}' did not answer initialize within ${options.timeoutMs} ms (is it an MCP stdio server?)`));
-      }, options.timeoutMs);
-    });
-    await transport.start();
-    if (!upstream.hasExited) {
-      await transport.send({
-        jsonrpc: '2.0',
-        id: 'probe',
-        method: 'initialize',
-        params: { protocolVersion: PROBE_PROTOCOL_VERSION, capabilities: {}, clientInfo: { name: 'mcp-gateway-probe', version: '0' } },
-      }).catch(() => undefined);
+  const connection = new UpstreamConnection(upstream.transport(), 'probe', options.logger);
+  const left = (): number => Math.max(1, Math.round(deadline - performance.now()));
+  const ask = async (method: string, params: Record<string, unknown>, timeoutMs: number): Promise<RawResponse | undefined> => {
+    try {
+      return await connection.request(method, params, { timeoutMs });
+    } catch (error) {
+      if (isGatewayError(error, 'UPSTREAM_TIMEOUT')) return undefined;
+      throw error;
     }
-    return await answer;
+  };
+  const probe = async (timeoutMs: number): Promise<StartupCheck | undefined> => {
+    const result = discoveredAsInitialized((await ask('server/discover', { _meta: envelopeFor(CHECK_CLIENT) }, timeoutMs).catch(() => undefined))?.result);
+    return result === undefined ? undefined : { era: 'modern', result };
+  };
+  try {
+    await connection.start({ onRequest: () => undefined, onNotification: () => undefined, onClose: () => undefined });
+    if (discover) {
+      const modern = await probe(Math.max(1, Math.round(Math.min(PROBE_TIMEOUT_MS, options.timeoutMs / 2))));
+      if (modern !== undefined) return modern;
+      if (connection.closed) return undefined;
+    }
+    const answer = await ask('initialize', { protocolVersion: CHECK_PROTOCOL_VERSION, ...CHECK_CLIENT }, left()).catch(() => undefined);
+    if (answer === undefined && connection.closed) {
+      const exit = await upstream.exited;
+      throw new GatewayError('UPSTREAM_START_FAILED', `${describeExit(spec, exit)} before answering initialize`);
+    }
+    if (answer === undefined) {
+      throw new GatewayError('UPSTREAM_TIMEOUT', `'${spec.command}' did not answer initialize within ${options.timeoutMs} ms (is it an MCP stdio server?)`);
+    }
+    if (answer.result !== undefined) return { era: 'legacy', result: answer.result };
+    // A modern server slower to start than the probe's half: it names 2026-07-28 in its refusal.
+    const modern = refusedForModern(answer.error) ? await probe(left()) : undefined;
+    if (modern !== undefined) return modern;
+    throw new GatewayError('UPSTREAM_START_FAILED', `'${spec.command}' refused initialize: ${answer.error?.message ?? 'unknown error'}`);
   } finally {
-    clearTimeout(timer);
     await upstream.stop(500);
   }
 }

@@ -4,8 +4,9 @@ import type { HttpTransportConfig, StdioTransportConfig, TransportConfig } from 
 import { GatewayError, describeError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { ShareProvider } from '../share/index.js';
+import { type Era, META, discoveredAsInitialized, envelopeFor, refusedForModern } from './era.js';
 import { openShareTransport } from './share-transport.js';
-import { StdioUpstream, describeExit, type StdioServerSpec } from './stdio-upstream.js';
+import { PROBE_TIMEOUT_MS, StdioUpstream, describeExit, type StdioServerSpec } from './stdio-upstream.js';
 import { UpstreamConnection, type UpstreamHandlers } from './upstream.js';
 
 /** What a backend connection needs from its surroundings. */
@@ -18,17 +19,26 @@ export interface UpstreamContext {
   maxLineBytes?: number;
 }
 
-/** The initialize exchange a connection is opened with. */
+/** The opening exchange a connection is made with. */
 export interface InitializeRequest {
+  /** `initialize` params (2025 shape): a modern backend hears their capabilities and clientInfo with every request. */
   params: Record<string, unknown>;
   timeoutMs: number;
+  /** The backend's era when already known: a legacy backend is not probed again. */
+  era?: Era | undefined;
+  /** How long `server/discover` may go unanswered (default PROBE_TIMEOUT_MS). */
+  probeTimeoutMs?: number;
 }
 
-/** An initialized connection and what the server said about itself. */
+/** An opened connection and what the server said about itself (a discover result in initialize's shape). */
 export interface OpenedUpstream {
   connection: UpstreamConnection;
   result: Record<string, unknown>;
+  era: Era;
 }
+
+/** The cause of a connection closed by the backend while it was asked `server/discover`. */
+const CLOSED_ON_PROBE = 'closed on server/discover';
 
 /**
  * Opens, starts and initializes a connection to a backend. HTTP backends without a `protocol`
@@ -49,7 +59,7 @@ export async function openUpstream(
     let lastError: unknown;
     for (const protocol of protocols) {
       try {
-        return await initialize(httpTransport(config, protocol, fetchImpl, clients), context, init, handlers);
+        return await handshake(httpTransport(config, protocol, fetchImpl, clients), context, init, handlers);
       } catch (error) {
         lastError = error;
         context.logger.debug({ backend: context.label, protocol, err: describeError(error) }, 'http backend: protocol failed');
@@ -58,24 +68,43 @@ export async function openUpstream(
     throw lastError;
   }
   if (config.type === 'stdio') {
-    const spec = stdioSpec(config);
     prestarted?.logTo(context.logger);
-    const upstream = prestarted ?? new StdioUpstream(spec, { logger: context.logger, label: context.label });
     try {
-      const limit = context.maxLineBytes === undefined ? {} : { maxLineBytes: context.maxLineBytes };
-      return await initialize(upstream.transport(limit), context, init, handlers);
+      return await openStdio(config, context, init, handlers, prestarted);
     } catch (error) {
-      // A process that died says more about why than the closed pipe does.
-      // (stdout may close a moment before the exit is reported)
-      const exit = await Promise.race([upstream.exited, new Promise<undefined>((resolve) => setTimeout(() => resolve(undefined), 250))]);
-      if (exit !== undefined) {
-        throw new GatewayError('UPSTREAM_START_FAILED', `backend '${context.label}': ${describeExit(spec, exit)} before answering initialize`);
-      }
-      await upstream.stop();
-      throw error;
+      // Some 2025 servers exit on any request before initialize: a new process, without the probe.
+      if (!(error instanceof GatewayError && error.cause === CLOSED_ON_PROBE)) throw error;
+      context.logger.debug({ backend: context.label }, 'backend exited on server/discover; starting it again for initialize');
+      return openStdio(config, context, { ...init, era: 'legacy' }, handlers);
     }
   }
-  return initialize(await rawTransport(config, context), context, init, handlers);
+  return handshake(await rawTransport(config, context), context, init, handlers);
+}
+
+async function openStdio(
+  config: StdioTransportConfig,
+  context: UpstreamContext,
+  init: InitializeRequest,
+  handlers: UpstreamHandlers,
+  prestarted?: StdioUpstream,
+): Promise<OpenedUpstream> {
+  const spec = stdioSpec(config);
+  const upstream = prestarted ?? new StdioUpstream(spec, { logger: context.logger, label: context.label });
+  try {
+    const limit = context.maxLineBytes === undefined ? {} : { maxLineBytes: context.maxLineBytes };
+    return await handshake(upstream.transport(limit), context, init, handlers);
+  } catch (error) {
+    if (error instanceof GatewayError && error.cause === CLOSED_ON_PROBE) throw error;
+    // A process that died says more about why than the closed pipe does.
+    // (stdout may close a moment before the exit is reported)
+    const exit = await Promise.race([upstream.exited, new Promise<undefined>((resolve) => setTimeout(() => resolve(undefined), 250))]);
+    if (exit !== undefined) {
+      const asked = init.era === 'legacy' ? 'initialize' : 'server/discover or initialize';
+      throw new GatewayError('UPSTREAM_START_FAILED', `backend '${context.label}': ${describeExit(spec, exit)} before answering ${asked}`);
+    }
+    await upstream.stop();
+    throw error;
+  }
 }
 
 /** How a stdio backend's process is started. */
@@ -107,8 +136,45 @@ interface HttpClients {
 
 function httpTransport(config: HttpTransportConfig, protocol: 'sse' | 'streamable', fetchImpl: FetchLike | undefined, clients: HttpClients): Transport {
   const url = new URL(config.endpoint);
-  const options = { requestInit: { headers: { ...config.headers } }, ...(fetchImpl === undefined ? {} : { fetch: fetchImpl }) };
+  const options = { requestInit: { headers: { ...config.headers } }, fetch: withModernHeaders(fetchImpl ?? fetch) };
   return protocol === 'streamable' ? new clients.StreamableHTTPClientTransport(url, options) : new clients.SSEClientTransport(url, options);
+}
+
+/** The request field each method's `Mcp-Name` header mirrors (2026-07-28 streamable HTTP). */
+const MCP_NAME_FIELD: Readonly<Record<string, string>> = { 'tools/call': 'name', 'prompts/get': 'name', 'resources/read': 'uri' };
+
+/**
+ * Streamable HTTP in 2026-07-28 wants each request's version, method and name in headers as well
+ * (`MCP-Protocol-Version`, `Mcp-Method`, `Mcp-Name`). The SDK v1 transport we post with knows
+ * nothing of them, so they are added from the body of each request that carries the envelope;
+ * 2025 requests (no envelope) pass untouched, after one substring test.
+ */
+function withModernHeaders(fetchImpl: FetchLike): FetchLike {
+  return (url, init) => {
+    const body = init?.body;
+    if (typeof body !== 'string' || !body.includes(META.protocolVersion)) return fetchImpl(url, init);
+    let message: { method?: unknown; params?: Record<string, unknown> };
+    try {
+      message = JSON.parse(body) as typeof message;
+    } catch {
+      return fetchImpl(url, init);
+    }
+    const version = (message.params?.['_meta'] as Record<string, unknown> | undefined)?.[META.protocolVersion];
+    if (typeof message.method !== 'string' || typeof version !== 'string') return fetchImpl(url, init);
+    const headers = new Headers(init?.headers);
+    headers.set('mcp-protocol-version', version);
+    headers.set('mcp-method', message.method);
+    const field = MCP_NAME_FIELD[message.method];
+    const name = field === undefined ? undefined : message.params?.[field];
+    if (typeof name === 'string') headers.set('mcp-name', headerSafe(name));
+    return fetchImpl(url, { ...init, headers });
+  };
+}
+
+/** A header value as 2026-07-28 carries it: as is when plain printable ASCII, else base64 in `=?base64?…?=`. */
+function headerSafe(value: string): string {
+  const plain = value !== '' && value === value.trim() && /^[\x20-\x7e\t]*$/.test(value) && !(value.startsWith('=?base64?') && value.endsWith('?='));
+  return plain ? value : `=?base64?${Buffer.from(value, 'utf8').toString('base64')}?=`;
 }
 
 /** A fetch that trusts an internal CA or skips verification, when `tls:` asks for it. */
@@ -129,16 +195,39 @@ async function tlsFetch(config: HttpTransportConfig): Promise<FetchLike | undefi
   return (url: string | URL, init?: RequestInit) => undiciFetch(url, { ...(init as object), dispatcher });
 }
 
-async function initialize(transport: Transport, context: UpstreamContext, init: InitializeRequest, handlers: UpstreamHandlers): Promise<OpenedUpstream> {
+/**
+ * Opens a connection in the backend's own era, as the SDK v2 client's `auto` mode does: a
+ * `server/discover` probe first (unless the backend is known to be a 2025 one), `initialize` when
+ * the server does not offer 2026-07-28. The probe waits at most PROBE_TIMEOUT_MS, for 2025 servers
+ * that ignore what they do not know (most answer -32601 at once); a modern server slower than that
+ * still works: it refuses the `initialize` that follows, naming 2026-07-28, and is probed again.
+ */
+async function handshake(transport: Transport, context: UpstreamContext, init: InitializeRequest, handlers: UpstreamHandlers): Promise<OpenedUpstream> {
   const connection = new UpstreamConnection(transport, context.label, context.logger);
+  const deadline = performance.now() + init.timeoutMs;
+  const modern = (result: Record<string, unknown>): OpenedUpstream => {
+    connection.speakModern(init.params);
+    return { connection, result, era: 'modern' };
+  };
   try {
     await connection.start(handlers);
-    const response = await connection.request('initialize', init.params, { timeoutMs: init.timeoutMs });
+    if (init.era !== 'legacy') {
+      const discovered = await probe(connection, init, Math.min(init.probeTimeoutMs ?? PROBE_TIMEOUT_MS, init.timeoutMs));
+      if (discovered !== undefined) return modern(discovered);
+      if (connection.closed) throw new GatewayError('UPSTREAM_CLOSED', `backend '${context.label}' closed the connection on server/discover`, { cause: CLOSED_ON_PROBE });
+    }
+    const timeoutMs = Math.max(1, Math.round(deadline - performance.now()));
+    const response = await connection.request('initialize', init.params, { timeoutMs });
+    if (response.error !== undefined && init.era !== 'legacy' && refusedForModern(response.error)) {
+      // A modern server that was slow to start: its answer to the probe came too late.
+      const discovered = await probe(connection, init, Math.max(1, Math.round(deadline - performance.now())));
+      if (discovered !== undefined) return modern(discovered);
+    }
     if (response.error !== undefined || response.result === undefined) {
       throw new GatewayError('UPSTREAM_START_FAILED', `backend '${context.label}' refused initialize: ${response.error?.message ?? 'no result'}`);
     }
     connection.notify('notifications/initialized');
-    return { connection, result: response.result };
+    return { connection, result: response.result, era: 'legacy' };
   } catch (error) {
     await connection.close().catch(() => undefined);
     if (error instanceof GatewayError && error.code === 'UPSTREAM_TIMEOUT') {
@@ -146,5 +235,15 @@ async function initialize(transport: Transport, context: UpstreamContext, init: 
     }
     if (error instanceof GatewayError) throw error;
     throw new GatewayError('UPSTREAM_START_FAILED', `backend '${context.label}' could not start: ${describeError(error)}`, { cause: error });
+  }
+}
+
+/** Asks `server/discover`: the server's offer in initialize's shape, or undefined for a 2025 server (any error, no answer). */
+async function probe(connection: UpstreamConnection, init: InitializeRequest, timeoutMs: number): Promise<Record<string, unknown> | undefined> {
+  try {
+    const response = await connection.request('server/discover', { _meta: envelopeFor(init.params) }, { timeoutMs });
+    return discoveredAsInitialized(response.result);
+  } catch {
+    return undefined; // unanswered in time, or not sent (an HTTP 4xx from a 2025 server)
   }
 }

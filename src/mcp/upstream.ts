@@ -2,6 +2,7 @@ import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import type { JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
 import { GatewayError, isGatewayError } from '../errors.js';
 import type { Logger } from '../log.js';
+import { type ClientIdentity, type Era, META, envelopeFor } from './era.js';
 import { type JsonRpcId, JsonRpcErrorCode, type RoutingView, isRequest, isResponse } from './jsonrpc.js';
 import { PASS_THROUGH_MIN_BYTES, PassThroughResponse } from './passthrough.js';
 import { type LineTransport, carriesLines } from './stream-transport.js';
@@ -36,6 +37,8 @@ export interface RequestOptions {
    * instead of a parsed message, where the transport carries lines.
    */
   passThrough?: boolean;
+  /** Whom the request is made for: a modern backend hears it in the envelope (default: the client the connection was opened for). */
+  client?: ClientIdentity;
   /**
    * Set by {@link UpstreamConnection.call} to the progress token the request carried (when the
    * caller asked for progress): a server→client request naming it belongs to this call.
@@ -113,6 +116,10 @@ export class UpstreamConnection {
   #nextId = 0;
   #closed = false;
   #closing = false;
+  /** Set on a modern (2026-07-28) connection: the envelope every request carries. */
+  #envelope: Record<string, unknown> | undefined;
+  /** The log level a modern backend hears with each request (it has no `logging/setLevel`). */
+  #logLevel: string | undefined;
   /**
    * One timer for the deadlines of all pending requests, not one a request: it is set for the
    * earliest deadline and moved only when a request with an earlier one comes (with one timeout
@@ -132,6 +139,16 @@ export class UpstreamConnection {
   /** True once the transport has closed. */
   get closed(): boolean {
     return this.#closed;
+  }
+
+  /** The era the backend speaks on this connection (learnt when it was opened). */
+  get era(): Era {
+    return this.#envelope === undefined ? 'legacy' : 'modern';
+  }
+
+  /** From now on the backend is spoken to in 2026-07-28: every request carries the client's envelope. */
+  speakModern(client: ClientIdentity): void {
+    this.#envelope = envelopeFor(client);
   }
 
   /** Starts the transport; messages flow to `handlers` from now on. */
@@ -163,13 +180,22 @@ export class UpstreamConnection {
       done(new GatewayError('UPSTREAM_CLOSED', `backend '${this.label}' is not connected`));
       return;
     }
-    const id = ++this.#nextId;
     let sendParams = params;
+    if (this.#envelope !== undefined) {
+      // 2026-07-28 has no logging/setLevel: the level travels with each request instead.
+      if (method === 'logging/setLevel') {
+        this.#logLevel = typeof params?.['level'] === 'string' ? params['level'] : undefined;
+        done({ result: {} });
+        return;
+      }
+      sendParams = this.#enveloped(params, options.client);
+    }
+    const id = ++this.#nextId;
     let progressToken: string | undefined;
     if (options.onProgress !== undefined) {
       progressToken = `${this.label}#${id}`;
-      const meta = (params?.['_meta'] as Record<string, unknown> | undefined) ?? {};
-      sendParams = { ...params, _meta: { ...meta, progressToken } };
+      const meta = (sendParams?.['_meta'] as Record<string, unknown> | undefined) ?? {};
+      sendParams = { ...sendParams, _meta: { ...meta, progressToken } };
       this.#progress.set(progressToken, options.onProgress);
       options.sentProgressToken = progressToken;
     }
@@ -184,6 +210,14 @@ export class UpstreamConnection {
     } else if (!this.#stream.post(message as JSONRPCMessage)) {
       this.#notSent(id, new Error('transport closed'));
     }
+  }
+
+  /** A modern backend's params: the envelope, the log level, then whatever `_meta` the client sent itself. */
+  #enveloped(params: Record<string, unknown> | undefined, client: ClientIdentity | undefined): Record<string, unknown> {
+    const envelope = client === undefined ? this.#envelope : envelopeFor(client);
+    const level = this.#logLevel === undefined ? undefined : { [META.logLevel]: this.#logLevel };
+    const meta = params?.['_meta'] as Record<string, unknown> | undefined;
+    return { ...params, _meta: { ...envelope, ...level, ...meta } };
   }
 
   /** The request could not be sent: its caller hears why. */
@@ -201,6 +235,8 @@ export class UpstreamConnection {
   /** Sends a notification; a closed connection drops it. */
   notify(method: string, params?: Record<string, unknown>): void {
     if (this.#closed) return;
+    // A modern server asks for roots with each request that needs them: nothing to announce.
+    if (this.#envelope !== undefined && method === 'notifications/roots/list_changed') return;
     const message = { jsonrpc: '2.0', method, ...(params === undefined ? {} : { params }) };
     this.#transport.send(message as JSONRPCMessage).catch(() => undefined);
   }
