@@ -14,9 +14,10 @@ describe('mcp-gateway start-up', () => {
   after(() => home.cleanup());
 
   it('prints its token without waiting for a discovery process that ignores the end of its input', async () => {
-    const gateway = await home.startGateway(`backends:\n${stdioBackend('slow', DYNAMIC_FIXTURE, ['--ignore-eof'])}`);
+    const gateway = await home.startGateway(`backends:\n${stdioBackend('slow', DYNAMIC_FIXTURE, ['--stubborn'])}`);
     const pid = gateway.proc.pid as number;
-    // The discovery process is still being stopped (it is given a grace period to exit on its own).
+    // The discovery process is still being stopped: it ignores the end of its input and SIGTERM, so
+    // it lasts the two grace periods (2 s each) before SIGKILL.
     assert.ok(descendants(pid).some(isAlive), 'the token came before the discovery process was gone');
     await waitFor(() => !descendants(pid).some(isAlive), 15_000, 'the discovery process to be stopped');
     const { code } = await gateway.stop();
@@ -24,7 +25,7 @@ describe('mcp-gateway start-up', () => {
   });
 
   it('stops a discovery process still closing when the gateway stops', async () => {
-    const gateway = await home.startGateway(`backends:\n${stdioBackend('slow', DYNAMIC_FIXTURE, ['--ignore-eof'])}`);
+    const gateway = await home.startGateway(`backends:\n${stdioBackend('slow', DYNAMIC_FIXTURE, ['--stubborn'])}`);
     const pid = gateway.proc.pid as number;
     const backends = descendants(pid).filter(isAlive);
     assert.ok(backends.length > 0);
