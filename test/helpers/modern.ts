@@ -43,7 +43,7 @@ export function runTransport(token: string, env: NodeJS.ProcessEnv, extra: reado
 export function shareHttpTransport(socketPath: string): { transport: Transport; agent: Agent } {
   const agent = new Agent({ connect: { socketPath } });
   const transport = new StreamableHTTPClientTransport(new URL('http://localhost/mcp'), {
-    fetch: (url, init) => undiciFetch(url, { ...(init as Parameters<typeof undiciFetch>[1]), dispatcher: agent }) as unknown as Promise<Response>,
+    fetch: (url, init) => undiciFetch(url, { ...(init as Parameters<typeof undiciFetch>[1]), dispatcher: agent }),
   });
   return { transport, agent };
 }
