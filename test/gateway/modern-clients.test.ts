@@ -71,6 +71,8 @@ describe('mcp-gateway: MCP 2026-07-28 clients', () => {
         before(async () => {
           client = modernClient(mode);
           await client.connect(front.transport());
+          // In 'auto' mode a 2025-only gateway would do too (the client falls back): everything below is to be modern.
+          assert.equal(client.getNegotiatedProtocolVersion(), '2026-07-28');
         });
 
         after(async () => {
