@@ -241,8 +241,8 @@ export class InputRequired {
       this.#port.post({ jsonrpc: '2.0', id: continuation.waiting, result: { resultType: 'input_required', inputRequests, requestState } });
       if (continuation.waitingIsRetry) this.#port.answered();
       continuation.waiting = undefined;
+      // Cleared when the session closes (dispose): it never outlives the session.
       continuation.timer = setTimeout(() => this.#expire(continuation, 'no retry within call_timeout'), this.#port.callTimeoutMs);
-      continuation.timer.unref();
     });
   }
 
