@@ -113,7 +113,8 @@ export class ModernClient {
       if (this.#inputRequired.retry(id, method, params, envelope)) return;
     }
     this.#pending.set(id, { method, params });
-    port.route(id, method, withoutEnvelope(params, true));
+    // A requestState that is not ours (a 2026-07-28 backend's) goes on with its inputResponses.
+    port.route(id, method, withoutEnvelope(params));
   }
 
   /** A notification from the client; returns its params as the session is to see them, or undefined when consumed. */
@@ -124,6 +125,8 @@ export class ModernClient {
       this.#endListen(requestId, false);
       return undefined;
     }
+    // A cancelled request is owed no answer: none will come to shape.
+    this.#pending.delete(requestId);
     const key = this.#inputRequired.cancelled(requestId);
     return key === undefined ? params : { ...params, requestId: key };
   }

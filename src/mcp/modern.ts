@@ -76,15 +76,11 @@ export function readEnvelope(params: Obj): Envelope | undefined {
 }
 
 /**
- * The params without the envelope's keys (and without the retry fields when asked): what a
- * 2025 backend understands. Other `_meta` keys (progressToken, traceparent…) stay.
+ * The params without the envelope's keys: what a 2025 backend understands. Other `_meta` keys
+ * (progressToken, traceparent…) stay.
  */
-export function withoutEnvelope(params: Obj, dropRetry = false): Obj {
+export function withoutEnvelope(params: Obj): Obj {
   const out: Obj = { ...params };
-  if (dropRetry) {
-    delete out['inputResponses'];
-    delete out['requestState'];
-  }
   const meta = params['_meta'];
   if (!isObject(meta)) return out;
   const rest: Obj = {};

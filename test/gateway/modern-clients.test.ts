@@ -204,6 +204,17 @@ describe('mcp-gateway: MCP 2026-07-28 clients', () => {
     assert.deepEqual([listed.resultType, listed.ttlMs, listed.cacheScope], ['complete', 0, 'private']);
   });
 
+  it("takes the log level from a request's envelope to the backends, and passes their log lines", async () => {
+    const line = new LineClient(gateway.token, home.env, ['--no-handover']);
+    lineClients.push(line);
+    const meta = { ...envelope(), 'io.modelcontextprotocol/logLevel': 'debug' };
+    line.send({ id: 1, method: 'tools/call', params: { name: 'ev_toggle-simulated-logging', arguments: {}, _meta: meta } });
+    // server-everything logs once at once, at a random level: debug lets every level through.
+    const logged = await line.next((m) => m['method'] === 'notifications/message');
+    assert.match(String((logged['params'] as { data?: unknown }).data), /-level message|level-message/);
+    assert.ok((await line.answer(1))['result'] !== undefined);
+  });
+
   it('ends a relayed mcp-tools run promptly when stdin closes with a subscription open', async () => {
     const line = new LineClient(gateway.token, home.env, ['--no-handover']);
     lineClients.push(line);
