@@ -14,17 +14,21 @@ export type EraMode = 'pin' | 'auto';
 /** What the tests' client answers when asked for sampling or elicitation. */
 export const SAMPLED = 'sampled by the modern client';
 
-/** A v2 client that declares sampling and elicitation and answers both (also inside input_required). */
+/** The root the tests' client offers. */
+export const ROOT = { uri: 'file:///srv/modern-root', name: 'modern-root' };
+
+/** A v2 client that declares sampling, elicitation and roots and answers them (also inside input_required). */
 export function modernClient(mode: EraMode, options: { autoFulfill?: boolean } = {}): Client {
   const client = new Client(
     { name: 'modern-test', version: '1.0.0' },
     {
       versionNegotiation: mode === 'pin' ? { mode: { pin: '2026-07-28' } } : { mode: 'auto' },
-      capabilities: { sampling: {}, elicitation: { form: {} } },
+      capabilities: { sampling: {}, elicitation: { form: {} }, roots: {} },
       ...(options.autoFulfill === false ? { inputRequired: { autoFulfill: false } } : {}),
     },
   );
   client.setRequestHandler('sampling/createMessage', () => ({ role: 'assistant', content: { type: 'text', text: SAMPLED }, model: 'test-model' }));
+  client.setRequestHandler('roots/list', () => ({ roots: [ROOT] }));
   client.setRequestHandler('elicitation/create', () => ({ action: 'accept', content: { name: 'Ada', color: 'teal', email: 'ada@example.org' } }));
   return client;
 }

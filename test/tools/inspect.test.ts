@@ -6,7 +6,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import { FD_PASSING_SKIP } from '../helpers/addons.js';
-import { EVERYTHING_BIN, runCli, type RunningShare } from '../helpers/cli.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
+import { EVERYTHING_BIN, runCli, startHttpFront, type RunningShare } from '../helpers/cli.js';
 import { text } from '../helpers/mcp.js';
 import { SAMPLED, modernClient, runTransport } from '../helpers/modern.js';
 import { ShareHome } from '../helpers/share-home.js';
@@ -46,6 +47,21 @@ describe('mcp-tools list, call and run against both protocol eras', () => {
     assert.match(listed.stdout, /trigger-long-running-operation/);
     const called = await runCli('mcp-tools', ['call', legacy.token, 'echo', '{"message":"old"}'], home.env);
     assert.equal(called.stdout.trim(), 'Echo: old');
+  });
+
+  it('mcp-tools http serves a pinned 2026-07-28 client of the bridged modern server, without a session', async () => {
+    const { cli, url } = await startHttpFront(modernOnly.token, home.env);
+    const client = modernClient('pin');
+    const transport = new StreamableHTTPClientTransport(url);
+    try {
+      await client.connect(transport);
+      assert.equal(text(await client.callTool({ name: 'ask', arguments: {} })), `the client said: ${SAMPLED}`);
+      assert.equal(transport.sessionId, undefined);
+    } finally {
+      await client.close();
+      cli.proc.kill('SIGTERM');
+      await cli.exited;
+    }
   });
 
   for (const [way, extra, skip] of [
