@@ -286,11 +286,21 @@ export class GatewaySession {
     };
   }
 
-  /** The newest call of this session in flight on `connection`: what caused the backend's request. */
+  /**
+   * The newest call of this session in flight on `connection`: what caused the backend's request.
+   * A backend asks things while it starts too (roots after initialize), before its connection is
+   * known here: then a call waiting for a backend to start is the cause.
+   */
   #causeOf(connection: UpstreamConnection): JsonRpcId | undefined {
     let cause: JsonRpcId | undefined;
-    for (const call of this.#inFlight.values()) if (!call.settled && this.#open.get(call.backend.id) === connection) cause = call.id;
-    return cause;
+    let starting: JsonRpcId | undefined;
+    for (const call of this.#inFlight.values()) {
+      if (call.settled) continue;
+      const open = this.#open.get(call.backend.id);
+      if (open === connection) cause = call.id;
+      else if (open === undefined) starting = call.id;
+    }
+    return cause ?? starting;
   }
 
   /** One request of the client needs no more answer (it was answered, or cancelled). */
