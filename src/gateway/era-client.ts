@@ -12,7 +12,7 @@ import {
   withoutEnvelope,
 } from '../mcp/modern.js';
 import type { RawMessage, RawResponse } from '../mcp/upstream.js';
-import { InputRequired, type SuspendedCall } from './input-required.js';
+import { InputRequired, URL_ELICITATION_REQUIRED, type SuspendedCall } from './input-required.js';
 
 type Obj = Record<string, unknown>;
 
@@ -88,7 +88,14 @@ export class ModernClient {
 
   constructor(port: ModernSessionPort) {
     this.#port = port;
-    this.#inputRequired = new InputRequired(port);
+    this.#inputRequired = new InputRequired(port, (id, method, params) => {
+      this.#pending.set(id, { method, params });
+      // The backend is asked afresh: the answers were the client's, for the URLs.
+      const fresh = withoutEnvelope(params);
+      delete fresh['inputResponses'];
+      delete fresh['requestState'];
+      port.route(id, method, fresh);
+    });
   }
 
   /** A request carrying the envelope. */
@@ -148,6 +155,11 @@ export class ModernClient {
       const pending = this.#pending.get(id);
       if (pending === undefined) return message;
       this.#pending.delete(id);
+      const error = message['error'] as Obj | undefined;
+      if (error?.['code'] === URL_ELICITATION_REQUIRED && MULTI_ROUND_METHODS.has(pending.method)) {
+        const instead = this.#inputRequired.urlRequired(id, pending.method, pending.params, error);
+        if (instead !== undefined) return instead;
+      }
       return shapeForModern(message, pending.method, pending.params);
     }
     if (method === 'notifications/progress') return this.#inputRequired.progress(message);

@@ -48,6 +48,19 @@ interface Continuation {
   flushing: boolean;
 }
 
+/** A call a backend refused with -32042 (URL elicitation required): it runs again on the retry. */
+interface Redo {
+  readonly key: string;
+  readonly target: string;
+  readonly timer: NodeJS.Timeout;
+}
+
+/** Runs a retried request anew, as the client's request `id`. */
+export type Rerun = (id: JsonRpcId, method: string, params: Obj) => void;
+
+/** The 2025 error that asks the client to open URLs first; 2026-07-28 asks with input_required instead. */
+export const URL_ELICITATION_REQUIRED = -32042;
+
 /** The client capability each server→client request needs. */
 const CAPABILITY: Record<string, string> = { 'sampling/createMessage': 'sampling', 'elicitation/create': 'elicitation', 'roots/list': 'roots' };
 
@@ -63,10 +76,35 @@ const CAPABILITY: Record<string, string> = { 'sampling/createMessage': 'sampling
 export class InputRequired {
   readonly #port: ModernSessionPort;
   readonly #calls = new Map<string, Continuation>();
+  readonly #redos = new Map<string, Redo>();
+  readonly #rerun: Rerun;
   #next = 0;
 
-  constructor(port: ModernSessionPort) {
+  constructor(port: ModernSessionPort, rerun: Rerun) {
     this.#port = port;
+    this.#rerun = rerun;
+  }
+
+  /**
+   * A 2025 backend refused a modern client's call with -32042 (URL elicitation required): the
+   * client gets the URLs as `input_required` elicitations instead (2026-07-28 has no -32042), and
+   * its retry runs the call again. Returns the answer to write, or undefined to pass the error on
+   * (the client did not declare URL elicitation, or too many calls wait).
+   */
+  urlRequired(clientId: JsonRpcId, method: string, params: Obj, error: Obj): Obj | undefined {
+    const elicitations = (error['data'] as Obj | undefined)?.['elicitations'];
+    const meta = params['_meta'] as Obj | undefined;
+    const elicitation = (meta?.['io.modelcontextprotocol/clientCapabilities'] as Obj | undefined)?.['elicitation'] as Obj | undefined;
+    if (!Array.isArray(elicitations) || elicitations.length === 0 || elicitation?.['url'] === undefined) return undefined;
+    if (this.#calls.size + this.#redos.size >= this.#port.maxSuspended) return undefined;
+    const key = `redo-${++this.#next}`;
+    const timer = setTimeout(() => this.#redos.delete(key), this.#port.callTimeoutMs);
+    this.#redos.set(key, { key, target: target(method, params), timer });
+    const inputRequests = Object.fromEntries(
+      elicitations.map((e: Obj, i) => [`url-${i}`, { method: 'elicitation/create', params: { mode: 'url', message: e['message'], url: e['url'] } }]),
+    );
+    const requestState = mintState({ session: this.#port.id, call: key, round: 1, target: target(method, params) });
+    return { jsonrpc: '2.0', id: clientId, result: { resultType: 'input_required', inputRequests, requestState } };
   }
 
   /** True when `id` is the session's id of a suspended call. */
@@ -109,6 +147,13 @@ export class InputRequired {
     if (claims === undefined) {
       if (!state.startsWith(STATE_PREFIX)) return false; // a backend's own state: not ours to judge
       this.#fail(id, 'Invalid params: requestState failed verification');
+      return true;
+    }
+    const redo = this.#redos.get(claims.call);
+    if (redo !== undefined && claims.session === this.#port.id && claims.round === 1 && claims.target === target(method, params)) {
+      clearTimeout(redo.timer);
+      this.#redos.delete(redo.key);
+      this.#rerun(id, method, params);
       return true;
     }
     const continuation = this.#calls.get(claims.call);
@@ -187,7 +232,9 @@ export class InputRequired {
   /** Stops every timer (the session is gone). */
   dispose(): void {
     for (const continuation of this.#calls.values()) clearTimeout(continuation.timer);
+    for (const redo of this.#redos.values()) clearTimeout(redo.timer);
     this.#calls.clear();
+    this.#redos.clear();
   }
 
   #suspend(call: SuspendedCall, relayId: string, adopted: (clientId: JsonRpcId) => void): Continuation | undefined {

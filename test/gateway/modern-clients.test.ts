@@ -4,6 +4,7 @@
 // front on the share — to a gateway over server-everything (a 2025 server) and our dynamic
 // fixture. One suite runs on every front (a front that cannot run here says why).
 import assert from 'node:assert/strict';
+import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import type { Client, Transport } from '@modelcontextprotocol/client';
 import { ProtocolError, StreamableHTTPClientTransport, isInputRequiredResult } from '@modelcontextprotocol/client';
@@ -14,7 +15,9 @@ import { FD_PASSING_SKIP } from '../helpers/addons.js';
 import { connectThroughTools, startHttpFront, type RunningCli, type RunningShare } from '../helpers/cli.js';
 import { text } from '../helpers/mcp.js';
 import { type EraMode, LineClient, ROOT, SAMPLED, envelope, modernClient, runTransport, shareHttpTransport } from '../helpers/modern.js';
-import { ShareHome, dynamicBackend, everythingBackend } from '../helpers/share-home.js';
+import { ShareHome, dynamicBackend, everythingBackend, stdioBackend } from '../helpers/share-home.js';
+
+const ERA_SERVER = fileURLToPath(new URL('../fixtures/era-client-server.js', import.meta.url));
 
 /** A way to reach the gateway. */
 interface Front {
@@ -34,7 +37,7 @@ describe('mcp-gateway: MCP 2026-07-28 clients', () => {
   before(async () => {
     home = await ShareHome.create('modern');
     const aggregator = 'aggregator:\n  connection: { connect_timeout: 30s, call_timeout: 20s }\n';
-    gateway = await home.startGateway(`${aggregator}backends:\n${everythingBackend('ev')}${dynamicBackend('dyn')}`);
+    gateway = await home.startGateway(`${aggregator}backends:\n${everythingBackend('ev')}${dynamicBackend('dyn')}${stdioBackend('era', ERA_SERVER)}`);
     ({ cli: httpFront, url: httpUrl } = await startHttpFront(gateway.token, home.env));
   });
 
@@ -188,6 +191,22 @@ describe('mcp-gateway: MCP 2026-07-28 clients', () => {
         client.request({ method: 'tools/call', params: { ...params, inputResponses, requestState: state } }, { allowInputRequired: true }),
         (error: unknown) => error instanceof ProtocolError && error.code === -32602,
       );
+    } finally {
+      await client.close();
+    }
+  });
+
+  it("turns a 2025 backend's -32042 (URL elicitation required) into input_required, and runs the call again on the retry", async () => {
+    const client = modernClient('pin');
+    const opened: string[] = [];
+    client.setRequestHandler('elicitation/create', (request) => {
+      opened.push(String((request.params as { url?: string }).url));
+      return { action: 'accept' };
+    });
+    await client.connect(runTransport(gateway.token, home.env, ['--no-handover']));
+    try {
+      assert.equal(text(await client.callTool({ name: 'era_authorize', arguments: {} })), 'authorized');
+      assert.deepEqual(opened, ['https://example.org/authorize']);
     } finally {
       await client.close();
     }

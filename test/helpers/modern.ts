@@ -23,7 +23,7 @@ export function modernClient(mode: EraMode, options: { autoFulfill?: boolean } =
     { name: 'modern-test', version: '1.0.0' },
     {
       versionNegotiation: mode === 'pin' ? { mode: { pin: '2026-07-28' } } : { mode: 'auto' },
-      capabilities: { sampling: {}, elicitation: { form: {} }, roots: {} },
+      capabilities: { sampling: {}, elicitation: { form: {}, url: {} }, roots: {} },
       ...(options.autoFulfill === false ? { inputRequired: { autoFulfill: false } } : {}),
     },
   );

@@ -34,7 +34,7 @@ describe('mcp-tools list, call and run against both protocol eras', () => {
   it('lists and calls on a server that speaks only 2026-07-28', async () => {
     const listed = await runCli('mcp-tools', ['list', modernOnly.token], home.env);
     assert.equal(listed.code, 0, listed.stderr);
-    assert.match(listed.stdout, /TOOLS \(2\)/);
+    assert.match(listed.stdout, /TOOLS \(3\)/);
     assert.match(listed.stdout, /echo +echoes text/);
     const called = await runCli('mcp-tools', ['call', modernOnly.token, 'echo', '{"text":"from the modern era"}'], home.env);
     assert.equal(called.code, 0, called.stderr);
