@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import type { Client } from '@modelcontextprotocol/client';
 import { createLogger, deferredLogger, type LoggerOptions } from '../log.js';
 import { resolveProviderChoice } from '../share/choice.js';
 import { redactToken } from '../wire/token.js';

@@ -11,6 +11,8 @@ import { LIST_CHANGED_KINDS, copyCatalogue, relist, type Backend, type BackendCa
 import { RESOURCE_NOT_FOUND, isResourceNotFound, type Catalogue } from './catalogue.js';
 import { logCall } from './call-log.js';
 import { type InputClient, callWithInput } from './era-backend.js';
+import { ModernClient, type ModernSessionPort } from './era-client.js';
+import { isModernVersion, readEnvelope } from '../mcp/modern.js';
 import type { Metrics } from './metrics.js';
 import type { CallTrace, Tracing } from './tracing.js';
 import { RELATED_TASK, type ResponseHook, SessionTasks } from './tasks.js';
@@ -47,8 +49,8 @@ export interface SessionHost {
 
 /** A request the client made and a backend is working on. */
 interface InFlight {
-  /** The client's id for it. */
-  readonly id: JsonRpcId;
+  /** The client's id for it (ours while a modern client's call waits for its input: era-client.ts). */
+  id: JsonRpcId;
   readonly backend: Backend;
   readonly method: string;
   /** As sent to the backend (names already mapped back to the backend's own). */
@@ -127,10 +129,12 @@ export class GatewaySession {
   readonly #open = new Map<string, UpstreamConnection>();
   #closeWhenIdle = false;
   readonly #passOnTarget: PassOnTarget;
+  /** Set at the first request of an MCP 2026-07-28 client (one that sends no initialize). */
+  #era: ModernClient | undefined;
   /** This client, as a modern backend's calls ask it for input (see era-backend.ts). */
   readonly #inputClient: InputClient = {
-    // A client that initialized speaks 2025; one of 2026-07-28 is recognised by its envelope (era-backend.ts).
-    takesInputRequired: () => false,
+    // A 2026-07-28 client takes `input_required` as it is; a 2025 one is asked in its own terms.
+    takesInputRequired: () => this.#era !== undefined,
     capabilities: () => (this.#clientInit['capabilities'] as Record<string, unknown> | undefined) ?? {},
     ask: (method, params, answer) => this.#askClient(method, params, answer),
   };
@@ -167,6 +171,18 @@ export class GatewaySession {
   /** Sends a message to the client. */
   send(message: Record<string, unknown>): void {
     if (this.#closed) return;
+    if (this.#era !== undefined) {
+      const shaped = this.#era.outbound(message);
+      if (shaped === undefined) return;
+      this.#post(shaped);
+      return;
+    }
+    this.#post(message);
+  }
+
+  /** Writes to the client as it is. */
+  #post(message: Record<string, unknown>): void {
+    if (this.#closed) return;
     if (this.#stream !== undefined) this.#stream.post(message as unknown as JSONRPCMessage);
     else this.#client.send(message as unknown as JSONRPCMessage).catch(() => undefined);
   }
@@ -174,6 +190,7 @@ export class GatewaySession {
   /** The client sends no more (its stdin ended): close once every request it made is answered. */
   closeWhenIdle(): void {
     this.#closeWhenIdle = true;
+    this.#era?.clientEnded();
     if (this.#unanswered === 0) void this.close();
   }
 
@@ -187,6 +204,7 @@ export class GatewaySession {
     const calls = [...this.#inFlight.values()];
     if (reason !== undefined) for (const call of calls) this.#settle(call, new GatewayError('UPSTREAM_CLOSED', reason));
     this.#closed = true;
+    this.#era?.close();
     // The backends stop working on them (and, shared ones, send no answer to a session gone).
     for (const call of calls) call.cancellation.abort('client left');
     const connections = [...this.#connections.values()];
@@ -202,6 +220,10 @@ export class GatewaySession {
   relayRequest(connection: UpstreamConnection, message: RawMessage & { id: JsonRpcId }): void {
     const relayId = `gw-${++this.#nextRelayId}`;
     this.#relayed.set(relayId, { connection, upstreamId: message.id, answer: (response) => connection.respond(message.id, response) });
+    if (this.#era !== undefined && !this.#initialized) {
+      this.#era.serverRequest(relayId, message, this.#causeOf(connection));
+      return;
+    }
     this.send({ ...this.#tasks.outbound(connection, message), id: relayId });
   }
 
@@ -297,21 +319,80 @@ export class GatewaySession {
       return;
     }
     const view = message as RoutingView;
+    const params = (message['params'] as Record<string, unknown> | undefined) ?? {};
     if (isRequest(view)) {
       this.#unanswered++;
-      this.#guarded(this.#onRequest, view.id as JsonRpcId, String(view.method), (message['params'] as Record<string, unknown> | undefined) ?? {});
+      // A request with the 2026-07-28 envelope, from a client that did not initialize, is the modern era's.
+      const envelope = this.#initialized ? undefined : readEnvelope(params);
+      if (envelope !== undefined && isModernVersion(envelope.version)) {
+        const era = (this.#era ??= new ModernClient(this.#modernPort()));
+        this.#guarded((id, method) => era.request(id, method, params, envelope), view.id as JsonRpcId, String(view.method), params);
+        return;
+      }
+      this.#guarded(this.#onRequest, view.id as JsonRpcId, String(view.method), params);
       return;
     }
     if (isResponse(view)) {
-      const relayed = this.#relayed.get(String(view.id));
-      if (relayed === undefined) return;
-      this.#relayed.delete(String(view.id));
-      const { result, error } = message as RawResponse;
-      this.#tasks.inbound(result);
-      relayed.answer(error === undefined ? { result: result ?? {} } : { error });
+      this.#answerRelayed(String(view.id), message as RawResponse);
       return;
     }
-    this.#onNotification(String(view.method), (message['params'] as Record<string, unknown> | undefined) ?? {});
+    const notified = this.#era === undefined ? params : this.#era.notification(String(view.method), params);
+    if (notified !== undefined) this.#onNotification(String(view.method), notified);
+  }
+
+  /** The client's answer to a server→client request we relayed goes to the backend that asked. */
+  #answerRelayed(relayId: string, { result, error }: RawResponse): void {
+    const relayed = this.#relayed.get(relayId);
+    if (relayed === undefined) return;
+    this.#relayed.delete(relayId);
+    this.#tasks.inbound(result);
+    relayed.answer(error === undefined ? { result: result ?? {} } : { error });
+  }
+
+  /** What the modern client's adapter may do with this session. */
+  #modernPort(): ModernSessionPort {
+    return {
+      id: this.id,
+      logger: this.#logger,
+      callTimeoutMs: this.#host.config.aggregator.callTimeoutMs,
+      maxSuspended: this.#host.config.maxConcurrentCalls,
+      post: (message) => this.#post(message),
+      answered: () => this.#answered(),
+      route: (id, method, params, internal) => {
+        if (internal === true) this.#unanswered++;
+        this.#routeWhenReady(id, method, params);
+      },
+      adopt: (init) => (this.#clientInit = init),
+      setLogLevel: (level) => void this.#setLevel(undefined, { level }),
+      self: () => this.#host.initializeResult('2025-11-25'),
+      suspend: (clientId, key) => {
+        const call = this.#inFlight.get(clientId);
+        if (call === undefined || call.settled) return false;
+        this.#inFlight.delete(clientId);
+        call.id = key;
+        this.#inFlight.set(key, call);
+        return true;
+      },
+      abandon: (key, reason) => this.#inFlight.get(key)?.cancellation.abort(reason),
+      answerRelayed: (relayId, response) => this.#answerRelayed(relayId, response),
+    };
+  }
+
+  /**
+   * The newest call of this session in flight on `connection`: what caused the backend's request.
+   * A backend asks things while it starts too (roots after initialize), before its connection is
+   * known here: then a call waiting for a backend to start is the cause.
+   */
+  #causeOf(connection: UpstreamConnection): JsonRpcId | undefined {
+    let cause: JsonRpcId | undefined;
+    let starting: JsonRpcId | undefined;
+    for (const call of this.#inFlight.values()) {
+      if (call.settled) continue;
+      const open = this.#open.get(call.backend.id);
+      if (open === connection) cause = call.id;
+      else if (open === undefined) starting = call.id;
+    }
+    return cause ?? starting;
   }
 
   /** One request of the client needs no more answer (it was answered, or cancelled). */
@@ -356,6 +437,10 @@ export class GatewaySession {
       this.#fail(id, JsonRpcErrorCode.InvalidRequest, 'Invalid Request: the session is not initialized (send initialize first)');
       return;
     }
+    this.#routeWhenReady(id, method, params);
+  }
+
+  #routeWhenReady(id: JsonRpcId, method: string, params: Record<string, unknown>): void {
     if (this.#hostReady) {
       this.#route(id, method, params);
       return;
@@ -448,7 +533,8 @@ export class GatewaySession {
     return this.#forward(id, backend, 'completion/complete', params);
   }
 
-  async #setLevel(id: JsonRpcId, params: Record<string, unknown>): Promise<void> {
+  /** `id` undefined: a modern client's level (from its request's envelope), owed no answer. */
+  async #setLevel(id: JsonRpcId | undefined, params: Record<string, unknown>): Promise<void> {
     this.#logLevel = String(params['level']);
     const timeoutMs = this.#host.config.aggregator.callTimeoutMs;
     // Only backends already running hear it now; the others get it when they start.
@@ -459,7 +545,7 @@ export class GatewaySession {
         await connection.request('logging/setLevel', params, { timeoutMs });
       }),
     );
-    this.#reply(id, { result: {} });
+    if (id !== undefined) this.#reply(id, { result: {} });
   }
 
   /** The connection this session uses for a backend, starting a session backend on first use. */
@@ -570,7 +656,8 @@ export class GatewaySession {
     // The backend continues the trace from our span, not the client's.
     if (trace !== undefined) params = { ...params, _meta: { ...meta, ...trace.carrier } };
     // A hook needs the answer parsed (a large one is not a not-found error: resources pass it through).
-    const passThrough = hook === undefined || method === 'resources/read';
+    // A modern client's answers are reshaped (src/gateway/era-client.ts): they must be parsed.
+    const passThrough = this.#era === undefined && (hook === undefined || method === 'resources/read');
     const options: RequestOptions = { timeoutMs: this.#host.config.aggregator.callTimeoutMs, cancellation, passThrough, client: this.#clientInit };
     if (clientToken !== undefined) {
       options.onProgress = (notification) => this.send({ ...notification, params: { ...notification.params, progressToken: clientToken } });

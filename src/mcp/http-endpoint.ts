@@ -6,6 +6,7 @@ import { randomUUID } from 'node:crypto';
 import { describeError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { JsonRpcErrorCode } from './jsonrpc.js';
+import { ModernHttpFront, isModernPost } from './modern-http.js';
 import { relay, type Relay } from './relay.js';
 import { StatelessMultiplexer } from './stateless.js';
 
@@ -74,6 +75,8 @@ export class McpHttpEndpoint {
   readonly #sessions = new Map<string, Session>();
   readonly #allowedOrigins: Set<string> | undefined;
   readonly #stateless: StatelessMultiplexer | undefined;
+  /** MCP 2026-07-28 clients (no sessions), made at the first one. */
+  #modern: ModernHttpFront | undefined;
   #closing = false;
 
   constructor(options: HttpEndpointOptions) {
@@ -107,6 +110,7 @@ export class McpHttpEndpoint {
     this.#closing = true;
     await Promise.allSettled([...this.#sessions.values()].map((session) => session.relay.close()));
     await this.#stateless?.close();
+    await this.#modern?.close();
     this.#sessions.clear();
   }
 
@@ -154,6 +158,7 @@ export class McpHttpEndpoint {
     }
     const body = await this.#readJson(req, res);
     if (body === INVALID) return;
+    if (isModernPost(req, body)) return this.#modernPost(req, res, body as Record<string, unknown>);
     const messages = Array.isArray(body) ? body : [body];
     if (!messages.some((message) => sdk.isInitializeRequest(message))) {
       sendJsonRpcError(res, 400, JsonRpcErrorCode.InvalidRequest, 'Bad Request: Mcp-Session-Id header is required');
@@ -176,10 +181,17 @@ export class McpHttpEndpoint {
     }
     const body = await this.#readJson(req, res);
     if (body === INVALID) return;
+    if (isModernPost(req, body)) return this.#modernPost(req, res, body as Record<string, unknown>);
     const transport = new sdk.StreamableHTTPServerTransport({ enableJsonResponse: this.#options.jsonResponse ?? false });
     mux.attach(transport);
     res.once('close', () => void transport.close());
     await transport.handleRequest(req, res, body);
+  }
+
+  /** A request of the 2026-07-28 era: no session, one shared server side for all such clients. */
+  #modernPost(req: IncomingMessage, res: ServerResponse, body: Record<string, unknown>): Promise<void> {
+    this.#modern ??= new ModernHttpFront(() => this.#options.openSession(`modern-${randomUUID()}`), this.#options.logger, this.#options.jsonResponse ?? false);
+    return this.#modern.handle(req, res, body);
   }
 
   async #sseOpen(res: ServerResponse, sdk: Sdk): Promise<void> {

@@ -1,11 +1,15 @@
-import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { Client } from '@modelcontextprotocol/client';
 import { GatewayError } from '../errors.js';
 import { openShareTransport } from '../mcp/share-transport.js';
 import type { ShareConnector } from '../share/index.js';
 
-/** An SDK client on a new session stream to the share. */
+/**
+ * An SDK v2 client on a new session stream to the share, dual-era: it probes `server/discover`
+ * and speaks MCP 2026-07-28 to a share that answers it, else falls back to `initialize` (a 2025
+ * bridge or gateway). Our transport is an SDK v1 one: the two `Transport` contracts agree.
+ */
 export async function connectClient(connector: ShareConnector, version: string): Promise<Client> {
-  const client = new Client({ name: 'mcp-tools', version });
+  const client = new Client({ name: 'mcp-tools', version }, { versionNegotiation: { mode: 'auto' } });
   await client.connect(await openShareTransport(connector));
   return client;
 }
@@ -14,15 +18,16 @@ export async function connectClient(connector: ShareConnector, version: string):
 export async function describeShare(client: Client): Promise<string> {
   const capabilities = client.getServerCapabilities() ?? {};
   const sections: string[] = [];
-  const tools = capabilities.tools === undefined ? [] : await listPaged((cursor) => client.listTools(cursor), 'tools');
+  // Without a cursor the v2 client walks every page itself.
+  const tools = capabilities.tools === undefined ? [] : (await client.listTools()).tools;
   sections.push(table('TOOLS', tools.map((t) => [t.name, t.description ?? ''])));
   if (capabilities.resources !== undefined) {
-    const resources = await listPaged((cursor) => client.listResources(cursor), 'resources');
-    const templates = await listPaged((cursor) => client.listResourceTemplates(cursor), 'resourceTemplates');
-    sections.push(table('RESOURCES', [...resources.map((r) => [r.uri ?? '', r.name]), ...templates.map((t) => [t.uriTemplate ?? '', t.name])]));
+    const resources = (await client.listResources()).resources;
+    const templates = (await client.listResourceTemplates()).resourceTemplates;
+    sections.push(table('RESOURCES', [...resources.map((r) => [r.uri, r.name]), ...templates.map((t) => [t.uriTemplate, t.name])]));
   }
   if (capabilities.prompts !== undefined) {
-    const prompts = await listPaged((cursor) => client.listPrompts(cursor), 'prompts');
+    const prompts = (await client.listPrompts()).prompts;
     sections.push(table('PROMPTS', prompts.map((p) => [p.name, p.description ?? ''])));
   }
   return `${sections.join('\n')}`;
@@ -43,25 +48,6 @@ export async function callTool(client: Client, name: string, argumentsJson: stri
   const content = (result.content as { type: string; text?: string }[] | undefined) ?? [];
   const text = content.map((part) => (part.type === 'text' ? (part.text ?? '') : `[${part.type}]`)).join('\n');
   return { text, isError: result.isError === true, raw: result };
-}
-
-/** The fields of listed items this table shows. */
-interface Listed {
-  name: string;
-  description?: string | undefined;
-  uri?: string;
-  uriTemplate?: string;
-}
-
-async function listPaged(fetchPage: (params: { cursor?: string } | undefined) => Promise<{ nextCursor?: string | undefined }>, field: string): Promise<Listed[]> {
-  const items: Listed[] = [];
-  let cursor: string | undefined;
-  do {
-    const page = await fetchPage(cursor === undefined ? undefined : { cursor });
-    items.push(...((page as Record<string, unknown>)[field] as Listed[]));
-    cursor = page.nextCursor;
-  } while (cursor !== undefined && cursor !== '');
-  return items;
 }
 
 function table(title: string, rows: string[][]): string {

@@ -134,7 +134,9 @@ export async function runStdio(options: RunStdioOptions): Promise<RunStdioResult
         writeOut(JSON.stringify({ jsonrpc: '2.0', id: problem.id, error: { code: problem.code, message: problem.message } }));
         return;
       }
-      if (isRequest(message as RoutingView)) pending.add((message as RoutingView).id as JsonRpcId);
+      // A subscriptions/listen (MCP 2026-07-28) is answered only when it ends: not waited for at stdin's end.
+      const view = message as RoutingView;
+      if (isRequest(view) && view.method !== 'subscriptions/listen') pending.add(view.id as JsonRpcId);
       if (!wire.write(line)) fromClient.pause();
     };
     const fromClient = new LineReader(input, splitter, onClientLine);

@@ -1,0 +1,227 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
+import type { JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
+import type { Logger } from '../log.js';
+import { type JsonRpcId, JsonRpcErrorCode } from './jsonrpc.js';
+import { META, ModernErrorCode, envelopeVersion, isModernVersion } from './modern.js';
+
+type Obj = Record<string, unknown>;
+
+/** One POSTed request waiting for its answer. */
+interface Route {
+  readonly res: ServerResponse;
+  readonly clientId: JsonRpcId;
+  readonly progressToken: unknown;
+  readonly listen: boolean;
+  /** The client takes an SSE stream (else one JSON body, and notifications are dropped). */
+  readonly sse: boolean;
+  /** The SSE stream has begun (headers sent). */
+  streaming: boolean;
+}
+
+/** Where `Mcp-Name` comes from, per method (2026-07-28 Streamable HTTP, standard headers). */
+const NAME_SOURCE: Record<string, string> = { 'tools/call': 'name', 'prompts/get': 'name', 'resources/read': 'uri' };
+
+/** Errors that a modern server answers with 400 rather than in-band. */
+const HTTP_400 = new Set<number>([ModernErrorCode.HeaderMismatch, ModernErrorCode.MissingRequiredClientCapability, ModernErrorCode.UnsupportedProtocolVersion]);
+
+/** True when a POST body belongs to the 2026-07-28 era: a request with a modern envelope, or a notification under a modern version header. */
+export function isModernPost(req: IncomingMessage, body: unknown): boolean {
+  if (body === null || typeof body !== 'object' || Array.isArray(body)) return false;
+  const message = body as Obj;
+  const version = envelopeVersion(message['params']);
+  if (version !== undefined) return isModernVersion(version);
+  const header = req.headers['mcp-protocol-version'];
+  return message['id'] === undefined && typeof header === 'string' && isModernVersion(header);
+}
+
+/**
+ * MCP 2026-07-28 over streamable HTTP in front of a session-based server side: every POST is
+ * one request (no session id, the `_meta` envelope in the body), all of them multiplexed onto
+ * one server-side session opened on first use, with ids rewritten so that clients reusing ids
+ * never collide. The answer is one JSON body, or an SSE stream when a request-related
+ * notification (progress, log) comes first; `subscriptions/listen` keeps its SSE stream open.
+ * Closing a response before its answer cancels the request. The `MCP-Protocol-Version`,
+ * `Mcp-Method` and `Mcp-Name` headers must agree with the body (-32020 and 400 otherwise).
+ */
+export class ModernHttpFront {
+  readonly #open: () => Promise<Transport>;
+  readonly #logger: Logger;
+  readonly #jsonOnly: boolean;
+  readonly #routes = new Map<string, Route>();
+  #upstream: Promise<Transport> | undefined;
+  #nextId = 0;
+
+  constructor(open: () => Promise<Transport>, logger: Logger, jsonOnly: boolean) {
+    this.#open = open;
+    this.#logger = logger;
+    this.#jsonOnly = jsonOnly;
+  }
+
+  /** Serves one modern POST whose body has been read. */
+  async handle(req: IncomingMessage, res: ServerResponse, message: Obj): Promise<void> {
+    const id = message['id'] as JsonRpcId | undefined;
+    const mismatch = id === undefined ? undefined : headerMismatch(req, message);
+    if (mismatch !== undefined) {
+      writeJson(res, 400, { jsonrpc: '2.0', id, error: { code: ModernErrorCode.HeaderMismatch, message: `Bad Request: header mismatch: ${mismatch}` } });
+      return;
+    }
+    const upstream = await this.#connection();
+    if (id === undefined) {
+      res.writeHead(202).end();
+      await upstream.send(this.#inbound(message) as JSONRPCMessage);
+      return;
+    }
+    const wireId = `m-${++this.#nextId}`;
+    const params = (message['params'] as Obj | undefined) ?? {};
+    const accept = req.headers.accept ?? '';
+    const route: Route = {
+      res,
+      clientId: id,
+      progressToken: (params['_meta'] as Obj | undefined)?.['progressToken'],
+      listen: message['method'] === 'subscriptions/listen',
+      sse: !this.#jsonOnly && accept.includes('text/event-stream'),
+      streaming: false,
+    };
+    this.#routes.set(wireId, route);
+    // A response closed before its answer is the client cancelling (2026-07-28 has no other way over HTTP).
+    res.once('close', () => {
+      if (this.#routes.get(wireId) !== route) return;
+      this.#routes.delete(wireId);
+      void upstream.send({ jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId: wireId, reason: 'the HTTP response was closed' } }).catch(() => undefined);
+    });
+    await upstream.send({ ...message, id: wireId } as JSONRPCMessage);
+  }
+
+  /** Ends the server-side session; open requests get an error. */
+  async close(): Promise<void> {
+    const upstream = this.#upstream;
+    this.#upstream = undefined;
+    if (upstream !== undefined) await (await upstream).close();
+  }
+
+  /** A client notification: a cancellation names the client's id, which is ours on the wire. */
+  #inbound(message: Obj): Obj {
+    if (message['method'] !== 'notifications/cancelled') return message;
+    const params = (message['params'] as Obj | undefined) ?? {};
+    let wireId: string | undefined;
+    for (const [candidate, route] of this.#routes) if (route.clientId === params['requestId']) wireId = candidate;
+    return wireId === undefined ? message : { ...message, params: { ...params, requestId: wireId } };
+  }
+
+  #connection(): Promise<Transport> {
+    this.#upstream ??= (async () => {
+      const upstream = await this.#open();
+      upstream.onmessage = (message) => this.#fromServer(upstream, message);
+      upstream.onclose = () => {
+        this.#upstream = undefined;
+        for (const [wireId, route] of this.#routes) {
+          this.#routes.delete(wireId);
+          this.#write(route, { jsonrpc: '2.0', id: route.clientId, error: { code: JsonRpcErrorCode.ConnectionClosed, message: 'server session closed' } }, true);
+        }
+      };
+      upstream.onerror = (error) => this.#logger.debug({ err: error.message }, 'modern http: upstream error');
+      await upstream.start();
+      return upstream;
+    })();
+    this.#upstream.catch(() => (this.#upstream = undefined));
+    return this.#upstream;
+  }
+
+  #fromServer(upstream: Transport, message: Obj): void {
+    const id = message['id'] as JsonRpcId | undefined;
+    if (message['method'] === undefined && id !== undefined) {
+      const route = this.#routes.get(String(id));
+      if (route === undefined) return;
+      this.#routes.delete(String(id));
+      this.#write(route, this.#forClient(message, String(id), route), true);
+      return;
+    }
+    if (message['method'] !== undefined && id !== undefined) {
+      // The era adapter embeds server requests in results; one reaching us has nowhere to go.
+      void upstream.send({ jsonrpc: '2.0', id, error: { code: JsonRpcErrorCode.MethodNotFound, message: 'the client is connected over stateless HTTP and cannot answer server requests' } }).catch(() => undefined);
+      return;
+    }
+    const params = (message['params'] as Obj | undefined) ?? {};
+    const subscription = (params['_meta'] as Obj | undefined)?.[META.subscriptionId];
+    const wireId = typeof subscription === 'string' ? subscription : this.#relatedTo(params);
+    const route = wireId === undefined ? undefined : this.#routes.get(wireId);
+    if (wireId === undefined || route === undefined || !route.sse) return;
+    this.#write(route, this.#forClient(message, wireId, route), false);
+  }
+
+  /** The open request a request-related notification belongs to: by progress token, else (a log line) the newest. */
+  #relatedTo(params: Obj): string | undefined {
+    let newest: string | undefined;
+    for (const [wireId, route] of this.#routes) {
+      if (route.listen) continue;
+      if (params['progressToken'] !== undefined) {
+        if (route.progressToken === params['progressToken']) return wireId;
+        continue;
+      }
+      newest = wireId;
+    }
+    return newest;
+  }
+
+  /** The message with the client's own id, also where it names the subscription. */
+  #forClient(message: Obj, wireId: string, route: Route): Obj {
+    const out: Obj = message['id'] === undefined ? { ...message } : { ...message, id: route.clientId };
+    for (const field of ['params', 'result'] as const) {
+      const body = out[field] as Obj | undefined;
+      const meta = body?.['_meta'] as Obj | undefined;
+      if (meta?.[META.subscriptionId] === wireId) out[field] = { ...body, _meta: { ...meta, [META.subscriptionId]: route.clientId } };
+    }
+    return out;
+  }
+
+  #write(route: Route, message: Obj, last: boolean): void {
+    const { res } = route;
+    if (res.writableEnded) return;
+    if (!route.streaming) {
+      if (last) {
+        const code = (message['error'] as { code?: number } | undefined)?.code;
+        writeJson(res, code !== undefined && HTTP_400.has(code) ? 400 : 200, message);
+        return;
+      }
+      route.streaming = true;
+      res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache, no-transform', 'x-accel-buffering': 'no' });
+    }
+    res.write(`event: message\ndata: ${JSON.stringify(message)}\n\n`);
+    if (last) res.end();
+  }
+}
+
+/** What disagrees between the standard headers and the body, if anything. */
+function headerMismatch(req: IncomingMessage, message: Obj): string | undefined {
+  const version = req.headers['mcp-protocol-version'];
+  const claimed = envelopeVersion(message['params']);
+  if (typeof version !== 'string') return 'the MCP-Protocol-Version header is missing';
+  if (claimed !== undefined && version !== claimed) return `MCP-Protocol-Version ${version} but the body's _meta names ${claimed}`;
+  const method = req.headers['mcp-method'];
+  if (typeof method !== 'string') return 'the Mcp-Method header is missing';
+  if (method !== message['method']) return `Mcp-Method ${method} but the body's method is ${String(message['method'])}`;
+  const source = NAME_SOURCE[method];
+  const value = source === undefined ? undefined : ((message['params'] as Obj | undefined) ?? {})[source];
+  if (typeof value !== 'string') return undefined;
+  const name = req.headers['mcp-name'];
+  if (typeof name !== 'string') return 'the Mcp-Name header is missing';
+  const decoded = decodeHeaderValue(name.trim());
+  if (decoded !== value) return `Mcp-Name ${name} but the body's params.${source} is ${value}`;
+  return undefined;
+}
+
+/** A header value, with the `=?base64?…?=` sentinel decoded (undefined when malformed). */
+function decodeHeaderValue(value: string): string | undefined {
+  const match = /^=\?base64\?([A-Za-z0-9+/]*={0,2})\?=$/.exec(value);
+  if (match === null) return value;
+  return Buffer.from(match[1] ?? '', 'base64').toString('utf8');
+}
+
+function writeJson(res: ServerResponse, status: number, message: Obj): void {
+  if (res.headersSent) {
+    res.end();
+    return;
+  }
+  res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(message));
+}
