@@ -7,6 +7,7 @@ import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js'
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import { EVERYTHING_BIN, binPath, connectThroughTools, startBridge, startGateway, type RunningShare } from '../test/helpers/cli.js';
+import { connectV2ThroughTools } from '../test/helpers/era-fixtures.js';
 import { benchFile, freePort, nodeModule, onCleanup, runAndForget, sessionDialer, spawnTracked, tempDir, waitForPort, type Tracked } from './support.js';
 
 /** What every path gets: a home for local shares and the environment our CLIs run with. */
@@ -209,6 +210,35 @@ function gateway(count: number, relayed = false): PathSpec {
   };
 }
 
+/**
+ * A 2026-07-28 client (SDK v2, pinned) on the gateway chain, over the same 2025-11-25 backend:
+ * the gateway speaks each side's era (per-request `_meta` in, `initialize`d session out).
+ */
+function gatewayModern(): PathSpec {
+  return {
+    key: 'gateway1-modern',
+    label: 'ours: gateway (1 backend), 2026-07-28 client',
+    kind: 'ours',
+    inTargets: false,
+    chain: 'SDK v2 Client pinned to 2026-07-28 → mcp-tools run → local share → mcp-gateway (1 stdio backend, 2025-11-25, isolation: session) → server; calls ev0_echo',
+    async open(ctx) {
+      const share = track(await startGateway(await writeGatewayConfig(ctx.home, 1, { name: 'gateway-modern' }), ctx.env));
+      const client = await connectV2ThroughTools(share.token, ctx.env, { pin: '2026-07-28' });
+      const closeClient = (): Promise<void> => client.close();
+      const unregister = onCleanup(closeClient);
+      return {
+        // The calls the benchmark makes (callTool, close) have the same shape in both SDKs.
+        client: client as unknown as Client,
+        tool: 'ev0_echo',
+        close: async () => {
+          await runAndForget(unregister, closeClient);
+          await share.stop();
+        },
+      };
+    },
+  };
+}
+
 /** The least one JavaScript hop can cost: a proxy that only parses, renames and re-serialises. */
 function minimalProxy(): PathSpec {
   return {
@@ -356,5 +386,5 @@ function mcpProxy(): PathSpec {
 
 /** Every sequential path, floor first. */
 export function allPaths(): PathSpec[] {
-  return [direct(), bridge(), gateway(1), gateway(10), bridge(true), gateway(1, true), minimalProxy(), bridgeInProcess(), bridgeHttp(), mcpRemote(), supergatewayHttp(), mcpProxy()];
+  return [direct(), bridge(), gateway(1), gatewayModern(), gateway(10), bridge(true), gateway(1, true), minimalProxy(), bridgeInProcess(), bridgeHttp(), mcpRemote(), supergatewayHttp(), mcpProxy()];
 }

@@ -205,7 +205,8 @@ describe('mcp-gateway: MCP 2026-07-28 clients', () => {
     });
     await client.connect(runTransport(gateway.token, home.env, ['--no-handover']));
     try {
-      assert.equal(text(await client.callTool({ name: 'era_authorize', arguments: {} })), 'authorized');
+      // dyn is a 2025 server (SDK v1): -32042 is its way to ask for a URL to be opened.
+      assert.equal(text(await client.callTool({ name: 'dyn_authorize', arguments: {} })), 'authorized');
       assert.deepEqual(opened, ['https://example.org/authorize']);
     } finally {
       await client.close();
