@@ -211,19 +211,21 @@ function gateway(count: number, relayed = false): PathSpec {
 }
 
 /**
- * A 2026-07-28 client (SDK v2, pinned) on the gateway chain, over the same 2025-11-25 backend:
- * the gateway speaks each side's era (per-request `_meta` in, `initialize`d session out).
+ * The SDK v2 client on the gateway chain over the same 2025-11-25 backend, speaking 2026-07-28
+ * (the gateway translates: per-request `_meta` in, an `initialize`d session out) or 2025-11-25:
+ * the same client library both ways, so their ratio is what speaking the new era costs.
  */
-function gatewayModern(): PathSpec {
+function gatewayV2(era: 'modern' | 'legacy'): PathSpec {
+  const modern = era === 'modern';
   return {
-    key: 'gateway1-modern',
-    label: 'ours: gateway (1 backend), 2026-07-28 client',
+    key: modern ? 'gateway1-modern' : 'gateway1-v2',
+    label: modern ? 'ours: gateway (1 backend), SDK v2 client, 2026-07-28' : 'ours: gateway (1 backend), SDK v2 client, 2025-11-25',
     kind: 'ours',
     inTargets: false,
-    chain: 'SDK v2 Client pinned to 2026-07-28 → mcp-tools run → local share → mcp-gateway (1 stdio backend, 2025-11-25, isolation: session) → server; calls ev0_echo',
+    chain: `SDK v2 Client (${modern ? 'pinned to 2026-07-28' : 'legacy mode: initialize, 2025-11-25'}) → mcp-tools run → local share → mcp-gateway (1 stdio backend, 2025-11-25, isolation: session) → server; calls ev0_echo`,
     async open(ctx) {
-      const share = track(await startGateway(await writeGatewayConfig(ctx.home, 1, { name: 'gateway-modern' }), ctx.env));
-      const client = await connectV2ThroughTools(share.token, ctx.env, { pin: '2026-07-28' });
+      const share = track(await startGateway(await writeGatewayConfig(ctx.home, 1, { name: `gateway-v2-${era}` }), ctx.env));
+      const client = await connectV2ThroughTools(share.token, ctx.env, modern ? { pin: '2026-07-28' } : 'legacy');
       const closeClient = (): Promise<void> => client.close();
       const unregister = onCleanup(closeClient);
       return {
@@ -386,5 +388,5 @@ function mcpProxy(): PathSpec {
 
 /** Every sequential path, floor first. */
 export function allPaths(): PathSpec[] {
-  return [direct(), bridge(), gateway(1), gatewayModern(), gateway(10), bridge(true), gateway(1, true), minimalProxy(), bridgeInProcess(), bridgeHttp(), mcpRemote(), supergatewayHttp(), mcpProxy()];
+  return [direct(), bridge(), gateway(1), gatewayV2('legacy'), gatewayV2('modern'), gateway(10), bridge(true), gateway(1, true), minimalProxy(), bridgeInProcess(), bridgeHttp(), mcpRemote(), supergatewayHttp(), mcpProxy()];
 }

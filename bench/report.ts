@@ -141,7 +141,7 @@ export function targets(results: BenchResults): Target[] {
   };
   add('bridge chain p50 / direct p50', '≤ 2×', bridge / direct, ratio, (v) => v <= 2);
   add('gateway chain (1 backend) p50 / direct p50', '≤ 2×', gateway1 / direct, ratio, (v) => v <= 2);
-  add('gateway chain: 2026-07-28 client p50 / 2025 client p50 (same backend)', '≤ 1.3×', p50Of(results, 'gateway1-modern') / gateway1, ratio, (v) => v <= 1.3);
+  add('gateway chain, SDK v2 client: 2026-07-28 p50 / 2025-11-25 p50 (same backend)', '≤ 1.3×', p50Of(results, 'gateway1-modern') / p50Of(results, 'gateway1-v2'), ratio, (v) => v <= 1.3);
   const peers = results.sequential.filter((r) => r.kind === 'peer' && r.inTargets && r.summary !== undefined);
   const worst = peers.map((r) => ({ label: r.label, value: (r.summary as LatencySummary).p50 / bridge })).sort((a, b) => a.value - b.value)[0];
   add('peer chain p50 / our chain (bridge) p50, closest peer', '≥ 5×', worst?.value ?? Number.NaN, ratio, (v) => v >= 5, worst === undefined ? '' : ` (${worst.label.replace(/^peer: /, '')})`);

@@ -2,7 +2,7 @@
 // and gateway chains and the peers, then concurrency, first tools/list, idle sessions and an
 // 8 MiB result, and the targets. Every process it starts is stopped, also on Ctrl-C.
 //   node dist/bench/run.js [--quick] [--calls N] [--warmup N] [--rounds N] [--only KEY,...] [--profile]
-// --only keys: direct bridge gateway1 gateway1-modern gateway10 bridge-relayed gateway1-relayed minimal-proxy bridge-inproc bridge-http
+// --only keys: direct bridge gateway1 gateway1-v2 gateway1-modern gateway10 bridge-relayed gateway1-relayed minimal-proxy bridge-inproc bridge-http
 //              mcp-remote supergateway mcp-proxy (sequential paths); first-list first-call idle big cold-start (extras)
 import { mkdir, writeFile } from 'node:fs/promises';
 import { cpus, loadavg } from 'node:os';

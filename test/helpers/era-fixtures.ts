@@ -18,8 +18,8 @@ export async function startDualEraHttp(): Promise<{ proc: ChildProcess; url: str
   return { proc, url: (await firstJsonLine<{ url: string }>(proc)).url };
 }
 
-/** How an SDK v2 client negotiates: pinned to 2026-07-28, or `auto` (probe, then fall back to initialize). */
-export type V2Mode = 'auto' | { pin: '2026-07-28' };
+/** How an SDK v2 client negotiates: pinned to 2026-07-28, `auto` (probe, then fall back to initialize), or `legacy` (initialize, 2025). */
+export type V2Mode = 'auto' | 'legacy' | { pin: '2026-07-28' };
 
 /**
  * An SDK v2 client through `mcp-tools run <token>`, answering every kind of input (elicitation,
