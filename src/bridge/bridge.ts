@@ -15,6 +15,10 @@ export interface BridgeOptions {
   provider: ShareProvider;
   /** Serve under this token instead of a random one. */
   token?: string;
+  /** zrok accounts admitted to the share it creates, besides the owner. */
+  accessGrants?: readonly string[];
+  /** Admit anyone holding the token (zrok open permission mode). */
+  open?: boolean;
   logger: Logger;
   /** How long the start-up check waits for `initialize`. */
   probeTimeoutMs?: number;
@@ -92,7 +96,7 @@ export class Bridge {
       const upstream = spawnSession(newLabel(), { stdio: [handover.input, handover.output] });
       acceptStdio(upstream, handover, grace, (exit) => (state.stopping || exit.code !== 0 ? `share '${token}' closed the session${state.stopping ? '' : ` (${describeExit(server, exit)})`}` : undefined));
     };
-    const listen = { onConnection: shareServer.onConnection, onStdioHandover };
+    const listen = { onConnection: shareServer.onConnection, onStdioHandover, accessGrants: options.accessGrants ?? [], open: options.open ?? false };
     const listener = await options.provider.listen(options.token === undefined ? listen : { ...listen, token: options.token });
     token = listener.token;
     // Listening first claims the token (or fails fast on a taken one) before the slower check.

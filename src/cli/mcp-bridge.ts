@@ -9,6 +9,8 @@ interface BridgeFlags {
   env: string[];
   workingDir?: string;
   shareToken?: string;
+  accessGrant: string[];
+  openShare?: boolean;
   provider?: string;
   logLevel: NonNullable<LoggerOptions['level']>;
   startupTimeout: string;
@@ -22,6 +24,8 @@ runCli('mcp-bridge', async () => {
     .option('--env <KEY=VALUE>', 'set a variable for the server (repeatable; merged over the inherited environment)', collect, [])
     .option('--working-dir <dir>', "the server's working directory")
     .option('--share-token <name>', 'serve under this token (3–32 of [a-z0-9-]) instead of a random one')
+    .option('--access-grant <account>', 'admit this zrok account (its email) to the share besides you (repeatable; the share is closed otherwise)', collect, [])
+    .option('--open-share', 'let any zrok account holding the token in (open permission mode; not recommended)')
     .option('--startup-timeout <ms>', 'how long the server may take to answer initialize at start-up', '30000')
     .addOption(providerOption())
     .addOption(logLevelOption())
@@ -33,7 +37,12 @@ runCli('mcp-bridge', async () => {
   const logger = createLogger({ name: 'mcp-bridge', level: flags.logLevel });
   // Imported after parsing: --help and usage errors need neither.
   const [{ Bridge }, { createListenProvider }] = await Promise.all([import('../bridge/bridge.js'), import('../share/index.js')]);
+  const access = shareAccess(flags);
   const { provider, reason } = createListenProvider(resolveProviderChoice(flags.provider));
+  if (access.open) logger.warn('--open-share: any zrok account holding the token can reach this share');
+  if (provider.name !== 'zrok' && (access.open || access.accessGrants.length > 0)) {
+    logger.warn('--access-grant and --open-share apply to zrok shares only: the local share admits only this user');
+  }
   const probeTimeoutMs = Number(flags.startupTimeout);
   if (!Number.isInteger(probeTimeoutMs) || probeTimeoutMs <= 0) throw new GatewayError('USAGE', `invalid --startup-timeout '${flags.startupTimeout}': expected milliseconds`);
 
@@ -42,6 +51,7 @@ runCli('mcp-bridge', async () => {
     provider,
     logger,
     probeTimeoutMs,
+    ...access,
     ...(flags.shareToken === undefined ? {} : { token: flags.shareToken }),
   });
   // Signals are handled before the token is out: a supervisor may send SIGTERM as soon as it reads it.
@@ -52,6 +62,21 @@ runCli('mcp-bridge', async () => {
   logger.flush();
   return undefined;
 });
+
+/** Who may reach a share the bridge creates: the original's rules for grants, ours for --open-share. */
+function shareAccess(flags: BridgeFlags): { accessGrants: string[]; open: boolean } {
+  const open = flags.openShare === true;
+  const accessGrants = flags.accessGrant;
+  for (const account of accessGrants) {
+    if (!/^\S+$/.test(account)) throw new GatewayError('USAGE', `invalid --access-grant '${account}': expected a zrok account (its email address)`);
+  }
+  if (flags.shareToken !== undefined && (accessGrants.length > 0 || open)) {
+    const flag = open ? '--open-share' : '--access-grant';
+    throw new GatewayError('USAGE', `${flag} applies only to shares the bridge creates and cannot be used with --share-token (grant on that share: zrok2 modify share TOKEN --add-access-grant ACCOUNT)`);
+  }
+  if (open && accessGrants.length > 0) throw new GatewayError('USAGE', '--open-share admits every zrok account, so --access-grant would mean nothing: choose one');
+  return { accessGrants, open };
+}
 
 function collect(value: string, previous: string[]): string[] {
   return [...previous, value];

@@ -342,7 +342,13 @@ export class Gateway implements SessionHost {
     });
     this.#endpoint = endpoint;
     this.#shareServer = shareServer;
-    const listen = { onConnection: shareServer.onConnection, onStdioHandover: (handover: StdioHandover) => this.#acceptHandover(handover) };
+    const { accessGrants, open } = this.config.zrokShare;
+    const listen = {
+      onConnection: shareServer.onConnection,
+      onStdioHandover: (handover: StdioHandover) => this.#acceptHandover(handover),
+      accessGrants,
+      open,
+    };
     this.#listener = await this.#provider.listen(token === undefined ? listen : { ...listen, token });
   }
 

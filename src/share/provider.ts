@@ -10,6 +10,13 @@ export type ConnectionHandler = (socket: Duplex) => void;
 export interface ListenOptions {
   /** A chosen (persistent) token; a random ephemeral one when absent. */
   token?: string;
+  /**
+   * Accounts admitted to a share this listen creates, besides its owner (zrok: `--access-grant`,
+   * an account's email). A local share admits its owner only and ignores them.
+   */
+  accessGrants?: readonly string[];
+  /** Admit anyone holding the token (zrok: `--open`); never the default. */
+  open?: boolean;
   onConnection: ConnectionHandler;
   /**
    * Takes clients' stdin and stdout handed over by `mcp-tools run` on the same machine, so that

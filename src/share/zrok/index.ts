@@ -58,10 +58,11 @@ export class ZrokShareProvider implements ShareProvider {
       const port = await listenOnLoopback(server);
       const target = `http://127.0.0.1:${port}`;
       // The contract: --share-token serves an existing share and cannot be combined with
-      // --backend-mode; the share's mode and permissions were fixed when it was created.
+      // --backend-mode; the share's mode and permissions were fixed when it was created. A share
+      // we create is closed (owner only) unless grants or an explicit open say otherwise.
       const args =
         token === undefined
-          ? ['share', 'private', target, '--backend-mode', 'proxy', '--open', '--subordinate']
+          ? ['share', 'private', target, '--backend-mode', 'proxy', ...permissionArgs(options), '--subordinate']
           : ['share', 'private', target, '--share-token', token, '--subordinate'];
       const child = new ZrokProcess({ binary, args, env: this.#env }, this.#bootTimeoutMs);
       const outcome = await child.booted;
@@ -103,10 +104,13 @@ export class ZrokShareProvider implements ShareProvider {
     await Promise.all([...this.#accesses.values()].map((access) => access.release()));
   }
 
-  /** Creates a persistent open share (`zrok2 create share --share-token NAME --open`); resolves to its token. */
-  async createShare(token?: string): Promise<string> {
+  /**
+   * Creates a persistent share (`zrok2 create share --share-token NAME`), closed unless `open`,
+   * admitting `accessGrants` besides its owner; resolves to its token.
+   */
+  async createShare(token?: string, access: Pick<ListenOptions, 'accessGrants' | 'open'> = {}): Promise<string> {
     if (token !== undefined) validateToken(token);
-    const args = ['create', 'share', ...(token === undefined ? [] : ['--share-token', token]), '--open'];
+    const args = ['create', 'share', ...(token === undefined ? [] : ['--share-token', token]), ...permissionArgs(access)];
     const result = await this.#run(args);
     const created = /created share '([a-z0-9-]{3,32})'/.exec(result.stdout + result.stderr)?.[1];
     if (result.code === 0 && created !== undefined) return created;
@@ -179,6 +183,12 @@ class ZrokShareListener implements ShareListener {
     })();
     return this.#closing;
   }
+}
+
+/** `--open`, or one `--access-grant` per account: what a share we create admits besides its owner. */
+function permissionArgs(access: Pick<ListenOptions, 'accessGrants' | 'open'>): string[] {
+  if (access.open === true) return ['--open'];
+  return (access.accessGrants ?? []).flatMap((account) => ['--access-grant', account]);
 }
 
 function reserve(token: string): void {
