@@ -3,7 +3,10 @@ import { closeSync } from 'node:fs';
 import { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { Logger } from '../log.js';
+import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
+import { formatDuration } from '../config/duration.js';
 import { McpHttpEndpoint } from '../mcp/http-endpoint.js';
+import { ActivityTrackingTransport, IdleWatch } from '../mcp/idle.js';
 import { ShareServer } from '../mcp/share-server.js';
 import { DEFAULT_STOP_GRACE_MS, StdioUpstream, describeExit, probeStdioServer, type ChildExit, type StdioServerSpec } from '../mcp/stdio-upstream.js';
 import { socketFd } from '../wire/socket-fd.js';
@@ -24,7 +27,12 @@ export interface BridgeOptions {
   probeTimeoutMs?: number;
   /** Grace between the stop steps of a session's process. */
   stopGraceMs?: number;
+  /** An HTTP session with nothing in flight and no message either way this long is ended (default 30 min; 0: never). */
+  sessionIdleTimeoutMs?: number;
 }
+
+/** The default of {@link BridgeOptions.sessionIdleTimeoutMs}, the original's. */
+export const DEFAULT_SESSION_IDLE_TIMEOUT_MS = 30 * 60_000;
 
 /**
  * mcp-bridge: one stdio MCP server exposed as a share. Every client connection gets its own
@@ -77,9 +85,13 @@ export class Bridge {
       return upstream;
     };
 
+    const idleTimeoutMs = options.sessionIdleTimeoutMs ?? DEFAULT_SESSION_IDLE_TIMEOUT_MS;
     const endpoint = new McpHttpEndpoint({
       logger,
-      openSession: (label) => Promise.resolve(spawnSession(label).transport()),
+      openSession: (label) => {
+        const upstream = spawnSession(label);
+        return Promise.resolve(idleTimeoutMs === 0 ? upstream.transport() : watchIdle(upstream, label, idleTimeoutMs, grace, logger));
+      },
     });
     const shareServer = new ShareServer({
       endpoint,
@@ -126,6 +138,20 @@ export class Bridge {
     })();
     return this.#stopping;
   }
+}
+
+/**
+ * The HTTP sessions' idle timeout: the bridge relays their messages, so it sees what is in flight.
+ * (A session whose connection became the server's own stdio ends with that connection instead.)
+ */
+function watchIdle(upstream: StdioUpstream, label: string, timeoutMs: number, grace: number, logger: Logger): Transport {
+  const tracked = new ActivityTrackingTransport(upstream.transport());
+  const watch = new IdleWatch(timeoutMs, () => tracked.activity, (idleMs) => {
+    logger.info({ session: label, idle_ms: Math.round(idleMs), session_idle_timeout: formatDuration(timeoutMs) }, 'session idle: stopping its server process');
+    void upstream.stop(grace);
+  });
+  void upstream.exited.then(() => watch.stop());
+  return tracked;
 }
 
 function newLabel(): string {

@@ -1,5 +1,6 @@
 #!/usr/bin/env node
-import { GatewayError } from '../errors.js';
+import { parseDuration } from '../config/duration.js';
+import { GatewayError, describeError } from '../errors.js';
 import { createLogger, type LoggerOptions } from '../log.js';
 import { resolveProviderChoice } from '../share/choice.js';
 import { redactToken } from '../wire/token.js';
@@ -14,6 +15,7 @@ interface BridgeFlags {
   provider?: string;
   logLevel: NonNullable<LoggerOptions['level']>;
   startupTimeout: string;
+  sessionIdleTimeout: string;
 }
 
 runCli('mcp-bridge', async () => {
@@ -27,6 +29,7 @@ runCli('mcp-bridge', async () => {
     .option('--access-grant <account>', 'admit this zrok account (its email) to the share besides you (repeatable; the share is closed otherwise)', collect, [])
     .option('--open-share', 'let any zrok account holding the token in (open permission mode; not recommended)')
     .option('--startup-timeout <ms>', 'how long the server may take to answer initialize at start-up', '30000')
+    .option('--session-idle-timeout <duration>', 'end an HTTP client session idle this long, and its server process (e.g. 30m, 90s; 0: never)', '30m')
     .addOption(providerOption())
     .addOption(logLevelOption())
     .passThroughOptions()
@@ -43,6 +46,7 @@ runCli('mcp-bridge', async () => {
   if (provider.name !== 'zrok' && (access.open || access.accessGrants.length > 0)) {
     logger.warn('--access-grant and --open-share apply to zrok shares only: the local share admits only this user');
   }
+  const sessionIdleTimeoutMs = parseIdleTimeout(flags.sessionIdleTimeout);
   const probeTimeoutMs = Number(flags.startupTimeout);
   if (!Number.isInteger(probeTimeoutMs) || probeTimeoutMs <= 0) throw new GatewayError('USAGE', `invalid --startup-timeout '${flags.startupTimeout}': expected milliseconds`);
 
@@ -51,6 +55,7 @@ runCli('mcp-bridge', async () => {
     provider,
     logger,
     probeTimeoutMs,
+    sessionIdleTimeoutMs,
     ...access,
     ...(flags.shareToken === undefined ? {} : { token: flags.shareToken }),
   });
@@ -76,6 +81,20 @@ function shareAccess(flags: BridgeFlags): { accessGrants: string[]; open: boolea
   }
   if (open && accessGrants.length > 0) throw new GatewayError('USAGE', '--open-share admits every zrok account, so --access-grant would mean nothing: choose one');
   return { accessGrants, open };
+}
+
+/** A Go-style duration, as the original's flag takes it; 0 disables, negative is refused. */
+function parseIdleTimeout(text: string): number {
+  let ms: number;
+  try {
+    ms = parseDuration(text);
+  } catch (error) {
+    throw new GatewayError('USAGE', `invalid --session-idle-timeout '${text}': ${describeError(error)}`);
+  }
+  if (ms < 0) throw new GatewayError('USAGE', `invalid --session-idle-timeout '${text}': must not be negative (0 disables it)`);
+  // The longest timer Node arms (config/schema's MAX_TIMER_MS; not imported: it loads zod).
+  if (ms > 2_147_483_647) throw new GatewayError('USAGE', `invalid --session-idle-timeout '${text}': at most 596h`);
+  return Math.ceil(ms);
 }
 
 function collect(value: string, previous: string[]): string[] {

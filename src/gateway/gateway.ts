@@ -6,7 +6,9 @@ import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import type { GatewayConfig } from '../config/types.js';
 import { GatewayError, describeError } from '../errors.js';
 import type { Logger } from '../log.js';
+import { formatDuration } from '../config/duration.js';
 import { McpHttpEndpoint } from '../mcp/http-endpoint.js';
+import { IdleWatch } from '../mcp/idle.js';
 import { JsonRpcErrorCode } from '../mcp/jsonrpc.js';
 import { CLIENT_TOOL_NAME_RULE } from '../mcp/naming.js';
 import { ShareServer } from '../mcp/share-server.js';
@@ -70,6 +72,7 @@ export class Gateway implements SessionHost {
   readonly #dialProvider: ShareProvider;
   readonly #sessions = new Set<GatewaySession>();
   readonly #onSessionClosed = new Map<GatewaySession, () => void>();
+  readonly #idleWatches = new Map<GatewaySession, IdleWatch>();
   readonly #shared = new Map<string, Promise<UpstreamConnection>>();
   readonly #sharedClaims = new Map<string, GatewaySession[]>();
   #droppedNotifications = 0;
@@ -296,6 +299,8 @@ export class Gateway implements SessionHost {
 
   sessionClosed(session: GatewaySession): void {
     this.#sessions.delete(session);
+    this.#idleWatches.get(session)?.stop();
+    this.#idleWatches.delete(session);
     this.#onSessionClosed.get(session)?.();
     this.#onSessionClosed.delete(session);
     this.logger.info({ session: session.id, sessions: this.#sessions.size }, 'session closed');
@@ -405,11 +410,23 @@ export class Gateway implements SessionHost {
     const session = new GatewaySession(id, transport, this);
     this.#sessions.add(session);
     this.logger.info({ session: id, sessions: this.#sessions.size }, 'session opened');
+    this.#watchIdle(session);
     session.start().catch((error: unknown) => {
       this.logger.warn({ session: id, err: describeError(error) }, 'session failed to start');
       void session.close();
     });
     return session;
+  }
+
+  /** `session_idle_timeout`: a session with nothing in flight and no message either way that long is closed. */
+  #watchIdle(session: GatewaySession): void {
+    const timeoutMs = this.config.sessionIdleTimeoutMs;
+    if (timeoutMs === 0) return;
+    const watch = new IdleWatch(timeoutMs, () => session.activity, (idleMs) => {
+      this.logger.info({ session: session.id, idle_ms: Math.round(idleMs), session_idle_timeout: formatDuration(timeoutMs) }, 'session idle: closing it and its backends');
+      void session.close();
+    });
+    this.#idleWatches.set(session, watch);
   }
 
   #open(backend: Backend, params: Record<string, unknown>, handlers: UpstreamHandlers, label: string, logger: Logger = this.logger, prestarted?: StdioUpstream) {

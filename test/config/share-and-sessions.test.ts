@@ -53,3 +53,15 @@ void describe('zrok.share', () => {
     assert.equal(parseConfig(`${MINIMAL}zrok: {share: {enabled: false}}\n`, {}).config.zrokShare.enabled, false);
   });
 });
+
+void describe('session_idle_timeout', () => {
+  void it('defaults to 30m; 0 disables; a duration is taken', () => {
+    assert.equal(parseConfig(MINIMAL, {}).config.sessionIdleTimeoutMs, 30 * 60_000);
+    assert.equal(parseConfig(`${MINIMAL}session_idle_timeout: 0\n`, {}).config.sessionIdleTimeoutMs, 0);
+    assert.equal(parseConfig(`${MINIMAL}session_idle_timeout: 1m30s\n`, {}).config.sessionIdleTimeoutMs, 90_000);
+  });
+
+  void it('refuses a negative one', () => {
+    assert.deepEqual(problemsOf(`${MINIMAL}session_idle_timeout: -5m\n`), ['session_idle_timeout: must not be negative']);
+  });
+});
