@@ -11,6 +11,7 @@ import { ShareServer } from '../mcp/share-server.js';
 import { DEFAULT_STOP_GRACE_MS, StdioUpstream, describeExit, probeStdioServer, type ChildExit, type StdioServerSpec } from '../mcp/stdio-upstream.js';
 import { socketFd } from '../wire/socket-fd.js';
 import type { ShareListener, ShareProvider, StdioHandover } from '../share/index.js';
+import { ShareWatchdog, WATCHDOG_DEFAULTS, type WatchdogOptions } from '../share/watchdog.js';
 
 /** Options for {@link Bridge.start}. */
 export interface BridgeOptions {
@@ -27,6 +28,8 @@ export interface BridgeOptions {
   probeTimeoutMs?: number;
   /** Grace between the stop steps of a session's process. */
   stopGraceMs?: number;
+  /** The share listener watchdog's timing (defaults: the original's resilience defaults). */
+  watchdog?: Partial<Pick<WatchdogOptions, 'pollIntervalMs' | 'maxRebuildFailures'>>;
   /** An HTTP session with nothing in flight and no message either way this long is ended (default 30 min; 0: never). */
   sessionIdleTimeoutMs?: number;
 }
@@ -40,9 +43,10 @@ export const DEFAULT_SESSION_IDLE_TIMEOUT_MS = 30 * 60_000;
  */
 export class Bridge {
   readonly token: string;
-  /** Settles if the share fails underneath us. */
+  /** Settles if the share fails underneath us and cannot be rebuilt. */
   readonly failed: Promise<Error>;
   readonly #listener: ShareListener;
+  readonly #watchdog: ShareWatchdog | undefined;
   readonly #endpoint: McpHttpEndpoint;
   readonly #shareServer: ShareServer;
   readonly #sessions: Map<string, StdioUpstream>;
@@ -52,6 +56,7 @@ export class Bridge {
 
   private constructor(parts: {
     listener: ShareListener;
+    watchdog: ShareWatchdog | undefined;
     endpoint: McpHttpEndpoint;
     shareServer: ShareServer;
     sessions: Map<string, StdioUpstream>;
@@ -60,7 +65,8 @@ export class Bridge {
   }) {
     this.#listener = parts.listener;
     this.token = parts.listener.token;
-    this.failed = parts.listener.failed;
+    this.#watchdog = parts.watchdog;
+    this.failed = parts.watchdog?.failed ?? parts.listener.failed;
     this.#endpoint = parts.endpoint;
     this.#shareServer = parts.shareServer;
     this.#sessions = parts.sessions;
@@ -119,7 +125,9 @@ export class Bridge {
       await listener.close();
       throw error;
     }
-    return new Bridge({ listener, endpoint, shareServer, sessions, grace, state });
+    // As the gateway's: a zrok share lost under us is rebuilt on the same token, or the bridge exits non-zero.
+    const watchdog = ShareWatchdog.watch(listener, { ...WATCHDOG_DEFAULTS, ...options.watchdog, failFast: true, logger });
+    return new Bridge({ listener, watchdog, endpoint, shareServer, sessions, grace, state });
   }
 
   /** Number of live server processes, one per client session. */
@@ -131,6 +139,7 @@ export class Bridge {
   stop(): Promise<void> {
     this.#stopping ??= (async () => {
       this.#state.stopping = true;
+      this.#watchdog?.stop();
       await this.#listener.close();
       await this.#endpoint.close();
       await Promise.allSettled([...this.#sessions.values()].map((upstream) => upstream.stop(this.#grace)));

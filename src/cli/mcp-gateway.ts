@@ -67,6 +67,15 @@ async function run(path: string, flags: RunFlags): Promise<undefined> {
       dialProvider: createShareProvider(choice === 'zrok' ? 'zrok' : 'auto'),
       logger,
       onBackendStatus: startupReporter(logger),
+      // Managed, a share that cannot be rebuilt is the orchestrator's to act on: we keep trying.
+      ...(orchestrator === undefined
+        ? {}
+        : {
+            managedShare: {
+              onUnrecoverable: (error: Error) => orchestrator.setStatus('failed', describeError(error)),
+              onRecovered: () => orchestrator.setStatus('running'),
+            },
+          }),
       ...(flags.shareToken === undefined ? {} : { token: flags.shareToken }),
     });
   } catch (error) {

@@ -20,6 +20,7 @@ import type { ShareListener, ShareProvider, StdioHandover } from '../share/index
 import { Backend, LIST_CHANGED_KINDS, type BackendCatalogue, type ListKind } from './backend.js';
 import { Catalogue } from './catalogue.js';
 import { GatewaySession, type SessionHost } from './session.js';
+import { type ShareHealth, watchShare } from './share-health.js';
 import { tasksCapability } from './tasks.js';
 
 /** Start-up progress of one backend, for the CLI to show. */
@@ -39,6 +40,11 @@ export interface GatewayOptions {
   /** Overrides `share_token` from the config. */
   token?: string;
   onBackendStatus?: (status: BackendStatus) => void;
+  /**
+   * What the listener watchdog does when the share cannot be rebuilt (`resilience:`): by default
+   * (standalone) `failed` settles; managed mode keeps retrying and tells the orchestrator.
+   */
+  managedShare?: { onUnrecoverable: (error: Error) => void; onRecovered: () => void };
 }
 
 /** Capabilities the gateway offers to backends on behalf of its clients at discovery. */
@@ -82,6 +88,7 @@ export class Gateway implements SessionHost {
   #catalogue = new Catalogue();
   #toolCalls = 0;
   #listener: ShareListener | undefined;
+  #health: ShareHealth | undefined;
   #endpoint: McpHttpEndpoint | undefined;
   #shareServer: ShareServer | undefined;
   #resolveReady!: () => void;
@@ -101,6 +108,12 @@ export class Gateway implements SessionHost {
     const gateway = new Gateway(options);
     const token = options.token ?? options.config.shareToken;
     await gateway.#listen(token);
+    gateway.#health = watchShare(gateway.#listener as ShareListener, {
+      resilience: options.config.resilience,
+      logger: gateway.logger,
+      managed: options.managedShare,
+      counters: () => ({ sessions: gateway.#sessions.size, calls: gateway.#toolCalls, lastConnectionAt: gateway.#shareServer?.lastConnectionAt }),
+    });
     try {
       await gateway.#discoverAll(options.onBackendStatus);
     } catch (error) {
@@ -117,9 +130,9 @@ export class Gateway implements SessionHost {
     return (this.#listener as ShareListener).token;
   }
 
-  /** Settles if the share fails underneath us. */
+  /** Settles if the share fails underneath us (and, with the watchdog, cannot be rebuilt). */
   get failed(): Promise<Error> {
-    return (this.#listener as ShareListener).failed;
+    return this.#health?.failed ?? (this.#listener as ShareListener).failed;
   }
 
   /** Number of connected client sessions. */
@@ -313,6 +326,7 @@ export class Gateway implements SessionHost {
   stop(): Promise<void> {
     this.#stopping ??= (async () => {
       for (const timer of this.#retries) clearTimeout(timer);
+      this.#health?.stop();
       await this.#listener?.close();
       const deadline = Date.now() + this.config.shutdownGraceMs;
       while ([...this.#sessions].some((s) => s.busy > 0) && Date.now() < deadline) {

@@ -65,3 +65,28 @@ void describe('session_idle_timeout', () => {
     assert.deepEqual(problemsOf(`${MINIMAL}session_idle_timeout: -5m\n`), ['session_idle_timeout: must not be negative']);
   });
 });
+
+void describe('resilience', () => {
+  void it("takes the original's keys, defaults included", () => {
+    assert.deepEqual(parseConfig(MINIMAL, {}).config.resilience, {
+      watchdogEnabled: true,
+      pollIntervalMs: 10_000,
+      zeroEstablishedGraceMs: 90_000,
+      maxRebuildFailures: 5,
+      heartbeatIntervalMs: 300_000,
+    });
+    const yaml = `${MINIMAL}resilience: {watchdog_enabled: false, poll_interval: 2s, zero_established_grace: 0, max_rebuild_failures: 9, heartbeat_interval: 1m}\n`;
+    const { config, warnings } = parseConfig(yaml, {});
+    assert.deepEqual(config.resilience, { watchdogEnabled: false, pollIntervalMs: 2_000, zeroEstablishedGraceMs: 0, maxRebuildFailures: 9, heartbeatIntervalMs: 60_000 });
+    assert.deepEqual(warnings, []);
+  });
+
+  void it('refuses a zero poll interval and a failure count below 1, at their keys', () => {
+    const problems = problemsOf(`${MINIMAL}resilience: {poll_interval: 0s, max_rebuild_failures: 0, heartbeat_interval: -1s}\n`);
+    assert.deepEqual(problems, [
+      'resilience.poll_interval: must be greater than 0',
+      'resilience.max_rebuild_failures: must be greater than 0',
+      'resilience.heartbeat_interval: must not be negative',
+    ]);
+  });
+});

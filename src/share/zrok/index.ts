@@ -1,4 +1,5 @@
 import { createServer, type Server } from 'node:net';
+import { ZrokShareListener } from './listener.js';
 import { GatewayError } from '../../errors.js';
 import type { ListenOptions, ShareConnector, ShareListener, ShareProvider } from '../provider.js';
 import { validateToken } from '../../wire/token.js';
@@ -76,7 +77,16 @@ export class ZrokShareProvider implements ShareProvider {
         throw new GatewayError('PROVIDER_UNAVAILABLE', `zrok2 reported an unexpected share token ${JSON.stringify(served)}`);
       }
       if (token === undefined) servedHere.add(served);
-      return new ZrokShareListener(served, server, child, this.#stopGraceMs);
+      return new ZrokShareListener({
+        token: served,
+        server,
+        child,
+        target,
+        created: token === undefined,
+        zrok: { binary, env: this.#env, bootTimeoutMs: this.#bootTimeoutMs, stopGraceMs: this.#stopGraceMs },
+        createShare: () => this.createShare(served, options).then(() => undefined),
+        released: () => servedHere.delete(served),
+      });
     } catch (err) {
       if (token !== undefined) servedHere.delete(token);
       server.close();
@@ -147,41 +157,6 @@ export class ZrokShareProvider implements ShareProvider {
     const readiness = checkZrok(this.#env, this.#home);
     if (!readiness.ready) throw readiness.error;
     return readiness.binary;
-  }
-}
-
-class ZrokShareListener implements ShareListener {
-  readonly token: string;
-  readonly failed: Promise<Error>;
-  readonly #server: Server;
-  readonly #child: ZrokProcess;
-  readonly #stopGraceMs: number;
-  #closing: Promise<void> | undefined;
-
-  constructor(token: string, server: Server, child: ZrokProcess, stopGraceMs: number) {
-    this.token = token;
-    this.#server = server;
-    this.#child = child;
-    this.#stopGraceMs = stopGraceMs;
-    this.failed = new Promise<Error>((resolve) => {
-      void child.exited.then(({ code, signal }) => {
-        if (this.#closing !== undefined) return;
-        const why = child.lastError ?? (signal === null ? `exit code ${String(code)}` : `signal ${signal}`);
-        resolve(new GatewayError('SHARE_CLOSED', `zrok2 stopped serving share '${token}' (${why})`));
-      });
-      server.once('error', (err) => resolve(new GatewayError('SHARE_CLOSED', `share '${token}' stopped: ${err.message}`, { cause: err })));
-    });
-  }
-
-  close(): Promise<void> {
-    this.#closing ??= (async () => {
-      // SIGTERM lets zrok2 delete an ephemeral share; a SIGKILL first would leak it on the network.
-      await this.#child.stop(this.#stopGraceMs);
-      // Connections already open are their owners' to end, as with the local share.
-      this.#server.close();
-      servedHere.delete(this.token);
-    })();
-    return this.#closing;
   }
 }
 
