@@ -26,7 +26,7 @@ describe('mcp-bridge --session-idle-timeout', () => {
     root = await mkdtemp(join(tmpdir(), 'mcpgw-bridge-idle-'));
     home = await enabledHome(root, 'idle');
     env = { ZROK2_BIN: ZROK2_STANDIN, HOME: home, MCP_GATEWAY_HOME: join(home, '.mcp-gateway'), MCP_SHARE_PROVIDER: 'zrok' };
-    bridge = await startBridge(['--session-idle-timeout', '300ms', process.execPath, DYNAMIC_FIXTURE], env);
+    bridge = await startBridge(['--session-idle-timeout', '1s', process.execPath, DYNAMIC_FIXTURE], env);
     access = spawn(ZROK2_STANDIN, ['access', 'private', bridge.token, '--bind', '127.0.0.1:0', '--subordinate'], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'ignore'] });
     url = new URL(`http://${(await firstJsonLine<{ bind_address: string }>(access)).bind_address}/mcp`);
   });
@@ -57,7 +57,7 @@ describe('mcp-bridge --session-idle-timeout', () => {
   it('keeps a session whose call runs longer than the timeout', async () => {
     const client = await connect();
     const pid = Number(text(await client.callTool({ name: 'whoami', arguments: {} })).split(' ')[0]);
-    assert.equal(text(await client.callTool({ name: 'sleep', arguments: { ms: 1200 } }, undefined, { timeout: 10_000 })), 'slept 1200');
+    assert.equal(text(await client.callTool({ name: 'sleep', arguments: { ms: 2500 } }, undefined, { timeout: 10_000 })), 'slept 2500');
     assert.ok(isAlive(pid), 'the same process answered, still running');
     assert.equal(text(await client.callTool({ name: 'whoami', arguments: {} })).split(' ')[0], String(pid));
     await client.close();

@@ -92,6 +92,19 @@ describe('zrok shares are closed unless granted', () => {
     assert.equal((await bridge.stop()).code, 0);
   });
 
+  it('zrok.share.enabled: false serves on the local share, and refuses --provider zrok', async () => {
+    const config = join(root, 'local-only.yml');
+    await writeFile(config, `zrok: {share: {enabled: false}}\nbackends:\n${dynamicBackend('dyn')}`);
+    const refused = await runCli('mcp-gateway', ['run', config, '--provider', 'zrok'], env('owner'));
+    assert.equal(refused.code, 1);
+    assert.match(refused.stderr.trim(), /^mcp-gateway: --provider zrok, but zrok\.share\.enabled is false: at least one way of serving must be on$/);
+    const gateway = await startGateway(config, { ...env('owner'), MCP_SHARE_PROVIDER: '' });
+    shares.push(gateway);
+    await waitFor(() => /"provider":"local"/.test(gateway.stderr()), 5_000, 'the provider in the log');
+    assert.deepEqual(await standinProcesses(homes.owner), [], 'no zrok2 started');
+    assert.equal((await gateway.stop()).code, 0);
+  });
+
   it('refuses grants on a share it does not create, in one line', async () => {
     for (const flag of [['--access-grant', 'account-colleague'], ['--open-share']]) {
       const result = await runCli('mcp-bridge', ['--share-token', 'some-share', ...flag, process.execPath, DYNAMIC_FIXTURE], env('owner'));
