@@ -3,13 +3,17 @@ import { closeSync } from 'node:fs';
 import { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { Logger } from '../log.js';
+import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
+import { formatDuration } from '../config/duration.js';
 import { McpHttpEndpoint } from '../mcp/http-endpoint.js';
+import { ActivityTrackingTransport, IdleWatch } from '../mcp/idle.js';
 import { ShareServer } from '../mcp/share-server.js';
 import { DEFAULT_STOP_GRACE_MS, StdioUpstream, describeExit, probeStdioServer, type ChildExit, type StdioServerSpec } from '../mcp/stdio-upstream.js';
 import { socketFd } from '../wire/socket-fd.js';
 import type { StatusReport } from '../gateway/admin.js';
 import type { Metrics } from '../gateway/metrics.js';
 import type { ShareListener, ShareProvider, StdioHandover } from '../share/index.js';
+import { ShareWatchdog, WATCHDOG_DEFAULTS, type WatchdogOptions } from '../share/watchdog.js';
 
 /** Options for {@link Bridge.start}. */
 export interface BridgeOptions {
@@ -17,6 +21,10 @@ export interface BridgeOptions {
   provider: ShareProvider;
   /** Serve under this token instead of a random one. */
   token?: string;
+  /** zrok accounts admitted to the share it creates, besides the owner. */
+  accessGrants?: readonly string[];
+  /** Admit anyone holding the token (zrok open permission mode). */
+  open?: boolean;
   logger: Logger;
   /** How long the start-up check waits for `initialize`. */
   probeTimeoutMs?: number;
@@ -24,10 +32,17 @@ export interface BridgeOptions {
   stopGraceMs?: number;
   /** Counts sessions and server processes (for the admin listener). */
   metrics?: Metrics;
+  /** The share listener watchdog's timing (defaults: the original's resilience defaults). */
+  watchdog?: Partial<Pick<WatchdogOptions, 'pollIntervalMs' | 'maxRebuildFailures'>>;
+  /** An HTTP session with nothing in flight and no message either way this long is ended (default 30 min; 0: never). */
+  sessionIdleTimeoutMs?: number;
 }
 
 /** The server's name in metrics and the status view: a bridge has one. */
 const SERVER_LABEL = 'server';
+
+/** The default of {@link BridgeOptions.sessionIdleTimeoutMs}, the original's. */
+export const DEFAULT_SESSION_IDLE_TIMEOUT_MS = 30 * 60_000;
 
 /**
  * mcp-bridge: one stdio MCP server exposed as a share. Every client connection gets its own
@@ -35,9 +50,10 @@ const SERVER_LABEL = 'server';
  */
 export class Bridge {
   readonly token: string;
-  /** Settles if the share fails underneath us. */
+  /** Settles if the share fails underneath us and cannot be rebuilt. */
   readonly failed: Promise<Error>;
   readonly #listener: ShareListener;
+  readonly #watchdog: ShareWatchdog | undefined;
   readonly #endpoint: McpHttpEndpoint;
   readonly #shareServer: ShareServer;
   readonly #sessions: Map<string, StdioUpstream>;
@@ -48,6 +64,7 @@ export class Bridge {
 
   private constructor(parts: {
     listener: ShareListener;
+    watchdog: ShareWatchdog | undefined;
     endpoint: McpHttpEndpoint;
     shareServer: ShareServer;
     sessions: Map<string, StdioUpstream>;
@@ -56,7 +73,8 @@ export class Bridge {
   }) {
     this.#listener = parts.listener;
     this.token = parts.listener.token;
-    this.failed = parts.listener.failed;
+    this.#watchdog = parts.watchdog;
+    this.failed = parts.watchdog?.failed ?? parts.listener.failed;
     this.#endpoint = parts.endpoint;
     this.#shareServer = parts.shareServer;
     this.#sessions = parts.sessions;
@@ -86,9 +104,13 @@ export class Bridge {
       return upstream;
     };
 
+    const idleTimeoutMs = options.sessionIdleTimeoutMs ?? DEFAULT_SESSION_IDLE_TIMEOUT_MS;
     const endpoint = new McpHttpEndpoint({
       logger,
-      openSession: (label) => Promise.resolve(spawnSession(label).transport()),
+      openSession: (label) => {
+        const upstream = spawnSession(label);
+        return Promise.resolve(idleTimeoutMs === 0 ? upstream.transport() : watchIdle(upstream, label, idleTimeoutMs, grace, logger));
+      },
     });
     const shareServer = new ShareServer({
       endpoint,
@@ -105,7 +127,7 @@ export class Bridge {
       const upstream = spawnSession(newLabel(), { stdio: [handover.input, handover.output] });
       acceptStdio(upstream, handover, grace, (exit) => (state.stopping || exit.code !== 0 ? `share '${token}' closed the session${state.stopping ? '' : ` (${describeExit(server, exit)})`}` : undefined));
     };
-    const listen = { onConnection: shareServer.onConnection, onStdioHandover };
+    const listen = { onConnection: shareServer.onConnection, onStdioHandover, accessGrants: options.accessGrants ?? [], open: options.open ?? false };
     const listener = await options.provider.listen(options.token === undefined ? listen : { ...listen, token: options.token });
     token = listener.token;
     // Listening first claims the token (or fails fast on a taken one) before the slower check.
@@ -117,7 +139,9 @@ export class Bridge {
       await listener.close();
       throw error;
     }
-    return new Bridge({ listener, endpoint, shareServer, sessions, grace, state });
+    // As the gateway's: a zrok share lost under us is rebuilt on the same token, or the bridge exits non-zero.
+    const watchdog = ShareWatchdog.watch(listener, { ...WATCHDOG_DEFAULTS, ...options.watchdog, failFast: true, logger });
+    return new Bridge({ listener, watchdog, endpoint, shareServer, sessions, grace, state });
   }
 
   /** The server and its sessions now (for /status): the bridge passes bytes, so it counts no calls. */
@@ -140,6 +164,7 @@ export class Bridge {
   stop(): Promise<void> {
     this.#stopping ??= (async () => {
       this.#state.stopping = true;
+      this.#watchdog?.stop();
       await this.#listener.close();
       await this.#endpoint.close();
       await Promise.allSettled([...this.#sessions.values()].map((upstream) => upstream.stop(this.#grace)));
@@ -147,6 +172,20 @@ export class Bridge {
     })();
     return this.#stopping;
   }
+}
+
+/**
+ * The HTTP sessions' idle timeout: the bridge relays their messages, so it sees what is in flight.
+ * (A session whose connection became the server's own stdio ends with that connection instead.)
+ */
+function watchIdle(upstream: StdioUpstream, label: string, timeoutMs: number, grace: number, logger: Logger): Transport {
+  const tracked = new ActivityTrackingTransport(upstream.transport());
+  const watch = new IdleWatch(timeoutMs, () => tracked.activity, (idleMs) => {
+    logger.info({ session: label, idle_ms: Math.round(idleMs), session_idle_timeout: formatDuration(timeoutMs) }, 'session idle: stopping its server process');
+    void upstream.stop(grace);
+  });
+  void upstream.exited.then(() => watch.stop());
+  return tracked;
 }
 
 function newLabel(): string {

@@ -1,5 +1,6 @@
 #!/usr/bin/env node
-import { GatewayError } from '../errors.js';
+import { parseDuration } from '../config/duration.js';
+import { GatewayError, describeError } from '../errors.js';
 import type { StatusReport } from '../gateway/admin.js';
 import { createLogger, type Logger, type LoggerOptions } from '../log.js';
 import { resolveProviderChoice } from '../share/choice.js';
@@ -11,9 +12,12 @@ interface BridgeFlags {
   workingDir?: string;
   shareToken?: string;
   metricsBind?: string;
+  accessGrant: string[];
+  openShare?: boolean;
   provider?: string;
   logLevel: NonNullable<LoggerOptions['level']>;
   startupTimeout: string;
+  sessionIdleTimeout: string;
 }
 
 runCli('mcp-bridge', async () => {
@@ -24,8 +28,11 @@ runCli('mcp-bridge', async () => {
     .option('--env <KEY=VALUE>', 'set a variable for the server (repeatable; merged over the inherited environment)', collect, [])
     .option('--working-dir <dir>', "the server's working directory")
     .option('--share-token <name>', 'serve under this token (3–32 of [a-z0-9-]) instead of a random one')
+    .option('--access-grant <account>', 'admit this zrok account (its email) to the share besides you (repeatable; the share is closed otherwise)', collect, [])
+    .option('--open-share', 'let any zrok account holding the token in (open permission mode; not recommended)')
     .option('--startup-timeout <ms>', 'how long the server may take to answer initialize at start-up', '30000')
     .option('--metrics-bind <host:port>', 'serve /metrics, /healthz, /readyz and /status there (loopback only)')
+    .option('--session-idle-timeout <duration>', 'end an HTTP client session idle this long, and its server process (e.g. 30m, 90s; 0: never)', '30m')
     .addOption(providerOption())
     .addOption(logLevelOption())
     .passThroughOptions()
@@ -36,7 +43,13 @@ runCli('mcp-bridge', async () => {
   const logger = createLogger({ name: 'mcp-bridge', level: flags.logLevel });
   // Imported after parsing: --help and usage errors need neither.
   const [{ Bridge }, { createListenProvider }] = await Promise.all([import('../bridge/bridge.js'), import('../share/index.js')]);
+  const access = shareAccess(flags);
   const { provider, reason } = createListenProvider(resolveProviderChoice(flags.provider));
+  if (access.open) logger.warn('--open-share: any zrok account holding the token can reach this share');
+  if (provider.name !== 'zrok' && (access.open || access.accessGrants.length > 0)) {
+    logger.warn('--access-grant and --open-share apply to zrok shares only: the local share admits only this user');
+  }
+  const sessionIdleTimeoutMs = parseIdleTimeout(flags.sessionIdleTimeout);
   const probeTimeoutMs = Number(flags.startupTimeout);
   if (!Number.isInteger(probeTimeoutMs) || probeTimeoutMs <= 0) throw new GatewayError('USAGE', `invalid --startup-timeout '${flags.startupTimeout}': expected milliseconds`);
 
@@ -48,6 +61,8 @@ runCli('mcp-bridge', async () => {
     provider,
     logger,
     probeTimeoutMs,
+    sessionIdleTimeoutMs,
+    ...access,
     ...(flags.shareToken === undefined ? {} : { token: flags.shareToken }),
   });
   // Signals are handled before the token is out: a supervisor may send SIGTERM as soon as it reads it.
@@ -73,6 +88,35 @@ async function startAdmin(bind: string, name: string, logger: Logger, holder: { 
     },
   );
   return { metrics, listener };
+}
+
+/** Who may reach a share the bridge creates: the original's rules for grants, ours for --open-share. */
+function shareAccess(flags: BridgeFlags): { accessGrants: string[]; open: boolean } {
+  const open = flags.openShare === true;
+  const accessGrants = flags.accessGrant;
+  for (const account of accessGrants) {
+    if (!/^\S+$/.test(account)) throw new GatewayError('USAGE', `invalid --access-grant '${account}': expected a zrok account (its email address)`);
+  }
+  if (flags.shareToken !== undefined && (accessGrants.length > 0 || open)) {
+    const flag = open ? '--open-share' : '--access-grant';
+    throw new GatewayError('USAGE', `${flag} applies only to shares the bridge creates and cannot be used with --share-token (grant on that share: zrok2 modify share TOKEN --add-access-grant ACCOUNT)`);
+  }
+  if (open && accessGrants.length > 0) throw new GatewayError('USAGE', '--open-share admits every zrok account, so --access-grant would mean nothing: choose one');
+  return { accessGrants, open };
+}
+
+/** A Go-style duration, as the original's flag takes it; 0 disables, negative is refused. */
+function parseIdleTimeout(text: string): number {
+  let ms: number;
+  try {
+    ms = parseDuration(text);
+  } catch (error) {
+    throw new GatewayError('USAGE', `invalid --session-idle-timeout '${text}': ${describeError(error)}`);
+  }
+  if (ms < 0) throw new GatewayError('USAGE', `invalid --session-idle-timeout '${text}': must not be negative (0 disables it)`);
+  // The longest timer Node arms (config/schema's MAX_TIMER_MS; not imported: it loads zod).
+  if (ms > 2_147_483_647) throw new GatewayError('USAGE', `invalid --session-idle-timeout '${text}': at most 596h`);
+  return Math.ceil(ms);
 }
 
 function collect(value: string, previous: string[]): string[] {

@@ -1,11 +1,11 @@
 #!/usr/bin/env node
 import type { LoadedConfig } from '../config/index.js';
 import type { GatewayConfig } from '../config/types.js';
-import { describeError } from '../errors.js';
+import { GatewayError, describeError } from '../errors.js';
 import type { BackendStatus, Gateway } from '../gateway/gateway.js';
 import type { OrchestratorClient } from '../gateway/orchestrator.js';
 import { createLogger, type Logger, type LoggerOptions } from '../log.js';
-import { resolveProviderChoice } from '../share/choice.js';
+import { resolveProviderChoice, type ProviderChoice } from '../share/choice.js';
 import { redactToken } from '../wire/token.js';
 import { VERSION, exit, logLevelOption, newProgram, providerOption, runCli, serveUntilStopped } from './main.js';
 
@@ -66,8 +66,11 @@ async function run(path: string, flags: RunFlags): Promise<undefined> {
   const { config, warnings } = await loadConfig(path);
   const logger = createLogger({ name: 'mcp-gateway', level: flags.logLevel, ...(config.logFile === undefined ? {} : { file: config.logFile }) });
   for (const warning of warnings) logger.warn(warning);
-  const choice = resolveProviderChoice(flags.provider);
+  const choice = serveChoice(config, flags);
   const { provider, reason } = createListenProvider(choice);
+  if (provider.name !== 'zrok' && config.zrokShare.accessGrants.length > 0) {
+    logger.warn('zrok.share.access_grants apply to zrok shares only: the local share admits only this user');
+  }
   const holder: { gateway?: Gateway; stop?: (code: number) => void } = {};
   const admin = await startAdmin(config, flags.metricsBind, logger, holder);
   const tracing = tracingRequested() ? new (await import('../gateway/tracing.js')).Tracing('mcp-gateway', VERSION) : undefined;
@@ -84,6 +87,15 @@ async function run(path: string, flags: RunFlags): Promise<undefined> {
       dialProvider: createShareProvider(choice === 'zrok' ? 'zrok' : 'auto'),
       logger,
       onBackendStatus: startupReporter(logger),
+      // Managed, a share that cannot be rebuilt is the orchestrator's to act on: we keep trying.
+      ...(orchestrator === undefined
+        ? {}
+        : {
+            managedShare: {
+              onUnrecoverable: (error: Error) => orchestrator.setStatus('failed', describeError(error)),
+              onRecovered: () => orchestrator.setStatus('running'),
+            },
+          }),
       ...(flags.shareToken === undefined ? {} : { token: flags.shareToken }),
     });
   } catch (error) {
@@ -201,6 +213,22 @@ async function reloadOnce(path: string, gateway: Gateway, logger: Logger, why: s
 function tracingRequested(env: NodeJS.ProcessEnv = process.env): boolean {
   if (env['OTEL_SDK_DISABLED'] === 'true' || env['OTEL_TRACES_EXPORTER'] === 'none') return false;
   return Boolean(env['OTEL_EXPORTER_OTLP_ENDPOINT'] ?? env['OTEL_EXPORTER_OTLP_TRACES_ENDPOINT']);
+}
+
+/**
+ * The provider to serve on: `zrok.share.enabled: false` leaves the local share (ours: a way of
+ * serving the original does not have), and a token on the command line is checked as the file's.
+ */
+function serveChoice(config: GatewayConfig, flags: RunFlags): ProviderChoice {
+  const choice = resolveProviderChoice(flags.provider);
+  const share = config.zrokShare;
+  if (flags.shareToken !== undefined && share.accessGrants.length > 0) {
+    throw new GatewayError('USAGE', 'zrok.share.access_grants apply only to shares the gateway creates and cannot be used with --share-token');
+  }
+  if (share.enabled) return choice;
+  if (choice === 'zrok') throw new GatewayError('USAGE', '--provider zrok, but zrok.share.enabled is false: at least one way of serving must be on');
+  if (flags.shareToken !== undefined) throw new GatewayError('USAGE', '--share-token requires zrok.share.enabled');
+  return 'local';
 }
 
 /** With `share_token` and `orchestrator`, report to the orchestrator as the original does. */

@@ -74,7 +74,7 @@ runCli('mcp-tools', async () => {
     });
 
   for (const [verb, text] of [
-    ['create', 'zrok2 create share --share-token NAME --open'],
+    ['create', 'zrok2 create share --share-token NAME [--access-grant ACCOUNT]'],
     ['delete', 'zrok2 delete share NAME'],
   ] as const) {
     program

@@ -43,6 +43,14 @@ export const CONFIG_DEFAULTS = Object.freeze({
   heartbeatIntervalMs: 30_000,
   // The Go original's default, so managed deployments that only set the interval keep working.
   socketPath: '/var/run/mcp-orchestrator/orchestrator.sock',
+  sessionIdleTimeoutMs: 30 * 60_000,
+  resilience: Object.freeze({
+    watchdogEnabled: true,
+    pollIntervalMs: 10_000,
+    zeroEstablishedGraceMs: 90_000,
+    maxRebuildFailures: 5,
+    heartbeatIntervalMs: 5 * 60_000,
+  }),
 });
 
 /** Reads and validates a config file; throws {@link ConfigError} (CONFIG_INVALID) listing every problem. */
@@ -122,11 +130,32 @@ function checkRules(root: unknown, problems: PathProblem[], warnings: PathProble
   }
   // "" counts as unset, as in the Go original, so `${SHARE_TOKEN:-}` can switch the feature off.
   if (typeof root.share_token === 'string' && root.share_token !== '') checkShareToken(root.share_token, ['share_token'], problems);
-  if (root.resilience !== undefined) warnings.push({ path: ['resilience'], message: IGNORED });
-  if (root.zrok !== undefined) warnings.push({ path: ['zrok'], message: IGNORED });
+  checkZrokShare(root, problems, warnings);
 }
 
-const IGNORED = 'accepted for compatibility with the Go mcp-gateway but has no effect here';
+/** The original's rules for `zrok.share` (plus ours for `open`), each reported at the key at fault. */
+function checkZrokShare(root: Record<string, unknown>, problems: PathProblem[], warnings: PathProblem[]): void {
+  const share = isRecord(root.zrok) && isRecord(root.zrok.share) ? root.zrok.share : {};
+  // An absent `enabled` (or an absent block) means serving on zrok, as in the original.
+  const enabled = share.enabled !== false;
+  const grants = Array.isArray(share.access_grants) && share.access_grants.length > 0;
+  const persistent = typeof root.share_token === 'string' && root.share_token !== '';
+  const at = (key: string): PathSegment[] => ['zrok', 'share', key];
+  if (grants && !enabled) problems.push({ path: at('access_grants'), message: 'access grants require zrok share serving to be enabled (zrok.share.enabled)' });
+  if (grants && persistent) {
+    problems.push({
+      path: at('access_grants'),
+      message: 'access grants apply only to shares the gateway creates and cannot be used with share_token (grant on that share: zrok2 modify share TOKEN --add-access-grant ACCOUNT)',
+    });
+  }
+  if (persistent && !enabled) problems.push({ path: ['share_token'], message: 'share_token requires zrok.share.enabled' });
+  if (share.open === true) {
+    if (!enabled) problems.push({ path: at('open'), message: 'requires zrok share serving to be enabled (zrok.share.enabled)' });
+    else if (persistent) problems.push({ path: at('open'), message: "applies only to shares the gateway creates; a persistent share's permission was set by 'zrok2 create share'" });
+    else if (grants) problems.push({ path: at('open'), message: 'admits every zrok account holding the token, so access_grants would mean nothing: choose one' });
+    else warnings.push({ path: at('open'), message: 'the zrok share will be open: any zrok account holding the token can reach the gateway' });
+  }
+}
 
 function checkTransport(t: Record<string, unknown>, path: PathSegment[], problems: PathProblem[], warnings: PathProblem[]): void {
   const type = t.type;
@@ -216,6 +245,24 @@ function toGatewayConfig(raw: RawConfig, warnings: PathProblem[]): GatewayConfig
     shutdownGraceMs: wholeMs(raw.shutdown_grace ?? CONFIG_DEFAULTS.shutdownGraceMs),
     maxMessageBytes: raw.max_message_bytes ?? CONFIG_DEFAULTS.maxMessageBytes,
     maxConcurrentCalls: raw.max_concurrent_calls ?? CONFIG_DEFAULTS.maxConcurrentCalls,
+    zrokShare: {
+      enabled: raw.zrok?.share?.enabled ?? true,
+      accessGrants: raw.zrok?.share?.access_grants ?? [],
+      open: raw.zrok?.share?.open ?? false,
+    },
+    sessionIdleTimeoutMs: wholeMs(raw.session_idle_timeout ?? CONFIG_DEFAULTS.sessionIdleTimeoutMs),
+    resilience: toResilience(raw.resilience),
+  };
+}
+
+function toResilience(raw: RawConfig['resilience']): GatewayConfig['resilience'] {
+  const defaults = CONFIG_DEFAULTS.resilience;
+  return {
+    watchdogEnabled: raw?.watchdog_enabled ?? defaults.watchdogEnabled,
+    pollIntervalMs: wholeMs(raw?.poll_interval ?? defaults.pollIntervalMs),
+    zeroEstablishedGraceMs: wholeMs(raw?.zero_established_grace ?? defaults.zeroEstablishedGraceMs),
+    maxRebuildFailures: raw?.max_rebuild_failures ?? defaults.maxRebuildFailures,
+    heartbeatIntervalMs: wholeMs(raw?.heartbeat_interval ?? defaults.heartbeatIntervalMs),
   };
 }
 

@@ -36,13 +36,17 @@ function duration(options: { allowZero: boolean }) {
     } catch (err) {
       return fail(isGatewayError(err) ? err.message : 'is not a valid duration');
     }
-    if (ms < 0 || (ms === 0 && !options.allowZero)) return fail('must be greater than 0');
+    if (ms < 0) return fail(options.allowZero ? 'must not be negative' : 'must be greater than 0');
+    if (ms === 0 && !options.allowZero) return fail('must be greater than 0');
     if (ms > MAX_TIMER_MS) return fail('must be at most 596h (the longest timer Node.js supports)');
     return ms;
   });
 }
 
 const nonEmpty = z.string().min(1);
+
+/** A zrok account as `--access-grant` takes it (its email address): one word, no spaces. */
+const accountName = z.string().refine((account) => /^\S+$/.test(account), { message: 'must be a zrok account (its email address), without spaces' });
 
 const filterSchema = z.strictObject({
   // "" is what the Go original treats as "unset"; a list then means allow.
@@ -132,23 +136,29 @@ export const rawConfigSchema = z.strictObject({
   shutdown_grace: duration({ allowZero: true }).optional(),
   max_message_bytes: z.number().int().min(1024).optional(),
   max_concurrent_calls: z.number().int().positive().optional(),
-  // Known blocks of newer Go originals: accepted so their configs load, then ignored with a warning.
+  // --- zrok share access, idle sessions, listener watchdog (issue 19 items 1, 3, 9) ---
+  session_idle_timeout: duration({ allowZero: true }).optional(),
   resilience: z
     .strictObject({
       watchdog_enabled: z.boolean().optional(),
-      poll_interval: duration({ allowZero: true }).optional(),
+      poll_interval: duration({ allowZero: false }).optional(),
       zero_established_grace: duration({ allowZero: true }).optional(),
-      max_rebuild_failures: z.number().int().optional(),
+      max_rebuild_failures: z.number().int().positive().optional(),
       heartbeat_interval: duration({ allowZero: true }).optional(),
     })
     .optional(),
   zrok: z
     .strictObject({
       share: z
-        .strictObject({ enabled: z.boolean().optional(), access_grants: z.array(z.string()).optional() })
+        .strictObject({
+          enabled: z.boolean().optional(),
+          access_grants: z.array(accountName).optional(),
+          open: z.boolean().optional(),
+        })
         .optional(),
     })
     .optional(),
+  // --- end of issue 19 items 1, 3, 9 ---
 });
 
 /** The validated file, snake_case, durations already in milliseconds, defaults not yet applied. */

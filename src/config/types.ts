@@ -19,6 +19,35 @@ export interface GatewayConfig {
   readonly maxMessageBytes: number;
   /** Requests one session may have in flight at once. */
   readonly maxConcurrentCalls: number;
+  /** `zrok.share`: how the gateway's own zrok share admits accounts. */
+  readonly zrokShare: ZrokShareConfig;
+  /** A client session with nothing in flight and no message either way for this long is closed; 0: never. */
+  readonly sessionIdleTimeoutMs: number;
+  /** `resilience:`: the share listener watchdog and the `gateway alive` heartbeat. */
+  readonly resilience: ResilienceConfig;
+}
+
+/** `zrok.share:` — serving on zrok, and who may reach a share the gateway creates. */
+export interface ZrokShareConfig {
+  /** false: never serve on zrok (the local share only). */
+  readonly enabled: boolean;
+  /** zrok accounts (emails) admitted besides the owner; a closed share admits only these. */
+  readonly accessGrants: readonly string[];
+  /** Open permission mode: any zrok account holding the token gets in. Off unless asked for. */
+  readonly open: boolean;
+}
+
+/** `resilience:` — rebuild a lost share listener on the same token; log a heartbeat. */
+export interface ResilienceConfig {
+  readonly watchdogEnabled: boolean;
+  /** How often the listener's health is checked (and the base of the rebuild backoff). */
+  readonly pollIntervalMs: number;
+  /** How long a listener may report no established terminator before it counts as lost. */
+  readonly zeroEstablishedGraceMs: number;
+  /** Consecutive failed rebuilds before a standalone gateway exits (a managed one reports failed). */
+  readonly maxRebuildFailures: number;
+  /** How often `gateway alive` is logged; 0: never. */
+  readonly heartbeatIntervalMs: number;
 }
 
 /** `aggregator:` — what clients see of the gateway itself. */

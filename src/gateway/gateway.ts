@@ -6,7 +6,9 @@ import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import type { GatewayConfig } from '../config/types.js';
 import { GatewayError, describeError } from '../errors.js';
 import type { Logger } from '../log.js';
+import { formatDuration } from '../config/duration.js';
 import { McpHttpEndpoint } from '../mcp/http-endpoint.js';
+import { IdleWatch } from '../mcp/idle.js';
 import { JsonRpcErrorCode } from '../mcp/jsonrpc.js';
 import { CLIENT_TOOL_NAME_RULE } from '../mcp/naming.js';
 import { ShareServer } from '../mcp/share-server.js';
@@ -21,6 +23,7 @@ import { GatewaySession, type SessionHost } from './session.js';
 import type { StatusReport } from './admin.js';
 import type { Metrics } from './metrics.js';
 import type { Tracing } from './tracing.js';
+import { type ShareHealth, watchShare } from './share-health.js';
 import { tasksCapability } from './tasks.js';
 
 /** Start-up progress of one backend, for the CLI to show. */
@@ -44,6 +47,11 @@ export interface GatewayOptions {
   metrics?: Metrics;
   /** Spans for forwarded requests (OpenTelemetry). */
   tracing?: Tracing;
+  /**
+   * What the listener watchdog does when the share cannot be rebuilt (`resilience:`): by default
+   * (standalone) `failed` settles; managed mode keeps retrying and tells the orchestrator.
+   */
+  managedShare?: { onUnrecoverable: (error: Error) => void; onRecovered: () => void };
 }
 
 /** Capabilities the gateway offers to backends on behalf of its clients at discovery. */
@@ -80,6 +88,7 @@ export class Gateway implements SessionHost {
   readonly #dialProvider: ShareProvider;
   readonly #sessions = new Set<GatewaySession>();
   readonly #onSessionClosed = new Map<GatewaySession, () => void>();
+  readonly #idleWatches = new Map<GatewaySession, IdleWatch>();
   readonly #shared = new Map<string, Promise<UpstreamConnection>>();
   readonly #sharedClaims = new Map<string, GatewaySession[]>();
   #droppedNotifications = 0;
@@ -90,6 +99,7 @@ export class Gateway implements SessionHost {
   #toolCalls = 0;
   readonly #startedAt = performance.now();
   #listener: ShareListener | undefined;
+  #health: ShareHealth | undefined;
   #endpoint: McpHttpEndpoint | undefined;
   #shareServer: ShareServer | undefined;
   #resolveReady!: () => void;
@@ -111,6 +121,12 @@ export class Gateway implements SessionHost {
     const gateway = new Gateway(options);
     const token = options.token ?? options.config.shareToken;
     await gateway.#listen(token);
+    gateway.#health = watchShare(gateway.#listener as ShareListener, {
+      resilience: options.config.resilience,
+      logger: gateway.logger,
+      managed: options.managedShare,
+      counters: () => ({ sessions: gateway.#sessions.size, calls: gateway.#toolCalls, lastConnectionAt: gateway.#shareServer?.lastConnectionAt }),
+    });
     try {
       await gateway.#discoverAll(options.onBackendStatus);
     } catch (error) {
@@ -127,9 +143,9 @@ export class Gateway implements SessionHost {
     return (this.#listener as ShareListener).token;
   }
 
-  /** Settles if the share fails underneath us. */
+  /** Settles if the share fails underneath us (and, with the watchdog, cannot be rebuilt). */
   get failed(): Promise<Error> {
-    return (this.#listener as ShareListener).failed;
+    return this.#health?.failed ?? (this.#listener as ShareListener).failed;
   }
 
   /** Number of connected client sessions. */
@@ -189,7 +205,8 @@ export class Gateway implements SessionHost {
         }
       }),
     );
-    this.config = { ...next, shareToken: this.config.shareToken, orchestrator: this.config.orchestrator, logFile: this.config.logFile, metrics: this.config.metrics } as GatewayConfig;
+    const running = this.config;
+    this.config = { ...next, shareToken: running.shareToken, orchestrator: running.orchestrator, logFile: running.logFile, metrics: running.metrics, zrokShare: running.zrokShare, resilience: running.resilience } as GatewayConfig;
     this.#backends = backends;
     for (const backend of retired) this.#retire(backend);
     const gone = new Set(retired.map((b) => b.id));
@@ -387,6 +404,8 @@ export class Gateway implements SessionHost {
 
   sessionClosed(session: GatewaySession): void {
     if (this.#sessions.delete(session)) this.metrics?.sessionClosed();
+    this.#idleWatches.get(session)?.stop();
+    this.#idleWatches.delete(session);
     this.#onSessionClosed.get(session)?.();
     this.#onSessionClosed.delete(session);
     this.logger.info({ session: session.id, sessions: this.#sessions.size }, 'session closed');
@@ -399,6 +418,7 @@ export class Gateway implements SessionHost {
   stop(): Promise<void> {
     this.#stopping ??= (async () => {
       for (const timer of this.#retries) clearTimeout(timer);
+      this.#health?.stop();
       await this.#listener?.close();
       const deadline = Date.now() + this.config.shutdownGraceMs;
       while ([...this.#sessions].some((s) => s.busy > 0) && Date.now() < deadline) {
@@ -433,7 +453,13 @@ export class Gateway implements SessionHost {
     });
     this.#endpoint = endpoint;
     this.#shareServer = shareServer;
-    const listen = { onConnection: shareServer.onConnection, onStdioHandover: (handover: StdioHandover) => this.#acceptHandover(handover) };
+    const { accessGrants, open } = this.config.zrokShare;
+    const listen = {
+      onConnection: shareServer.onConnection,
+      onStdioHandover: (handover: StdioHandover) => this.#acceptHandover(handover),
+      accessGrants,
+      open,
+    };
     this.#listener = await this.#provider.listen(token === undefined ? listen : { ...listen, token });
   }
 
@@ -492,11 +518,23 @@ export class Gateway implements SessionHost {
     this.#sessions.add(session);
     this.metrics?.sessionOpened();
     this.logger.info({ session: id, sessions: this.#sessions.size }, 'session opened');
+    this.#watchIdle(session);
     session.start().catch((error: unknown) => {
       this.logger.warn({ session: id, err: describeError(error) }, 'session failed to start');
       void session.close();
     });
     return session;
+  }
+
+  /** `session_idle_timeout`: a session with nothing in flight and no message either way that long is closed. */
+  #watchIdle(session: GatewaySession): void {
+    const timeoutMs = this.config.sessionIdleTimeoutMs;
+    if (timeoutMs === 0) return;
+    const watch = new IdleWatch(timeoutMs, () => session.activity, (idleMs) => {
+      this.logger.info({ session: session.id, idle_ms: Math.round(idleMs), session_idle_timeout: formatDuration(timeoutMs) }, 'session idle: closing it and its backends');
+      void session.close();
+    });
+    this.#idleWatches.set(session, watch);
   }
 
   #open(backend: Backend, params: Record<string, unknown>, handlers: UpstreamHandlers, label: string, logger: Logger = this.logger, prestarted?: StdioUpstream) {
@@ -666,6 +704,8 @@ function restartOnlyChanges(running: GatewayConfig, next: GatewayConfig): string
     ['orchestrator', running.orchestrator, next.orchestrator],
     ['log_file', running.logFile, next.logFile],
     ['metrics', running.metrics, next.metrics],
+    ['zrok.share', running.zrokShare, next.zrokShare],
+    ['resilience', running.resilience, next.resilience],
   ];
   return fields.filter(([, a, b]) => JSON.stringify(a) !== JSON.stringify(b)).map(([name]) => name);
 }

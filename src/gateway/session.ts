@@ -138,6 +138,8 @@ export class GatewaySession {
     capabilities: () => (this.#clientInit['capabilities'] as Record<string, unknown> | undefined) ?? {},
     ask: (method, params, answer) => this.#askClient(method, params, answer),
   };
+  /** `performance.now()` of the last message either way, for the idle timeout. */
+  #lastActivity = performance.now();
 
   constructor(id: string, client: Transport, host: SessionHost) {
     this.id = id;
@@ -146,7 +148,11 @@ export class GatewaySession {
     this.#host = host;
     this.#logger = host.logger.child({ session: id });
     const stream = this.#stream;
-    this.#passOnTarget = { sendLine: stream === undefined ? undefined : (parts) => void (this.#closed || stream.sendLine(parts)), send: (message) => this.send(message) };
+    const sendLine = (parts: Parameters<LineTransport['sendLine']>[0]): void => {
+      this.#lastActivity = performance.now();
+      if (!this.#closed) stream?.sendLine(parts);
+    };
+    this.#passOnTarget = { sendLine: stream === undefined ? undefined : sendLine, send: (message) => this.send(message) };
     const routes = { forward: this.#forward.bind(this), reply: this.#reply.bind(this) };
     this.#tasks = new SessionTasks(routes, host.config.aggregator.callTimeoutMs);
   }
@@ -168,6 +174,11 @@ export class GatewaySession {
     return this.#inFlight.size;
   }
 
+  /** For the idle timeout: a request unanswered either way, and when the last message passed. */
+  get activity(): { busy: boolean; last: number } {
+    return { busy: this.#unanswered > 0 || this.#relayed.size > 0, last: this.#lastActivity };
+  }
+
   /** Sends a message to the client. */
   send(message: Record<string, unknown>): void {
     if (this.#closed) return;
@@ -183,6 +194,7 @@ export class GatewaySession {
   /** Writes to the client as it is. */
   #post(message: Record<string, unknown>): void {
     if (this.#closed) return;
+    this.#lastActivity = performance.now();
     if (this.#stream !== undefined) this.#stream.post(message as unknown as JSONRPCMessage);
     else this.#client.send(message as unknown as JSONRPCMessage).catch(() => undefined);
   }
@@ -313,6 +325,7 @@ export class GatewaySession {
   }
 
   #onClientMessage(message: RawMessage): void {
+    this.#lastActivity = performance.now();
     const problem = checkEnvelope(message);
     if (problem !== undefined) {
       this.send({ jsonrpc: '2.0', id: problem.id, error: { code: problem.code, message: problem.message } });

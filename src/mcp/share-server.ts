@@ -40,8 +40,12 @@ export class ShareServer {
     });
   }
 
+  /** `performance.now()` of the last connection the share brought, for the heartbeat; undefined before one. */
+  lastConnectionAt: number | undefined;
+
   /** The handler to give the share provider. */
   readonly onConnection: ConnectionHandler = (socket) => {
+    this.lastConnectionAt = performance.now();
     this.#sockets.add(socket);
     socket.once('close', () => this.#sockets.delete(socket));
     this.#http.emit('connection', socket);

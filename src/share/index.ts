@@ -8,6 +8,7 @@ import type { ZrokShareProvider, ZrokShareProviderOptions } from './zrok/index.j
 export type {
   ShareProvider,
   ShareListener,
+  ListenerHealth,
   ShareConnector,
   ListenOptions,
   ConnectionHandler,

@@ -10,6 +10,13 @@ export type ConnectionHandler = (socket: Duplex) => void;
 export interface ListenOptions {
   /** A chosen (persistent) token; a random ephemeral one when absent. */
   token?: string;
+  /**
+   * Accounts admitted to a share this listen creates, besides its owner (zrok: `--access-grant`,
+   * an account's email). A local share admits its owner only and ignores them.
+   */
+  accessGrants?: readonly string[];
+  /** Admit anyone holding the token (zrok: `--open`); never the default. */
+  open?: boolean;
   onConnection: ConnectionHandler;
   /**
    * Takes clients' stdin and stdout handed over by `mcp-tools run` on the same machine, so that
@@ -39,12 +46,31 @@ export interface HandoverEnd {
   reason: string;
 }
 
+/** Whether a listener's share is served right now, as far as its provider can tell. */
+export interface ListenerHealth {
+  readonly serving: boolean;
+  /** Why not, when not serving. */
+  readonly reason?: string;
+  /** Established terminators of the share, where the provider can count them (the zrok2 CLI cannot). */
+  readonly established?: number;
+}
+
 /** A share being served; `close()` stops accepting and removes an ephemeral share. */
 export interface ShareListener {
   readonly token: string;
-  /** Settles when the share stops for a reason of its own (e.g. the overlay died), never on close(). */
+  /**
+   * Settles when the share stops for a reason of its own (e.g. the overlay died), never on
+   * close(). A listener that can be rebuilt settles it on its first loss only: a watchdog that
+   * rebuilds it (src/share/watchdog.ts) has its own.
+   */
   readonly failed: Promise<Error>;
   close(): Promise<void>;
+  /** The share's health now, where the provider can lose a share and tell (zrok). */
+  health?(): ListenerHealth;
+  /** Serves the same token again after a loss, the server behind it untouched; rejects when it cannot. */
+  rebuild?(): Promise<void>;
+  /** Calls `callback` on every loss the listener notices itself (so a watchdog need not wait to poll). */
+  onLost?(callback: (reason: string) => void): void;
 }
 
 /** A reachable share: each `connect()` opens a new byte stream to the serving process. */

@@ -43,7 +43,7 @@ describe('bad input on the command line', () => {
 
   it('mcp-tools create/delete point to zrok2', async () => {
     const created = await runCli('mcp-tools', ['create', 'my-share'], env);
-    assertOneLineError(created, /zrok2 create share --share-token NAME --open/);
+    assertOneLineError(created, /zrok2 create share --share-token NAME \[--access-grant ACCOUNT\]/);
     const deleted = await runCli('mcp-tools', ['delete', 'my-share'], env);
     assertOneLineError(deleted, /zrok2 delete share NAME/);
   });

@@ -117,6 +117,9 @@ void describe('parseConfig: defaults and new keys', () => {
       shutdownGraceMs: 10_000,
       maxMessageBytes: 16 * 1024 * 1024,
       maxConcurrentCalls: 64,
+      zrokShare: { enabled: true, accessGrants: [], open: false },
+      sessionIdleTimeoutMs: 30 * 60_000,
+      resilience: { watchdogEnabled: true, pollIntervalMs: 10_000, zeroEstablishedGraceMs: 90_000, maxRebuildFailures: 5, heartbeatIntervalMs: 5 * 60_000 },
     });
   });
 
@@ -190,14 +193,12 @@ backends:
 void describe('parseConfig: warnings', () => {
   const warningsOf = (yaml: string): readonly string[] => parseConfig(yaml, {}).warnings;
 
-  void it('accepts the resilience and zrok blocks of newer originals but warns they do nothing', () => {
+  void it('takes the resilience and zrok blocks of newer originals without a warning', () => {
     const warnings = warningsOf(`${MINIMAL}
 resilience: {watchdog_enabled: true, poll_interval: 10s, zero_established_grace: 90s, max_rebuild_failures: 5, heartbeat_interval: 0}
 zrok: {share: {enabled: true}}
 `);
-    assert.equal(warnings.length, 2);
-    assert.match(warnings[0] ?? '', /^resilience: .*no effect/);
-    assert.match(warnings[1] ?? '', /^zrok: .*no effect/);
+    assert.deepEqual(warnings, []);
   });
 
   void it('warns about an allow filter with an empty list', () => {

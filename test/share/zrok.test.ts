@@ -28,7 +28,7 @@ function zrok(onHome = home, extraEnv: NodeJS.ProcessEnv = {}): ZrokShareProvide
 
 /**
  * zrok serves a chosen token only as a persistent share created beforehand; this does what a user
- * does first (`zrok2 create share --share-token NAME --open`) so the shared contract applies unchanged.
+ * does first (`zrok2 create share --share-token NAME`) so the shared contract applies unchanged.
  */
 function createsPersistentShares(provider: ZrokShareProvider): ShareProvider {
   return {
@@ -133,7 +133,7 @@ describe('zrok provider on the stand-in zrok2', () => {
   it('a chosen token that was never created says how to create it', async () => {
     await assert.rejects(
       zrok().listen({ token: 'never-created', onConnection: echo }),
-      oneLineError('SHARE_NOT_FOUND', /zrok2 create share --share-token never-created --open/),
+      oneLineError('SHARE_NOT_FOUND', /zrok2 create share --share-token never-created'/),
     );
     await assertNoStandins();
   });

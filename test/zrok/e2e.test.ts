@@ -47,7 +47,7 @@ describe('zrok shares through the zrok2 stand-in', () => {
   });
 
   it('serves mcp-bridge on zrok, reached with --provider zrok and with auto; the ephemeral share goes on SIGTERM', async () => {
-    const bridge = await startBridge(['--provider', 'zrok', process.execPath, EVERYTHING_BIN, 'stdio'], serverEnv);
+    const bridge = await startBridge(['--provider', 'zrok', '--access-grant', 'account-client', process.execPath, EVERYTHING_BIN, 'stdio'], serverEnv);
     shares.push(bridge);
     assert.equal(bridge.stdoutLines.length, 1);
     for (const env of [{ ...clientEnv, MCP_SHARE_PROVIDER: 'zrok' }, clientEnv]) {
@@ -72,7 +72,7 @@ describe('zrok shares through the zrok2 stand-in', () => {
   });
 
   it('keeps a persistent token across restarts of the gateway', async () => {
-    const created = await runZrok2(['create', 'share', '--share-token', 'persist-gw', '--open'], serverHome, { ZROK2_STANDIN_NETWORK: network });
+    const created = await runZrok2(['create', 'share', '--share-token', 'persist-gw', '--access-grant', 'account-client'], serverHome, { ZROK2_STANDIN_NETWORK: network });
     assert.equal(created.code, 0, created.stderr);
     const config = join(root, 'persist.yml');
     await writeFile(config, `share_token: persist-gw\nbackends:\n${dynamicBackend('dyn')}`);
@@ -105,7 +105,7 @@ describe('zrok shares through the zrok2 stand-in', () => {
   });
 
   it('chains a gateway to a bridge through a zrok backend, whole protocol included', async () => {
-    const bridge = await startBridge(['--provider', 'zrok', process.execPath, EVERYTHING_BIN, 'stdio'], serverEnv);
+    const bridge = await startBridge(['--provider', 'zrok', '--access-grant', 'account-client', process.execPath, EVERYTHING_BIN, 'stdio'], serverEnv);
     shares.push(bridge);
     const config = join(root, 'chain.yml');
     await writeFile(config, `backends:\n  - id: remote\n    transport: { type: zrok, share_token: ${bridge.token} }\n`);
@@ -129,7 +129,7 @@ describe('zrok shares through the zrok2 stand-in', () => {
 
   it('serves the original mcp-tools (SSE at /sse over a zrok access) from our gateway', async () => {
     const config = join(root, 'interop.yml');
-    await writeFile(config, `backends:\n${dynamicBackend('dyn')}`);
+    await writeFile(config, `zrok: {share: {access_grants: [account-client]}}\nbackends:\n${dynamicBackend('dyn')}`);
     const gateway = await startGateway(config, serverEnv, ['--provider', 'zrok']);
     shares.push(gateway);
     // What the Go mcp-tools does: a zrok access, then MCP over SSE to its local port. On port 0

@@ -34,7 +34,7 @@ export function shareFailure(failure: Failure, token: string | undefined, env: N
       if (token !== undefined) {
         return new GatewayError(
           'SHARE_NOT_FOUND',
-          `persistent share '${token}' does not exist on zrok: create it once with 'zrok2 create share --share-token ${token} --open' (zrok2: ${text})`,
+          `persistent share '${token}' does not exist on zrok: create it once with 'zrok2 create share --share-token ${token}' (add --access-grant ACCOUNT for each other zrok account; zrok2: ${text})`,
         );
       }
       break;

@@ -1,4 +1,5 @@
 import { createServer, type Server } from 'node:net';
+import { ZrokShareListener } from './listener.js';
 import { GatewayError } from '../../errors.js';
 import type { ListenOptions, ShareConnector, ShareListener, ShareProvider } from '../provider.js';
 import { validateToken } from '../../wire/token.js';
@@ -58,10 +59,11 @@ export class ZrokShareProvider implements ShareProvider {
       const port = await listenOnLoopback(server);
       const target = `http://127.0.0.1:${port}`;
       // The contract: --share-token serves an existing share and cannot be combined with
-      // --backend-mode; the share's mode and permissions were fixed when it was created.
+      // --backend-mode; the share's mode and permissions were fixed when it was created. A share
+      // we create is closed (owner only) unless grants or an explicit open say otherwise.
       const args =
         token === undefined
-          ? ['share', 'private', target, '--backend-mode', 'proxy', '--open', '--subordinate']
+          ? ['share', 'private', target, '--backend-mode', 'proxy', ...permissionArgs(options), '--subordinate']
           : ['share', 'private', target, '--share-token', token, '--subordinate'];
       const child = new ZrokProcess({ binary, args, env: this.#env }, this.#bootTimeoutMs);
       const outcome = await child.booted;
@@ -75,7 +77,16 @@ export class ZrokShareProvider implements ShareProvider {
         throw new GatewayError('PROVIDER_UNAVAILABLE', `zrok2 reported an unexpected share token ${JSON.stringify(served)}`);
       }
       if (token === undefined) servedHere.add(served);
-      return new ZrokShareListener(served, server, child, this.#stopGraceMs);
+      return new ZrokShareListener({
+        token: served,
+        server,
+        child,
+        target,
+        created: token === undefined,
+        zrok: { binary, env: this.#env, bootTimeoutMs: this.#bootTimeoutMs, stopGraceMs: this.#stopGraceMs },
+        createShare: () => this.createShare(served, options).then(() => undefined),
+        released: () => servedHere.delete(served),
+      });
     } catch (err) {
       if (token !== undefined) servedHere.delete(token);
       server.close();
@@ -103,10 +114,13 @@ export class ZrokShareProvider implements ShareProvider {
     await Promise.all([...this.#accesses.values()].map((access) => access.release()));
   }
 
-  /** Creates a persistent open share (`zrok2 create share --share-token NAME --open`); resolves to its token. */
-  async createShare(token?: string): Promise<string> {
+  /**
+   * Creates a persistent share (`zrok2 create share --share-token NAME`), closed unless `open`,
+   * admitting `accessGrants` besides its owner; resolves to its token.
+   */
+  async createShare(token?: string, access: Pick<ListenOptions, 'accessGrants' | 'open'> = {}): Promise<string> {
     if (token !== undefined) validateToken(token);
-    const args = ['create', 'share', ...(token === undefined ? [] : ['--share-token', token]), '--open'];
+    const args = ['create', 'share', ...(token === undefined ? [] : ['--share-token', token]), ...permissionArgs(access)];
     const result = await this.#run(args);
     const created = /created share '([a-z0-9-]{3,32})'/.exec(result.stdout + result.stderr)?.[1];
     if (result.code === 0 && created !== undefined) return created;
@@ -146,39 +160,10 @@ export class ZrokShareProvider implements ShareProvider {
   }
 }
 
-class ZrokShareListener implements ShareListener {
-  readonly token: string;
-  readonly failed: Promise<Error>;
-  readonly #server: Server;
-  readonly #child: ZrokProcess;
-  readonly #stopGraceMs: number;
-  #closing: Promise<void> | undefined;
-
-  constructor(token: string, server: Server, child: ZrokProcess, stopGraceMs: number) {
-    this.token = token;
-    this.#server = server;
-    this.#child = child;
-    this.#stopGraceMs = stopGraceMs;
-    this.failed = new Promise<Error>((resolve) => {
-      void child.exited.then(({ code, signal }) => {
-        if (this.#closing !== undefined) return;
-        const why = child.lastError ?? (signal === null ? `exit code ${String(code)}` : `signal ${signal}`);
-        resolve(new GatewayError('SHARE_CLOSED', `zrok2 stopped serving share '${token}' (${why})`));
-      });
-      server.once('error', (err) => resolve(new GatewayError('SHARE_CLOSED', `share '${token}' stopped: ${err.message}`, { cause: err })));
-    });
-  }
-
-  close(): Promise<void> {
-    this.#closing ??= (async () => {
-      // SIGTERM lets zrok2 delete an ephemeral share; a SIGKILL first would leak it on the network.
-      await this.#child.stop(this.#stopGraceMs);
-      // Connections already open are their owners' to end, as with the local share.
-      this.#server.close();
-      servedHere.delete(this.token);
-    })();
-    return this.#closing;
-  }
+/** `--open`, or one `--access-grant` per account: what a share we create admits besides its owner. */
+function permissionArgs(access: Pick<ListenOptions, 'accessGrants' | 'open'>): string[] {
+  if (access.open === true) return ['--open'];
+  return (access.accessGrants ?? []).flatMap((account) => ['--access-grant', account]);
 }
 
 function reserve(token: string): void {

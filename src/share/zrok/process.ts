@@ -44,6 +44,8 @@ export class ZrokProcess {
   readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
   /** The most recent `error` line (or stderr `[ERROR]` line): why it stopped, if it did. */
   lastError: string | undefined;
+  /** How it exited, once it has. */
+  exitStatus: { code: number | null; signal: NodeJS.Signals | null } | undefined;
   readonly #child: ChildProcess;
   readonly #stderrTail: string[] = [];
   #settleBoot: (outcome: BootOutcome) => void = () => undefined;
@@ -72,6 +74,7 @@ export class ZrokProcess {
       });
     });
     void this.exited.then(({ code, signal }) => {
+      this.exitStatus = { code, signal };
       running.delete(this.#child);
       this.lastError ??= this.#stderrError();
       this.#settleBoot({ ok: false, reason: 'exit', text: this.lastError ?? `zrok2 exited (${signal ?? `code ${String(code)}`})` });
