@@ -70,7 +70,8 @@ class FallbackTransport implements Transport {
   readonly #rest: Wire[];
   readonly #worked: (path: Wire['path']) => void;
   #path: Wire['path'];
-  #firstSend = true;
+  /** Set once a message went through: the wire is settled. */
+  #chosen = false;
 
   constructor(wires: readonly Wire[], worked: (path: Wire['path']) => void) {
     const [first, ...rest] = wires as [Wire, ...Wire[]];
@@ -90,17 +91,20 @@ class FallbackTransport implements Transport {
   }
 
   async send(...args: Parameters<Transport['send']>): Promise<void> {
-    if (!this.#firstSend) return this.#active.send(...args);
-    this.#firstSend = false;
+    if (this.#chosen) return this.#active.send(...args).catch((error: unknown) => this.#answerOrThrow(args[0], error));
     for (;;) {
       try {
         await this.#active.send(...args);
+        this.#chosen = true;
         if (WORKED.size >= MAX_REMEMBERED && !WORKED.has(this.#path)) WORKED.clear();
         this.#worked(this.#path);
         return;
       } catch (error) {
-        const next = this.#rest.shift();
-        if (next === undefined) throw error;
+        // Only "no such endpoint" moves on: any other refusal (a 2025 server's 400 to a
+        // 2026-07-28 client's probe, say) is this wire's answer, for the client to act on.
+        const status = (error as { code?: unknown }).code;
+        const next = status === 404 || status === 405 ? this.#rest.shift() : undefined;
+        if (next === undefined) return this.#answerOrThrow(args[0], error);
         const previous = this.#active;
         previous.onclose = undefined;
         await previous.close().catch(() => undefined);
@@ -114,6 +118,26 @@ class FallbackTransport implements Transport {
 
   close(): Promise<void> {
     return this.#active.close();
+  }
+
+  /**
+   * The SDK's HTTP client transport throws when a server answers a request with an HTTP error,
+   * even when the body is a JSON-RPC error for it (a 2025 server's 400 "Server not initialized"
+   * to a 2026-07-28 client's `server/discover`): that is the server's answer to the request, so
+   * the client gets it as one — and can fall back to `initialize` — instead of a dead transport.
+   */
+  #answerOrThrow(message: Parameters<Transport['send']>[0], error: unknown): void {
+    const request = message as { id?: string | number; method?: string };
+    const body = /(\{"jsonrpc":"2\.0".*\})\s*$/s.exec(error instanceof Error ? error.message : '')?.[1];
+    let parsed: { error?: { code?: unknown; message?: unknown } } | undefined;
+    try {
+      parsed = body === undefined ? undefined : (JSON.parse(body) as typeof parsed);
+    } catch {
+      parsed = undefined;
+    }
+    const rpcError = parsed?.error;
+    if (request.id === undefined || request.method === undefined || typeof rpcError?.code !== 'number' || typeof rpcError.message !== 'string') throw error;
+    this.onmessage?.({ jsonrpc: '2.0', id: request.id, error: { code: rpcError.code, message: rpcError.message } });
   }
 
   #wire(transport: Transport): void {

@@ -215,7 +215,7 @@ describe('zrok shares through the zrok2 stand-in', () => {
 
   it('serves the newest original’s mcp-tools (streamable HTTP at / over a zrok access) from our gateway', async () => {
     const config = join(root, 'interop-root.yml');
-    await writeFile(config, `backends:\n${dynamicBackend('dyn')}`);
+    await writeFile(config, `zrok: {share: {access_grants: [account-client]}}\nbackends:\n${dynamicBackend('dyn')}`);
     const gateway = await startGateway(config, serverEnv, ['--provider', 'zrok']);
     shares.push(gateway);
     const access = spawn(ZROK2_STANDIN, ['access', 'private', gateway.token, '--bind', '127.0.0.1:0', '--subordinate'], { env: { ...process.env, ...clientEnv }, stdio: ['ignore', 'pipe', 'ignore'] });
