@@ -5,3 +5,8 @@ export function sendFds(socketFd: number, data: Buffer, fds: number[]): number;
  * Throws with code `EAGAIN` when nothing is waiting.
  */
 export function recvFds(socketFd: number): { data: Buffer; fds: number[]; truncated: boolean };
+/**
+ * Who is at the other end of a connected unix socket, as the kernel recorded it at connect
+ * (SO_PEERCRED; getpeereid where there is none, then `pid` is -1).
+ */
+export function peerCredentials(socketFd: number): { uid: number; gid: number; pid: number };

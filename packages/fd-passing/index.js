@@ -1,3 +1,9 @@
 'use strict';
 // Throws where the addon was not built (no compiler at install time); mcp-gateway then relays.
-module.exports = require('./build/Release/fd_passing.node');
+const addon = require('./build/Release/fd_passing.node');
+
+module.exports = {
+  sendFds: addon.sendFds,
+  recvFds: addon.recvFds,
+  peerCredentials: addon.peerCredentials,
+};
