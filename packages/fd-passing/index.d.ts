@@ -10,3 +10,9 @@ export function recvFds(socketFd: number): { data: Buffer; fds: number[]; trunca
  * (SO_PEERCRED; getpeereid where there is none, then `pid` is -1).
  */
 export function peerCredentials(socketFd: number): { uid: number; gid: number; pid: number };
+/**
+ * The `mcp-parent-guard` program (Linux): `mcp-parent-guard <parent-pid> <path> <argv0> [args...]`
+ * runs a command that is killed, with its process group, when the parent dies; undefined where
+ * it was not built.
+ */
+export const parentGuardPath: string | undefined;
