@@ -8,6 +8,8 @@ import { readFileSync, readdirSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import type { FetchLike } from '@modelcontextprotocol/sdk/shared/transport.js';
+import { Agent, fetch as undiciFetch } from 'undici';
 import { connectThroughTools, descendants, isAlive, startHttpFront, waitFor, type RunningCli, type RunningShare } from '../helpers/cli.js';
 import { text } from '../helpers/mcp.js';
 import { ShareHome, dynamicBackend } from '../helpers/share-home.js';
@@ -56,9 +58,18 @@ describe('soak: 20 clients x 500 calls on every path', () => {
   async function connect(path: Path, name: string): Promise<{ client: Client; leave: () => Promise<void> }> {
     if (path === 'http') {
       const client = new Client({ name, version: '1' });
-      const transport = new StreamableHTTPClientTransport(httpUrl);
-      await client.connect(transport);
-      return { client, leave: async () => (await transport.terminateSession(), await client.close()) };
+      // A connection per request (pipelining 0: no keep-alive). Reusing an idle socket races
+      // the server closing it (keep-alive 5 s; undici's own timer is meant to win by a second
+      // or two) and a starved test process loses that race: POSTs are not retried, so the call
+      // fails with UND_ERR_SOCKET. That is HTTP keep-alive, not what this soak is after.
+      const agent = new Agent({ pipelining: 0 });
+      const fetch = ((url, init) => undiciFetch(url, { ...(init as object), dispatcher: agent })) as FetchLike;
+      const transport = new StreamableHTTPClientTransport(httpUrl, { fetch });
+      await client.connect(transport).catch((error: unknown) => {
+        const cause = (error as { cause?: { code?: string; message?: string } }).cause;
+        throw new Error(`${name} could not connect: ${(error as Error).message} (${cause?.code ?? cause?.message ?? 'no cause'})`);
+      });
+      return { client, leave: async () => (await transport.terminateSession(), await client.close(), await agent.close()) };
     }
     const args = path === 'relayed' ? ['--no-handover'] : [];
     const { client, transport } = await connectThroughTools(gateway.token, home.env, {}, args);
