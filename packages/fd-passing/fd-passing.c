@@ -1,5 +1,5 @@
 // Passing open file descriptors over a unix socket (SCM_RIGHTS), for the local share's stdio
-// handover. Received descriptors are close-on-exec (MSG_CMSG_CLOEXEC where the system has it,
+// handover, and reading who is at the other end of one (peerCredentials). Received descriptors are close-on-exec (MSG_CMSG_CLOEXEC where the system has it,
 // else FD_CLOEXEC set at once after recvmsg) so that a process the receiver spawns later never
 // inherits another client's pipes; usocket, the npm package for
 // this, receives them without that flag (see README, design notes). Both calls are
@@ -10,7 +10,9 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/types.h>
 #include <sys/uio.h>
+#include <unistd.h>
 #include <node_api.h>
 
 #ifndef MSG_CMSG_CLOEXEC
@@ -125,11 +127,51 @@ static napi_value recv_fds(napi_env env, napi_callback_info info) {
   return result;
 }
 
+// peerCredentials(socketFd): { uid, gid, pid } of the process at the other end of a connected
+// unix socket, as the kernel recorded it at connect (SO_PEERCRED); pid is -1 where the system
+// tells only the ids (getpeereid on the BSDs and macOS). Node has no way to ask.
+static napi_value peer_credentials(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  int socket_fd;
+  if (argc < 1 || !int_arg(env, argv[0], &socket_fd)) {
+    napi_throw_type_error(env, NULL, "peerCredentials(socketFd)");
+    return NULL;
+  }
+  int64_t uid, gid, pid = -1;
+#ifdef SO_PEERCRED
+  struct ucred cred;
+  socklen_t length = sizeof cred;
+  if (getsockopt(socket_fd, SOL_SOCKET, SO_PEERCRED, &cred, &length) != 0) return throw_errno(env, "getsockopt(SO_PEERCRED)", errno);
+  uid = cred.uid;
+  gid = cred.gid;
+  pid = cred.pid;
+#else
+  uid_t peer_uid;
+  gid_t peer_gid;
+  if (getpeereid(socket_fd, &peer_uid, &peer_gid) != 0) return throw_errno(env, "getpeereid", errno);
+  uid = peer_uid;
+  gid = peer_gid;
+#endif
+  napi_value result, value;
+  napi_create_object(env, &result);
+  napi_create_int64(env, uid, &value);
+  napi_set_named_property(env, result, "uid", value);
+  napi_create_int64(env, gid, &value);
+  napi_set_named_property(env, result, "gid", value);
+  napi_create_int64(env, pid, &value);
+  napi_set_named_property(env, result, "pid", value);
+  return result;
+}
+
 NAPI_MODULE_INIT() {
   napi_value fn;
   napi_create_function(env, "sendFds", NAPI_AUTO_LENGTH, send_fds, NULL, &fn);
   napi_set_named_property(env, exports, "sendFds", fn);
   napi_create_function(env, "recvFds", NAPI_AUTO_LENGTH, recv_fds, NULL, &fn);
   napi_set_named_property(env, exports, "recvFds", fn);
+  napi_create_function(env, "peerCredentials", NAPI_AUTO_LENGTH, peer_credentials, NULL, &fn);
+  napi_set_named_property(env, exports, "peerCredentials", fn);
   return exports;
 }

@@ -18,6 +18,15 @@ interface HttpFlags extends CommonFlags {
   stateless?: boolean;
   jsonResponse?: boolean;
   allowRemote?: boolean;
+  allowHost: string[];
+  allowOrigin: string[];
+  sessionIdleTimeout: string;
+  maxSessions: string;
+}
+
+/** Commander's collector for a repeatable option. */
+function collect(value: string, previous: string[]): string[] {
+  return [...previous, value];
 }
 
 runCli('mcp-tools', async () => {
@@ -43,7 +52,11 @@ runCli('mcp-tools', async () => {
     .option('--bind <host:port>', 'address to listen on', '127.0.0.1:8080')
     .option('--stateless', 'stateless mode (no session persistence)')
     .option('--json-response', 'prefer JSON responses over SSE streams')
-    .option('--allow-remote', 'allow binding an address other machines can reach')
+    .option('--allow-remote', 'allow binding an address other machines can reach (Host and Origin are still checked)')
+    .option('--allow-host <host>', 'accept this Host header value (name or name:port) beside loopback names; repeatable', collect, [])
+    .option('--allow-origin <origin>', 'accept requests from this browser Origin (e.g. https://app.example); repeatable', collect, [])
+    .option('--session-idle-timeout <duration>', 'close a session after this long without a request (0 = never)', '30m')
+    .option('--max-sessions <n>', 'client sessions at once; beyond it a new one gets HTTP 503', '1000')
     .addOption(providerOption())
     .addOption(logLevelOption())
     .action((token: string, flags: HttpFlags) => {
@@ -132,9 +145,15 @@ async function call(token: string, tool: string, args: string | undefined, flags
 
 async function http(token: string, flags: HttpFlags): Promise<undefined> {
   const logger = createLogger({ name: 'mcp-tools', level: flags.logLevel });
-  const [{ dialShare }, { assertBindAllowed, parseBind, serveHttp }] = await Promise.all([import('../share/index.js'), import('../tools/http.js')]);
+  const [{ dialShare }, { assertBindAllowed, parseAllowedHost, parseAllowedOrigin, parseBind, parseSessionLimits, serveHttp }] = await Promise.all([
+    import('../share/index.js'),
+    import('../tools/http.js'),
+  ]);
   const { host, port } = parseBind(flags.bind);
   assertBindAllowed(host, flags.allowRemote === true);
+  const allowHosts = flags.allowHost.map(parseAllowedHost);
+  const allowOrigins = flags.allowOrigin.map(parseAllowedOrigin);
+  const limits = parseSessionLimits(flags.sessionIdleTimeout, flags.maxSessions);
   const { connector, provider, reason } = await dialShare(resolveProviderChoice(flags.provider), token);
   logger.info({ provider, why: reason }, 'share dialled');
   const service = await serveHttp({
@@ -143,10 +162,16 @@ async function http(token: string, flags: HttpFlags): Promise<undefined> {
     port,
     logger,
     allowRemote: flags.allowRemote === true,
+    allowHosts,
+    allowOrigins,
+    ...limits,
     jsonResponse: flags.jsonResponse === true,
     stateless: flags.stateless === true,
   });
-  if (flags.allowRemote === true) logger.warn({ bind: flags.bind }, 'listening on an address other machines can reach: anyone who reaches it uses this share');
+  if (flags.allowRemote === true) {
+    logger.warn({ bind: flags.bind }, 'listening on an address other machines can reach: anyone who reaches it uses this share');
+    if (allowHosts.length === 0) logger.warn('no --allow-host: requests naming this machine by anything but a loopback name get 403');
+  }
   logger.info({ url: service.url, token: redactToken(token) }, `share '${redactToken(token)}' served at ${service.url}`);
   // Start-up lines are what people watch for: write them now, not with the next batch.
   logger.flush();

@@ -3,7 +3,7 @@ import path from 'node:path';
 import { GatewayError } from '../errors.js';
 
 /** Why a path was refused; lets callers pick a message or status without parsing text. */
-export type SandboxErrorReason = 'outside' | 'not_found' | 'invalid' | 'unresolvable';
+export type SandboxErrorReason = 'outside' | 'not_found' | 'invalid' | 'unresolvable' | 'special';
 
 /**
  * A path refused by a {@link Sandbox}. The message names only the path as the caller wrote it,
@@ -65,6 +65,18 @@ export class Sandbox {
   /** True when `realPath` (already symlink-free) is one of the roots or below one. */
   contains(realPath: string): boolean {
     return this.#roots.some((root) => isWithin(root, realPath));
+  }
+
+  /**
+   * The innermost root holding `realPath` and the components below it, for opening it component by
+   * component from that root (see beneath.ts); undefined when it is in no root.
+   */
+  split(realPath: string): { root: string; parts: string[] } | undefined {
+    let best: string | undefined;
+    for (const root of this.#roots) if (isWithin(root, realPath) && (best === undefined || root.length > best.length)) best = root;
+    if (best === undefined) return undefined;
+    const rel = path.relative(best, realPath);
+    return { root: best, parts: rel === '' ? [] : rel.split(path.sep) };
   }
 
   /**

@@ -1,9 +1,10 @@
-import { constants, promises as fs } from 'node:fs';
+import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { z } from 'zod';
 import { silentLogger, type Logger } from '../log.js';
+import { currentPath, openDirectory, openFile, replaceFile, type DirectoryHandle } from './beneath.js';
 import { SandboxError, type Sandbox } from './sandbox.js';
 
 /** Options for {@link createFilesystemServer}. */
@@ -12,12 +13,6 @@ export interface FilesystemServerOptions {
   version?: string;
   logger?: Logger;
 }
-
-// O_NOFOLLOW narrows the gap between the sandbox check and the open: a symlink planted at the
-// final component after the check is refused instead of followed. Windows lacks it, hence `?? 0`.
-const NOFOLLOW = constants.O_NOFOLLOW ?? 0;
-const READ_FLAGS = constants.O_RDONLY | NOFOLLOW;
-const WRITE_FLAGS = constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC | NOFOLLOW;
 
 const pathField = z
   .string()
@@ -65,12 +60,18 @@ export function createFilesystemServer(sandbox: Sandbox, options: FilesystemServ
     },
     ({ path: requested }) =>
       guarded('read_file', requested, async () => {
-        const real = await sandbox.resolve(requested);
-        const handle = await fs.open(real, READ_FLAGS);
+        const { dir, name } = await openParent(sandbox, requested, false);
         try {
-          return await handle.readFile({ encoding: 'utf8' });
+          const opened = name === undefined ? ({ kind: 'directory' } as const) : await openFile(dir, name);
+          if (opened.kind === 'directory') throw Object.assign(new Error('is a directory'), { code: 'EISDIR' });
+          try {
+            await assertStillInside(sandbox, opened.handle.fd, requested);
+            return await opened.handle.readFile({ encoding: 'utf8' });
+          } finally {
+            await opened.handle.close();
+          }
         } finally {
-          await handle.close();
+          await dir.close();
         }
       }),
   );
@@ -80,19 +81,20 @@ export function createFilesystemServer(sandbox: Sandbox, options: FilesystemServ
     {
       title: 'Write file',
       description:
-        'Create a file, or overwrite an existing one entirely, with the given UTF-8 text. ' +
+        'Create a file, or overwrite an existing one entirely (atomically: a failed write leaves the old file), with the given UTF-8 text. ' +
         'The parent directory must already exist. Overwrites without asking, so read the file first if its contents matter.',
       inputSchema: { path: pathField, content: z.string().describe('The complete new contents of the file.') },
       annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: true, openWorldHint: false },
     },
     ({ path: requested, content }) =>
       guarded('write_file', requested, async () => {
-        const real = await sandbox.resolve(requested, { forWrite: true });
-        const handle = await fs.open(real, WRITE_FLAGS, 0o666);
+        const { dir, name } = await openParent(sandbox, requested, true);
         try {
-          await handle.writeFile(content, { encoding: 'utf8' });
+          if (name === undefined) throw Object.assign(new Error('is a directory'), { code: 'EISDIR' });
+          await assertStillInside(sandbox, dir.handle.fd, requested);
+          await replaceFile(dir, name, content);
         } finally {
-          await handle.close();
+          await dir.close();
         }
         return `Wrote ${Buffer.byteLength(content, 'utf8')} bytes to ${requested}`;
       }),
@@ -104,6 +106,7 @@ export function createFilesystemServer(sandbox: Sandbox, options: FilesystemServ
       title: 'List directory',
       description:
         'List the entries of a directory, one per line, sorted by name, each prefixed with "[DIR] " or "[FILE] ". ' +
+        'A name with a control character (such as a newline) or a leading double quote is shown as a JSON string. ' +
         'Symbolic links are shown as what they point to when that stays inside the allowed directories, otherwise as [FILE].',
       inputSchema: { path: pathField },
       annotations: { readOnlyHint: true, openWorldHint: false },
@@ -111,20 +114,63 @@ export function createFilesystemServer(sandbox: Sandbox, options: FilesystemServ
     ({ path: requested }) =>
       guarded('list_directory', requested, async () => {
         const real = await sandbox.resolve(requested);
-        const entries = await fs.readdir(real, { withFileTypes: true });
-        const lines = await Promise.all(
-          entries
-            .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
-            .map(async (entry) => {
-              const isDir = entry.isDirectory() || (entry.isSymbolicLink() && (await linkIsInnerDirectory(sandbox, real, entry.name)));
-              return `${isDir ? '[DIR] ' : '[FILE] '}${entry.name}`;
-            }),
-        );
-        return lines.length > 0 ? lines.join('\n') : '(empty directory)';
+        const { root, parts } = split(sandbox, real, requested);
+        const dir = await openDirectory(root, parts);
+        try {
+          await assertStillInside(sandbox, dir.handle.fd, requested);
+          const entries = await fs.readdir(dir.self, { withFileTypes: true });
+          const lines = await Promise.all(
+            entries
+              .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
+              .map(async (entry) => {
+                const isDir = entry.isDirectory() || (entry.isSymbolicLink() && (await linkIsInnerDirectory(sandbox, real, entry.name)));
+                return `${isDir ? '[DIR] ' : '[FILE] '}${shownName(entry.name)}`;
+              }),
+          );
+          return lines.length > 0 ? lines.join('\n') : '(empty directory)';
+        } finally {
+          await dir.close();
+        }
       }),
   );
 
   return server;
+}
+
+function split(sandbox: Sandbox, real: string, requested: string): { root: string; parts: string[] } {
+  const found = sandbox.split(real);
+  // resolve() only returns paths inside a root; this is the type system's reassurance.
+  if (found === undefined) throw new SandboxError('outside', `Access denied: ${JSON.stringify(requested)} is outside the allowed directories`);
+  return found;
+}
+
+/**
+ * Resolves `requested` through the sandbox, then opens the directory holding it component by
+ * component from its root (beneath.ts): `name` is the last component, undefined for a root itself.
+ */
+async function openParent(sandbox: Sandbox, requested: string, forWrite: boolean): Promise<{ dir: DirectoryHandle; name: string | undefined }> {
+  const real = await sandbox.resolve(requested, { forWrite });
+  const { root, parts } = split(sandbox, real, requested);
+  const name = parts.pop();
+  return { dir: await openDirectory(root, parts), name };
+}
+
+/** Refuses an object that is no longer inside the roots (a directory moved out while we walked it). */
+async function assertStillInside(sandbox: Sandbox, fd: number, requested: string): Promise<void> {
+  const now = await currentPath(fd);
+  if (now !== undefined && !sandbox.contains(now)) {
+    throw new SandboxError('outside', `Access denied: ${JSON.stringify(requested)} was moved outside the allowed directories`);
+  }
+}
+
+/**
+ * A name as listed: as it is, unless it holds a control character (a newline would forge an entry
+ * of its own) or starts with a double quote; then as a JSON string, e.g. `[FILE] "a\nb"`.
+ */
+export function shownName(name: string): string {
+  // eslint-disable-next-line no-control-regex -- control characters are exactly what is looked for
+  if (!/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/.test(name) && !name.startsWith('"')) return name;
+  return JSON.stringify(name).replace(/[\u007f-\u009f\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
 
 /** Goes through the sandbox so a link's type is only revealed when its target is inside the roots. */
@@ -156,8 +202,18 @@ function failureMessage(tool: string, requested: string, err: unknown): string {
     case 'ELOOP':
       return `Refused: ${shown} was replaced by a symbolic link while being opened`;
     case 'ENOSPC':
-      return `No space left on device while writing ${shown}`;
+      return `No space left on device while writing ${shown}; the file was left as it was`;
+    case 'EDQUOT':
+      return `Disk quota exceeded while writing ${shown}; the file was left as it was`;
+    case 'EFBIG':
+      return `File too large: writing ${shown} exceeds the file size limit; the file was left as it was`;
+    case 'EROFS':
+      return `Read-only file system: cannot write ${shown}`;
+    case 'ENAMETOOLONG':
+      return `Name too long: ${shown}`;
+    case 'ESPECIAL':
+      return `Refused: ${shown} is not a regular file or directory (a FIFO, socket or device)`;
     default:
-      return `Operation failed on ${shown}`;
+      return `Operation failed on ${shown} (${(err as NodeJS.ErrnoException | undefined)?.code ?? 'unknown error'})`;
   }
 }

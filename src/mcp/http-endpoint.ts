@@ -5,7 +5,7 @@ import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import { randomUUID } from 'node:crypto';
 import { describeError } from '../errors.js';
 import type { Logger } from '../log.js';
-import { JsonRpcErrorCode } from './jsonrpc.js';
+import { type JsonRpcId, JsonRpcErrorCode, type RoutingView, errorResponse, isRequest } from './jsonrpc.js';
 import { ModernHttpFront, isModernPost } from './modern-http.js';
 import { relay, type Relay } from './relay.js';
 import { StatelessMultiplexer } from './stateless.js';
@@ -27,6 +27,10 @@ export interface HttpEndpointOptions {
   allowedOrigins?: readonly string[];
   /** Largest request body accepted, in bytes. */
   maxBodyBytes?: number;
+  /** Client sessions open at once; a new one beyond it gets 503. Unlimited when undefined. */
+  maxSessions?: number;
+  /** A session with no HTTP request for this long is closed (ms); never when undefined or 0. */
+  sessionIdleTimeoutMs?: number;
 }
 
 /** Default request body limit: generous for tool arguments, bounded against memory abuse. */
@@ -62,6 +66,10 @@ function loadSdk(): Promise<Sdk> {
 interface Session {
   transport: StreamableHTTPServerTransport | SSEServerTransport;
   relay: Relay;
+  /** HTTP requests of this session in progress (an open SSE stream is one). */
+  active: number;
+  /** Runs while `active` is 0: closes the session when it fires. */
+  idleTimer: NodeJS.Timeout | undefined;
 }
 
 /**
@@ -73,6 +81,8 @@ interface Session {
 export class McpHttpEndpoint {
   readonly #options: HttpEndpointOptions;
   readonly #sessions = new Map<string, Session>();
+  /** Sessions being opened: they count against maxSessions before they are in #sessions. */
+  #opening = 0;
   readonly #allowedOrigins: Set<string> | undefined;
   readonly #stateless: StatelessMultiplexer | undefined;
   /** MCP 2026-07-28 clients (no sessions), made at the first one. */
@@ -147,6 +157,7 @@ export class McpHttpEndpoint {
         sendJsonRpcError(res, 404, JsonRpcErrorCode.InvalidRequest, 'Session not found');
         return;
       }
+      this.#track(session, res);
       const body = req.method === 'POST' ? await this.#readJson(req, res) : undefined;
       if (body === INVALID) return;
       await session.transport.handleRequest(req, res, body);
@@ -164,14 +175,66 @@ export class McpHttpEndpoint {
       sendJsonRpcError(res, 400, JsonRpcErrorCode.InvalidRequest, 'Bad Request: Mcp-Session-Id header is required');
       return;
     }
+    if (this.#full(res)) return;
     const label = randomUUID();
+    let failure: string | undefined;
+    this.#opening += 1;
     const transport = new sdk.StreamableHTTPServerTransport({
       sessionIdGenerator: () => label,
       enableJsonResponse: this.#options.jsonResponse ?? false,
+      // Called only for an initialize the SDK accepted (its Accept, Content-Type and batch checks
+      // passed): a request it answers 406, 415 or 400 never opens a session to the share.
+      onsessioninitialized: async () => {
+        failure = await this.#open(label, transport, res);
+      },
     });
-    const opened = await this.#open(label, transport, res);
-    if (!opened) return;
-    await transport.handleRequest(req, res, body);
+    // Replaced by the relay once the session is open; until then (and if it never is) a request
+    // has nowhere to go but back, with the reason.
+    transport.onmessage = (message) => {
+      const view = message as RoutingView;
+      if (isRequest(view)) void transport.send(errorResponse(view.id as JsonRpcId, JsonRpcErrorCode.InternalError, `Could not open session: ${failure ?? 'not initialized'}`));
+    };
+    try {
+      await transport.handleRequest(req, res, body);
+    } finally {
+      this.#opening -= 1;
+      // Rejected, or its session could not open: nothing stays behind once the answer is out.
+      if (!this.#sessions.has(label)) {
+        if (res.writableFinished || res.destroyed) await transport.close();
+        else res.once('close', () => void transport.close());
+      }
+    }
+  }
+
+  /** Answers 503 when a new session would pass maxSessions. */
+  #full(res: ServerResponse): boolean {
+    const max = this.#options.maxSessions;
+    if (max === undefined || this.#sessions.size + this.#opening < max) return false;
+    this.#options.logger.warn({ max }, 'http: session refused: max sessions reached');
+    sendJsonRpcError(res, 503, JsonRpcErrorCode.InternalError, `Too many sessions: this endpoint serves at most ${max}; close one (DELETE) or retry later`);
+    return true;
+  }
+
+  /** Counts `res` as activity of `session` until it closes; the idle timer runs only in between. */
+  #track(session: Session, res: ServerResponse): void {
+    session.active += 1;
+    clearTimeout(session.idleTimer);
+    session.idleTimer = undefined;
+    res.once('close', () => {
+      session.active -= 1;
+      this.#armIdle(session);
+    });
+  }
+
+  #armIdle(session: Session): void {
+    const timeout = this.#options.sessionIdleTimeoutMs ?? 0;
+    if (timeout <= 0 || session.active > 0 || this.#closing) return;
+    clearTimeout(session.idleTimer);
+    session.idleTimer = setTimeout(() => {
+      this.#options.logger.info({ idleMs: timeout }, 'http: session closed after being idle');
+      void session.relay.close();
+    }, timeout);
+    session.idleTimer.unref();
   }
 
   async #statelessPost(req: IncomingMessage, res: ServerResponse, mux: StatelessMultiplexer, sdk: Sdk): Promise<void> {
@@ -195,10 +258,17 @@ export class McpHttpEndpoint {
   }
 
   async #sseOpen(res: ServerResponse, sdk: Sdk): Promise<void> {
+    if (this.#full(res)) return;
     const transport = new sdk.SSEServerTransport('/message', res);
     // The stream must not be buffered by proxies (zrok, nginx) or events arrive late.
     res.setHeader('X-Accel-Buffering', 'no');
-    await this.#open(transport.sessionId, transport, res);
+    this.#opening += 1;
+    try {
+      const failure = await this.#open(transport.sessionId, transport, res);
+      if (failure !== undefined) sendJsonRpcError(res, 502, JsonRpcErrorCode.InternalError, `Could not open session: ${failure}`);
+    } finally {
+      this.#opening -= 1;
+    }
   }
 
   async #ssePost(req: IncomingMessage, res: ServerResponse, sdk: Sdk): Promise<void> {
@@ -208,31 +278,37 @@ export class McpHttpEndpoint {
       sendJsonRpcError(res, 404, JsonRpcErrorCode.InvalidRequest, 'Session not found');
       return;
     }
+    this.#track(session, res);
     const body = await this.#readJson(req, res);
     if (body === INVALID) return;
     await session.transport.handlePostMessage(req, res, body);
   }
 
-  /** Opens the server side and starts relaying; answers 502 itself when that fails. */
-  async #open(label: string, transport: StreamableHTTPServerTransport | SSEServerTransport, res: ServerResponse): Promise<boolean> {
+  /**
+   * Opens the server side and starts relaying; `res` (the request that opened it) is the
+   * session's first activity. Resolves with why it could not, else undefined.
+   */
+  async #open(label: string, transport: StreamableHTTPServerTransport | SSEServerTransport, res: ServerResponse): Promise<string | undefined> {
     let serverSide: Transport;
     try {
       serverSide = await this.#options.openSession(label);
     } catch (error) {
       this.#options.logger.warn({ session: label, err: describeError(error) }, 'http: could not open session');
-      sendJsonRpcError(res, 502, JsonRpcErrorCode.InternalError, `Could not open session: ${describeError(error)}`);
-      return false;
+      return describeError(error);
     }
     const pipe = relay(transport, serverSide, this.#options.logger.child({ session: label }));
-    this.#sessions.set(label, { transport, relay: pipe });
+    const session: Session = { transport, relay: pipe, active: 0, idleTimer: undefined };
+    this.#sessions.set(label, session);
+    this.#track(session, res);
     void pipe.closed.then(() => {
+      clearTimeout(session.idleTimer);
       this.#sessions.delete(label);
       this.#options.logger.debug({ session: label }, 'http: session closed');
     });
     await serverSide.start();
     await transport.start().catch(() => undefined);
     this.#options.logger.debug({ session: label }, 'http: session opened');
-    return true;
+    return undefined;
   }
 
   /** Reads and parses a JSON body, answering the error itself when it cannot. */

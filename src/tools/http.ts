@@ -1,6 +1,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { GatewayError } from '../errors.js';
+import { parseDuration } from '../config/duration.js';
+import { GatewayError, describeError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { McpHttpEndpoint } from '../mcp/http-endpoint.js';
 import { HTTP_TIMEOUTS } from '../mcp/share-server.js';
@@ -14,6 +15,14 @@ export interface ServeHttpOptions {
   port: number;
   /** Required to bind anything but loopback. */
   allowRemote?: boolean;
+  /** `Host` values accepted beside the loopback names (`name` or `name:port`); nothing else. */
+  allowHosts?: readonly string[];
+  /** `Origin` values accepted beside http(s)://<an accepted Host> (e.g. `https://app.example`). */
+  allowOrigins?: readonly string[];
+  /** Client sessions at once (default {@link DEFAULT_MAX_SESSIONS}). */
+  maxSessions?: number;
+  /** Close a session after this long without a request, in ms (default 30 min; 0 never). */
+  sessionIdleTimeoutMs?: number;
   jsonResponse?: boolean;
   /** Every POST stands alone; all of them share one session to the share. */
   stateless?: boolean;
@@ -26,6 +35,11 @@ export interface HttpService {
   readonly url: string;
   close(): Promise<void>;
 }
+
+/** Default `--max-sessions`. */
+export const DEFAULT_MAX_SESSIONS = 1000;
+/** Default `--session-idle-timeout`: 30 minutes. */
+export const DEFAULT_SESSION_IDLE_TIMEOUT_MS = 30 * 60_000;
 
 /** True for names and addresses that only this machine can reach. */
 export function isLoopback(host: string): boolean {
@@ -40,6 +54,46 @@ export function assertBindAllowed(host: string, allowRemote: boolean): void {
   }
 }
 
+/** Checks an `--allow-host` value (`name`, `name:port`, `[v6]:port`); returns it lower-cased. */
+export function parseAllowedHost(value: string): string {
+  const host = value.toLowerCase();
+  if (!/^(\[[0-9a-f:.]+\]|[a-z0-9]([a-z0-9.-]*[a-z0-9])?)(:\d{1,5})?$/.test(host)) {
+    throw new GatewayError('USAGE', `invalid --allow-host '${value}': expected a host name or address, optionally with :PORT`);
+  }
+  return host;
+}
+
+/** Checks an `--allow-origin` value (`scheme://host[:port]`); returns the origin as browsers send it. */
+export function parseAllowedOrigin(value: string): string {
+  let origin: string | undefined;
+  try {
+    const url = new URL(value);
+    if ((url.protocol === 'http:' || url.protocol === 'https:') && (url.pathname === '/' || url.pathname === '') && url.search === '') origin = url.origin;
+  } catch {
+    origin = undefined;
+  }
+  if (origin === undefined || value.replace(/\/$/, '').toLowerCase() !== origin.toLowerCase()) {
+    throw new GatewayError('USAGE', `invalid --allow-origin '${value}': expected an origin such as https://app.example or http://localhost:3000`);
+  }
+  return origin.toLowerCase();
+}
+
+/** Parses `--session-idle-timeout` (a duration, `0` = never) and `--max-sessions` (a positive integer). */
+export function parseSessionLimits(idle: string, max: string): { sessionIdleTimeoutMs: number; maxSessions: number } {
+  let sessionIdleTimeoutMs: number;
+  try {
+    sessionIdleTimeoutMs = parseDuration(idle);
+  } catch (error) {
+    throw new GatewayError('USAGE', `invalid --session-idle-timeout '${idle}': ${describeError(error)}`);
+  }
+  if (sessionIdleTimeoutMs < 0) throw new GatewayError('USAGE', `invalid --session-idle-timeout '${idle}': must not be negative (0 disables it)`);
+  const maxSessions = /^\d+$/.test(max) ? Number(max) : NaN;
+  if (!(maxSessions >= 1 && Number.isSafeInteger(maxSessions))) {
+    throw new GatewayError('USAGE', `invalid --max-sessions '${max}': expected a whole number of at least 1`);
+  }
+  return { sessionIdleTimeoutMs, maxSessions };
+}
+
 /** Parses `--bind HOST:PORT` (`[::1]:8080` for IPv6). */
 export function parseBind(value: string): { host: string; port: number } {
   const match = /^(\[[^\]]+\]|[^:]+):(\d{1,5})$/.exec(value);
@@ -52,8 +106,10 @@ export function parseBind(value: string): { host: string; port: number } {
 
 /**
  * `mcp-tools http`: the share as standard MCP over HTTP on this machine. Each HTTP client
- * session opens its own session stream to the share. Loopback only unless `allowRemote`, and
- * then Host/Origin are checked against the bound loopback names (DNS-rebinding protection).
+ * session opens its own session stream to the share. Loopback only unless `allowRemote`. Host and
+ * Origin are always checked (DNS-rebinding protection, and a web page's requests): Host must be
+ * a loopback name with the bound port or an `allowHosts` value, Origin (when sent) http(s):// one
+ * of those or an `allowOrigins` value. `allowRemote` widens neither.
  */
 export async function serveHttp(options: ServeHttpOptions): Promise<HttpService> {
   const { host, logger, connector } = options;
@@ -71,15 +127,20 @@ export async function serveHttp(options: ServeHttpOptions): Promise<HttpService>
     server.listen(options.port, host, () => resolve());
   });
   const port = (server.address() as AddressInfo).port;
-  const allowedHosts = isLoopback(host)
-    ? [...new Set([formatHost(host, port), `localhost:${port}`, `127.0.0.1:${port}`, `[::1]:${port}`])]
-    : undefined;
+  const loopback = [`localhost:${port}`, `127.0.0.1:${port}`, `[::1]:${port}`, ...(isLoopback(host) ? [formatHost(host, port)] : [])];
+  // A name given without a port means it at the bound port (and bare, as clients send it for :80).
+  const named = (options.allowHosts ?? []).flatMap((name) => (/:\d+$/.test(name) ? [name] : [`${name}:${port}`, ...(port === 80 ? [name] : [])]));
+  const allowedHosts = [...new Set([...loopback, ...named])];
+  const allowedOrigins = [...allowedHosts.flatMap((name) => [`http://${name}`, `https://${name}`]), ...(options.allowOrigins ?? [])];
   const bound = new McpHttpEndpoint({
     logger,
     jsonResponse: options.jsonResponse ?? false,
     stateless: options.stateless ?? false,
     openSession: () => openShareTransport(connector),
-    ...(allowedHosts === undefined ? {} : { allowedHosts }),
+    allowedHosts,
+    allowedOrigins,
+    maxSessions: options.maxSessions ?? DEFAULT_MAX_SESSIONS,
+    sessionIdleTimeoutMs: options.sessionIdleTimeoutMs ?? DEFAULT_SESSION_IDLE_TIMEOUT_MS,
   });
   holder.endpoint = bound;
   const url = `http://${formatHost(host, port)}/mcp`;

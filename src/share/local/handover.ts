@@ -1,9 +1,10 @@
 import { closeSync, fstatSync, openSync } from 'node:fs';
 import { chmod, unlink } from 'node:fs/promises';
-import { createRequire } from 'node:module';
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { LineSplitter } from '../../wire/lines.js';
+import { nativePackage } from '../../wire/native.js';
 import { socketFd } from '../../wire/socket-fd.js';
+import { acceptablePeer, trustedServer } from './trust.js';
 import type { HandoverEnd, StdioHandover, StdioHandoverHandler } from '../provider.js';
 
 /**
@@ -33,26 +34,13 @@ type FdPassing = typeof import('@mcp-gateway/fd-passing');
 /** Set to `0`, no stdio handover is offered or asked for even where the optional package is built. */
 export const FD_PASSING_ENV = 'MCP_GATEWAY_FD_PASSING';
 
-let loaded: { addon: FdPassing | undefined } | undefined;
-
 /**
- * The fd-passing addon, loaded on first use; undefined where the optional package is missing or
- * was not built (no compiler at install time), or `MCP_GATEWAY_FD_PASSING=0` turns it off: then
- * every session is relayed, which does everything the handover does with one process more.
+ * The fd-passing addon; undefined where the optional package is missing or was not built (no
+ * compiler at install time), or `MCP_GATEWAY_FD_PASSING=0` turns it off: then every session is
+ * relayed, which does everything the handover does with one process more.
  */
 export function fdPassing(): FdPassing | undefined {
-  if (loaded === undefined) {
-    let addon: FdPassing | undefined;
-    if (process.env[FD_PASSING_ENV] !== '0') {
-      try {
-        addon = createRequire(import.meta.url)('@mcp-gateway/fd-passing') as FdPassing;
-      } catch {
-        addon = undefined;
-      }
-    }
-    loaded = { addon };
-  }
-  return loaded.addon;
+  return process.env[FD_PASSING_ENV] === '0' ? undefined : nativePackage();
 }
 
 /** True for the descriptors a handover can carry: pipes and sockets (not files or terminals). */
@@ -116,7 +104,7 @@ function refuse(socket: Socket, reason: string): void {
 function receive(native: FdPassing, socket: Socket, onHandover: StdioHandoverHandler, helloTimeoutMs: number): void {
   socket.on('error', () => undefined);
   const fd = socketFd(socket);
-  if (fd === undefined) {
+  if (fd === undefined || !acceptablePeer(fd)) {
     socket.destroy();
     return;
   }
@@ -220,6 +208,8 @@ export async function offerHandover(path: string, input: number, output: number)
   const fd = socketFd(socket);
   try {
     if (fd === undefined) throw new Error('no descriptor');
+    // Our stdin and stdout are handed to whoever serves this socket: only to our own user.
+    if (!trustedServer(fd)) throw new Error('served by another user');
     native.sendFds(fd, Buffer.from(`${JSON.stringify(HELLO)}\n`), [input, output]);
   } catch {
     socket.destroy();

@@ -1,12 +1,14 @@
 import { unlinkSync } from 'node:fs';
-import { chmod, mkdir, stat, unlink } from 'node:fs/promises';
+import { chmod, lstat, unlink } from 'node:fs/promises';
 import { createServer, connect, type Server, type Socket } from 'node:net';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { GatewayError } from '../../errors.js';
 import type { ListenOptions, ShareConnector, ShareListener, ShareProvider } from '../provider.js';
+import { socketFd } from '../../wire/socket-fd.js';
 import { generateToken, validateToken } from '../../wire/token.js';
 import { fdPassing, listenForHandovers, offerHandover, type HandoverListener } from './handover.js';
+import { acceptablePeer, assertOwnSocket, assertTrustedSocket, prepareSharesDirectory, trustedServer } from './trust.js';
 
 /** Where local state lives: `$MCP_GATEWAY_HOME`, else `~/.mcp-gateway`. */
 export function defaultGatewayHome(env: NodeJS.ProcessEnv = process.env): string {
@@ -15,13 +17,16 @@ export function defaultGatewayHome(env: NodeJS.ProcessEnv = process.env): string
 
 /**
  * The embedded share for one machine: each token is a unix socket `shares/<token>.sock`
- * in a 0700 directory, the socket itself 0600, so only its owner can reach it.
+ * in a 0700 directory, the socket itself 0600, so only its owner can reach it. Both sides check
+ * those files before use (trust.ts).
  */
 export class LocalShareProvider implements ShareProvider {
   readonly name = 'local' as const;
+  readonly #home: string;
   readonly #dir: string;
 
   constructor(home: string = defaultGatewayHome()) {
+    this.#home = home;
     this.#dir = join(home, 'shares');
   }
 
@@ -37,13 +42,16 @@ export class LocalShareProvider implements ShareProvider {
 
   async listen(options: ListenOptions): Promise<ShareListener> {
     const token = options.token === undefined ? generateToken() : validateToken(options.token);
-    await mkdir(this.#dir, { recursive: true, mode: 0o700 });
-    // mkdir leaves an existing directory's mode alone: tighten it every time.
-    await chmod(this.#dir, 0o700);
+    await prepareSharesDirectory(this.#home, this.#dir);
     const path = this.socketPath(token);
     await reclaimStale(path, token);
 
     const server = createServer((socket) => {
+      // Only this user (or root) could open the 0600 socket; where the kernel can say who did, ask.
+      if (!acceptablePeer(socketFd(socket))) {
+        socket.destroy();
+        return;
+      }
       socket.setNoDelay(true);
       options.onConnection(socket);
     });
@@ -66,15 +74,29 @@ export class LocalShareProvider implements ShareProvider {
   async dial(token: string): Promise<ShareConnector> {
     validateToken(token);
     const path = this.socketPath(token);
-    // One probe connection tells "no such share" apart from a live one before anyone relies on it.
-    const probe = await openSocket(path, token);
-    probe.destroy();
     const handoverPath = this.handoverPath(token);
+    const notFound = notFoundMessage(token);
+    // Checked before every connection, not once: a socket is what a session is handed to.
+    const connect = async (): Promise<Socket> => {
+      await assertTrustedSocket(this.#home, this.#dir, path, notFound);
+      return openSocket(path, token);
+    };
+    // One probe connection tells "no such share" apart from a live one before anyone relies on it.
+    const probe = await connect();
+    probe.destroy();
     return {
       token,
-      connect: () => openSocket(path, token),
+      connect,
       close: () => Promise.resolve(),
-      handOverStdio: (input, output) => offerHandover(handoverPath, input, output),
+      handOverStdio: async (input, output) => {
+        // Our client's stdin and stdout go to whoever serves that socket: only to ourselves.
+        try {
+          await assertTrustedSocket(this.#home, this.#dir, handoverPath, notFound);
+        } catch {
+          return undefined;
+        }
+        return offerHandover(handoverPath, input, output);
+      },
     };
   }
 }
@@ -120,6 +142,10 @@ class LocalShareListener implements ShareListener {
   }
 }
 
+function notFoundMessage(token: string): string {
+  return `share '${token}' not found on the local share (is its bridge or gateway running?)`;
+}
+
 function listenOn(server: Server, path: string): Promise<void> {
   return new Promise((resolve, reject) => {
     server.once('error', reject);
@@ -135,12 +161,17 @@ function openSocket(path: string, token: string): Promise<Socket> {
     const socket = connect(path);
     socket.once('connect', () => {
       socket.removeAllListeners('error');
+      if (!trustedServer(socketFd(socket))) {
+        socket.destroy();
+        reject(new GatewayError('SHARE_UNTRUSTED', `local share: refusing ${path}: it is served by another user`));
+        return;
+      }
       socket.setNoDelay(true);
       resolve(socket);
     });
     socket.once('error', (err: NodeJS.ErrnoException) => {
       if (err.code === 'ENOENT' || err.code === 'ECONNREFUSED') {
-        reject(new GatewayError('SHARE_NOT_FOUND', `share '${token}' not found on the local share (is its bridge or gateway running?)`, { cause: err }));
+        reject(new GatewayError('SHARE_NOT_FOUND', notFoundMessage(token), { cause: err }));
       } else {
         reject(new GatewayError('SHARE_UNREACHABLE', `share '${token}' is unreachable: ${err.code ?? err.message}`, { cause: err }));
       }
@@ -154,8 +185,11 @@ function openSocket(path: string, token: string): Promise<Socket> {
  * EACCES) may hide a live owner: refuse rather than take its token.
  */
 async function reclaimStale(path: string, token: string): Promise<void> {
-  const exists = await stat(path).then(() => true, () => false);
-  if (!exists) return;
+  const stats = await lstat(path).catch(() => undefined);
+  if (stats === undefined) return;
+  // A socket file left by a crash is ours (and a plain file: a test's stand-in); anything else
+  // there (a link, another user's socket) is not ours to connect to or delete.
+  if (!stats.isFile()) assertOwnSocket(path, stats);
   let code: string | undefined;
   try {
     const socket = await openSocket(path, token);
