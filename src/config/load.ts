@@ -246,6 +246,7 @@ function toTransport(t: RawBackend['transport']): TransportConfig {
         command: t.command ?? '',
         args: t.args ?? [],
         env: t.env ?? {},
+        envPolicy: t.env_policy ?? 'additive',
         ...(t.working_dir !== undefined && { workingDir: t.working_dir }),
       };
     case 'zrok':

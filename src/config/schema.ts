@@ -69,11 +69,13 @@ const transportSchema = z.strictObject({
   headers: z.record(nonEmpty, z.string()).optional(),
   allow_insecure: z.boolean().optional(),
   tls: tlsSchema.optional(),
+  // Keys of the newest original (issue 19).
+  env_policy: z.enum(['additive', 'closed']).optional(),
 });
 
 /** Transport keys that only mean something for some transport types. */
 export const TRANSPORT_KEYS_BY_TYPE: Readonly<Record<string, readonly string[]>> = {
-  stdio: ['command', 'args', 'env', 'working_dir'],
+  stdio: ['command', 'args', 'env', 'env_policy', 'working_dir'],
   http: ['endpoint', 'protocol', 'headers', 'allow_insecure', 'tls'],
   https: ['endpoint', 'protocol', 'headers', 'allow_insecure', 'tls'],
   zrok: ['share_token'],

@@ -52,6 +52,8 @@ export interface StdioTransportConfig {
   readonly command: string;
   readonly args: readonly string[];
   readonly env: Readonly<Record<string, string>>;
+  /** `additive`: env merged over the gateway's environment; `closed`: env is the whole environment. */
+  readonly envPolicy: 'additive' | 'closed';
   readonly workingDir?: string;
 }
 

@@ -11,8 +11,10 @@ import { type RawResponse, UpstreamConnection } from './upstream.js';
 export interface StdioServerSpec {
   command: string;
   args: readonly string[];
-  /** Merged over the inherited environment. */
+  /** Merged over the inherited environment (or, with `inheritEnv: false`, the whole environment). */
   env?: Readonly<Record<string, string>>;
+  /** false: the process gets `env` and nothing of ours (`env_policy: closed`). Default true. */
+  inheritEnv?: boolean;
   cwd?: string;
 }
 
@@ -48,7 +50,7 @@ export class StdioUpstream {
     const direct = options.stdio ?? (options.socket === undefined ? undefined : [options.socket, options.socket]);
     this.child = spawn(spec.command, [...spec.args], {
       cwd: spec.cwd,
-      env: spec.env === undefined ? process.env : { ...process.env, ...spec.env },
+      env: spec.inheritEnv === false ? { ...spec.env } : spec.env === undefined ? process.env : { ...process.env, ...spec.env },
       stdio: direct === undefined ? ['pipe', 'pipe', 'pipe'] : [direct[0], direct[1], 'pipe'],
       // Its own process group, so stop() reaches grandchildren (npx, shells) and a terminal's
       // Ctrl-C reaches only us: we stop children in order instead of racing them.

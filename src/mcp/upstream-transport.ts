@@ -4,6 +4,7 @@ import type { HttpTransportConfig, StdioTransportConfig, TransportConfig } from 
 import { GatewayError, describeError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { ShareProvider } from '../share/index.js';
+import { findOnPath } from './command-path.js';
 import { type Era, META, discoveredAsInitialized, envelopeFor, refusedForModern } from './era.js';
 import { openShareTransport } from './share-transport.js';
 import { PROBE_TIMEOUT_MS, StdioUpstream, describeExit, type StdioServerSpec } from './stdio-upstream.js';
@@ -107,9 +108,19 @@ async function openStdio(
   }
 }
 
-/** How a stdio backend's process is started. */
+/**
+ * How a stdio backend's process is started. A closed environment may have no PATH: the command
+ * is then found on the gateway's own PATH, as it would be with an inherited one.
+ */
 export function stdioSpec(config: StdioTransportConfig): StdioServerSpec {
-  return { command: config.command, args: config.args, env: config.env, ...(config.workingDir === undefined ? {} : { cwd: config.workingDir }) };
+  const closed = config.envPolicy === 'closed';
+  return {
+    command: closed ? findOnPath(config.command, process.env['PATH']) : config.command,
+    args: config.args,
+    env: config.env,
+    ...(closed && { inheritEnv: false }),
+    ...(config.workingDir === undefined ? {} : { cwd: config.workingDir }),
+  };
 }
 
 async function rawTransport(config: TransportConfig, context: UpstreamContext): Promise<Transport> {

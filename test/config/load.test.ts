@@ -59,13 +59,13 @@ void describe('loadConfig: the Go original', () => {
       id: 'filesystem',
       name: 'Filesystem Tools',
       namespace: 'filesystem',
-      transport: { type: 'stdio', command: 'npx', args: ['-y', '@modelcontextprotocol/server-filesystem', '/home/user/documents'], env: {} },
+      transport: { type: 'stdio', command: 'npx', args: ['-y', '@modelcontextprotocol/server-filesystem', '/home/user/documents'], env: {}, envPolicy: 'additive' },
       tools: { mode: 'allow', list: ['read_file', 'list_directory', 'search_files'] },
       isolation: 'session',
       required: true,
       warm: 0,
     });
-    assert.deepEqual(github?.transport, { type: 'stdio', command: 'npx', args: ['-y', '@modelcontextprotocol/server-github'], env: { GITHUB_TOKEN: SECRET } });
+    assert.deepEqual(github?.transport, { type: 'stdio', command: 'npx', args: ['-y', '@modelcontextprotocol/server-github'], env: { GITHUB_TOKEN: SECRET }, envPolicy: 'additive' });
     assert.deepEqual(github?.tools, { mode: 'deny', list: ['delete_*', 'force_*'] });
     assert.equal(config.logArguments, false);
     for (const key of ['shareToken', 'orchestrator', 'logFile', 'maxSessions']) assert.ok(!(key in config), key);
@@ -111,7 +111,7 @@ void describe('parseConfig: defaults and new keys', () => {
     assert.deepEqual(config, {
       aggregator: { name: 'mcp-gateway', version: '1.0.0', separator: '_', connectTimeoutMs: 30_000, callTimeoutMs: 60_000 },
       backends: [
-        { id: 'fs', name: 'fs', namespace: 'fs', transport: { type: 'stdio', command: 'mcp-filesystem', args: [], env: {} }, isolation: 'session', required: true, warm: 0 },
+        { id: 'fs', name: 'fs', namespace: 'fs', transport: { type: 'stdio', command: 'mcp-filesystem', args: [], env: {}, envPolicy: 'additive' }, isolation: 'session', required: true, warm: 0 },
       ],
       logArguments: false,
       shutdownGraceMs: 10_000,
@@ -173,6 +173,12 @@ backends:
     assert.equal(api?.tools, undefined);
     assert.deepEqual(remote?.transport, { type: 'zrok', shareToken: 'xyz789abc' });
     assert.deepEqual(local?.transport, { type: 'http', endpoint: 'http://localhost:8080/sse', headers: {}, allowInsecure: true });
+  });
+
+  void it('reads env_policy (default additive)', () => {
+    const { config, warnings } = parseConfig(withTransport('{type: stdio, command: x, env_policy: closed, env: {A: b}}'), {});
+    assert.deepEqual(warnings, []);
+    assert.deepEqual(config.backends[0]?.transport, { type: 'stdio', command: 'x', args: [], env: { A: 'b' }, envPolicy: 'closed' });
   });
 
   void it('treats an empty mode with a list as allow', () => {
@@ -239,6 +245,7 @@ void describe('parseConfig: every problem has its path', () => {
     { name: 'bad protocol', yaml: withTransport('{type: https, endpoint: "https://h", protocol: websocket}'), path: 'backends[0].transport.protocol', pattern: /"sse", "streamable"/ },
     { name: 'non-string header value', yaml: withTransport('{type: https, endpoint: "https://h", headers: {X-Retry: 3}}'), path: 'backends[0].transport.headers.X-Retry', pattern: /expected a string, got a number/ },
     { name: 'non-string env value', yaml: withTransport('{type: stdio, command: x, env: {DEBUG: true}}'), path: 'backends[0].transport.env.DEBUG', pattern: /expected a string, got a boolean/ },
+    { name: 'unknown env_policy', yaml: withTransport('{type: stdio, command: x, env_policy: open}'), path: 'backends[0].transport.env_policy', pattern: /must be one of "additive", "closed"$/ },
     { name: 'bad filter mode', yaml: withTransport('{type: stdio, command: x}', '    tools: {mode: block, list: [a]}\n'), path: 'backends[0].tools.mode', pattern: /must be one of "allow", "deny"$/ },
     { name: 'empty filter entry', yaml: withTransport('{type: stdio, command: x}', '    prompts: {list: [a, ""]}\n'), path: 'backends[0].prompts.list[1]', pattern: /must not be empty/ },
     { name: 'bad isolation', yaml: withTransport('{type: stdio, command: x}', '    isolation: global\n'), path: 'backends[0].isolation', pattern: /"session", "shared"/ },
