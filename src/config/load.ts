@@ -136,7 +136,12 @@ function checkTransport(t: Record<string, unknown>, path: PathSegment[], problem
   // The Go original takes one flat struct and ignores the rest; we accept such files but say so.
   const allKeys = new Set(Object.values(TRANSPORT_KEYS_BY_TYPE).flat());
   for (const key of Object.keys(t)) {
-    if (allKeys.has(key) && !relevant.includes(key)) warnings.push({ path: [...path, key], message: `ignored for ${type} transport` });
+    if (!allKeys.has(key) || relevant.includes(key)) continue;
+    // As in the newest original, these are errors rather than noise: each widens or changes what the
+    // backend is reached with, so a misplaced one is a mistake worth stopping for.
+    const refusal = MISPLACED_TRANSPORT_KEYS[key]?.(type);
+    if (refusal !== undefined) problems.push({ path: [...path, key], message: refusal });
+    else warnings.push({ path: [...path, key], message: `ignored for ${type} transport` });
   }
   const required = (key: string): boolean => {
     const value = t[key];
@@ -151,6 +156,13 @@ function checkTransport(t: Record<string, unknown>, path: PathSegment[], problem
     checkEndpoint(type, t, path, problems, warnings);
   }
 }
+
+/** Transport keys refused (not just ignored) on a transport type they do not apply to: the reason, or undefined. */
+const MISPLACED_TRANSPORT_KEYS: Readonly<Record<string, (type: string) => string | undefined>> = {
+  protocol: (type) => (type === 'stdio' ? 'does not apply to stdio transport (sse | streamable is for http and https backends)' : undefined),
+  allow_environment_proxy: () => 'applies only to http and https transports',
+  allow_redirects: () => 'applies only to http and https transports',
+};
 
 function checkEndpoint(type: string, t: Record<string, unknown>, path: PathSegment[], problems: PathProblem[], warnings: PathProblem[]): void {
   let url: URL | undefined;
@@ -259,6 +271,8 @@ function toTransport(t: RawBackend['transport']): TransportConfig {
         ...(t.protocol !== undefined && { protocol: t.protocol }),
         headers: t.headers ?? {},
         allowInsecure: t.allow_insecure ?? false,
+        allowEnvironmentProxy: t.allow_environment_proxy ?? false,
+        allowRedirects: t.allow_redirects ?? false,
         ...(t.tls !== undefined && {
           tls: {
             ...(t.tls.ca_cert_file !== undefined && { caCertFile: t.tls.ca_cert_file }),

@@ -71,13 +71,15 @@ const transportSchema = z.strictObject({
   tls: tlsSchema.optional(),
   // Keys of the newest original (issue 19).
   env_policy: z.enum(['additive', 'closed']).optional(),
+  allow_environment_proxy: z.boolean().optional(),
+  allow_redirects: z.boolean().optional(),
 });
 
 /** Transport keys that only mean something for some transport types. */
 export const TRANSPORT_KEYS_BY_TYPE: Readonly<Record<string, readonly string[]>> = {
   stdio: ['command', 'args', 'env', 'env_policy', 'working_dir'],
-  http: ['endpoint', 'protocol', 'headers', 'allow_insecure', 'tls'],
-  https: ['endpoint', 'protocol', 'headers', 'allow_insecure', 'tls'],
+  http: ['endpoint', 'protocol', 'headers', 'allow_insecure', 'allow_environment_proxy', 'allow_redirects', 'tls'],
+  https: ['endpoint', 'protocol', 'headers', 'allow_insecure', 'allow_environment_proxy', 'allow_redirects', 'tls'],
   zrok: ['share_token'],
 };
 

@@ -52,8 +52,8 @@ export interface StdioTransportConfig {
   readonly command: string;
   readonly args: readonly string[];
   readonly env: Readonly<Record<string, string>>;
-  /** `additive`: env merged over the gateway's environment; `closed`: env is the whole environment. */
-  readonly envPolicy: 'additive' | 'closed';
+  /** `additive` (also when absent): env over the gateway's environment; `closed`: env is the whole environment. */
+  readonly envPolicy?: 'additive' | 'closed';
   readonly workingDir?: string;
 }
 
@@ -61,10 +61,14 @@ export interface StdioTransportConfig {
 export interface HttpTransportConfig {
   readonly type: 'http' | 'https';
   readonly endpoint: string;
-  /** Absent: try streamable HTTP, fall back to SSE. */
+  /** Absent: streamable HTTP (`sse` for a legacy endpoint). */
   readonly protocol?: 'sse' | 'streamable';
   readonly headers: Readonly<Record<string, string>>;
   readonly allowInsecure: boolean;
+  /** Reach the endpoint through HTTP_PROXY/HTTPS_PROXY (NO_PROXY honoured); default false. */
+  readonly allowEnvironmentProxy?: boolean;
+  /** Follow HTTP redirects; default false (a redirect fails the request). */
+  readonly allowRedirects?: boolean;
   readonly tls?: { readonly caCertFile?: string; readonly insecureSkipVerify: boolean };
 }
 

@@ -166,19 +166,34 @@ backends:
       protocol: 'streamable',
       headers: { Authorization: `Bearer ${SECRET}` },
       allowInsecure: false,
+      allowEnvironmentProxy: false,
+      allowRedirects: false,
       tls: { caCertFile: '/etc/ssl/ca.pem', insecureSkipVerify: false },
     });
     assert.deepEqual(api?.resources, { mode: 'allow', list: ['file://*'] });
     assert.deepEqual(api?.prompts, { mode: 'deny', list: ['debug_?'] });
     assert.equal(api?.tools, undefined);
     assert.deepEqual(remote?.transport, { type: 'zrok', shareToken: 'xyz789abc' });
-    assert.deepEqual(local?.transport, { type: 'http', endpoint: 'http://localhost:8080/sse', headers: {}, allowInsecure: true });
+    assert.deepEqual(local?.transport, { type: 'http', endpoint: 'http://localhost:8080/sse', headers: {}, allowInsecure: true, allowEnvironmentProxy: false, allowRedirects: false });
   });
 
   void it('reads env_policy (default additive)', () => {
     const { config, warnings } = parseConfig(withTransport('{type: stdio, command: x, env_policy: closed, env: {A: b}}'), {});
     assert.deepEqual(warnings, []);
     assert.deepEqual(config.backends[0]?.transport, { type: 'stdio', command: 'x', args: [], env: { A: 'b' }, envPolicy: 'closed' });
+  });
+
+  void it('reads the HTTP opt-ins (default off)', () => {
+    const { config, warnings } = parseConfig(withTransport('{type: https, endpoint: "https://h/mcp", allow_environment_proxy: true, allow_redirects: true}'), {});
+    assert.deepEqual(warnings, []);
+    assert.deepEqual(config.backends[0]?.transport, {
+      type: 'https',
+      endpoint: 'https://h/mcp',
+      headers: {},
+      allowInsecure: false,
+      allowEnvironmentProxy: true,
+      allowRedirects: true,
+    });
   });
 
   void it('treats an empty mode with a list as allow', () => {
@@ -246,6 +261,10 @@ void describe('parseConfig: every problem has its path', () => {
     { name: 'non-string header value', yaml: withTransport('{type: https, endpoint: "https://h", headers: {X-Retry: 3}}'), path: 'backends[0].transport.headers.X-Retry', pattern: /expected a string, got a number/ },
     { name: 'non-string env value', yaml: withTransport('{type: stdio, command: x, env: {DEBUG: true}}'), path: 'backends[0].transport.env.DEBUG', pattern: /expected a string, got a boolean/ },
     { name: 'unknown env_policy', yaml: withTransport('{type: stdio, command: x, env_policy: open}'), path: 'backends[0].transport.env_policy', pattern: /must be one of "additive", "closed"$/ },
+    { name: 'protocol on stdio', yaml: withTransport('{type: stdio, command: x, protocol: sse}'), path: 'backends[0].transport.protocol', pattern: /does not apply to stdio transport/ },
+    { name: 'proxy opt-in on stdio', yaml: withTransport('{type: stdio, command: x, allow_environment_proxy: true}'), path: 'backends[0].transport.allow_environment_proxy', pattern: /only to http and https/ },
+    { name: 'redirect opt-in on zrok', yaml: withTransport('{type: zrok, share_token: abc123, allow_redirects: false}'), path: 'backends[0].transport.allow_redirects', pattern: /only to http and https/ },
+    { name: 'redirect opt-in not a boolean', yaml: withTransport('{type: https, endpoint: "https://h", allow_redirects: "yes"}'), path: 'backends[0].transport.allow_redirects', pattern: /true or false/ },
     { name: 'bad filter mode', yaml: withTransport('{type: stdio, command: x}', '    tools: {mode: block, list: [a]}\n'), path: 'backends[0].tools.mode', pattern: /must be one of "allow", "deny"$/ },
     { name: 'empty filter entry', yaml: withTransport('{type: stdio, command: x}', '    prompts: {list: [a, ""]}\n'), path: 'backends[0].prompts.list[1]', pattern: /must not be empty/ },
     { name: 'bad isolation', yaml: withTransport('{type: stdio, command: x}', '    isolation: global\n'), path: 'backends[0].isolation', pattern: /"session", "shared"/ },
