@@ -1,4 +1,6 @@
+import { statSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
+import { isAbsolute, normalize } from 'node:path';
 import { isNode, LineCounter, parseDocument, type Document, type YAMLError } from 'yaml';
 import { GatewayError } from '../errors.js';
 import { validateToken } from '../wire/token.js';
@@ -112,6 +114,7 @@ function checkRules(root: unknown, problems: PathProblem[], warnings: PathProble
         else problems.push({ path: ['backends', index, 'id'], message: `duplicate backend id "${id}" (also backends[${first}].id)` });
       }
       if (isRecord(backend.transport)) checkTransport(backend.transport, ['backends', index, 'transport'], problems, warnings);
+      if (isRecord(backend.policy)) checkPathPolicy(backend, ['backends', index, 'policy'], problems);
       if (typeof backend.warm === 'number' && backend.warm > 0) {
         const stdio = isRecord(backend.transport) && backend.transport.type === 'stdio';
         if (!stdio || backend.isolation === 'shared') {
@@ -155,6 +158,56 @@ function checkTransport(t: Record<string, unknown>, path: PathSegment[], problem
   } else if (required('endpoint') && typeof t.endpoint === 'string') {
     checkEndpoint(type, t, path, problems, warnings);
   }
+}
+
+/**
+ * `policy.paths` as the newest original checks it: stdio backends only (only there does the
+ * gateway see the backend's filesystem), one rule per tool and argument, and roots that are
+ * clean absolute paths of existing directories (checked here, so `validate` reports them too).
+ */
+function checkPathPolicy(backend: Record<string, unknown>, path: PathSegment[], problems: PathProblem[]): void {
+  const paths = (backend.policy as Record<string, unknown>).paths;
+  if (!Array.isArray(paths) || paths.length === 0) return;
+  if (isRecord(backend.transport) && backend.transport.type !== 'stdio') {
+    problems.push({ path, message: 'path policy requires a stdio backend (only there does the gateway share its filesystem)' });
+    return;
+  }
+  const seen = new Set<string>();
+  paths.forEach((rule: unknown, index) => {
+    if (!isRecord(rule)) return;
+    const at: PathSegment[] = [...path, 'paths', index];
+    for (const key of ['tool', 'argument'] as const) {
+      const value = rule[key];
+      if (typeof value === 'string' && value.trim() !== value) problems.push({ path: [...at, key], message: 'must not have surrounding whitespace' });
+    }
+    const key = `${String(rule.tool)}\0${String(rule.argument)}`;
+    if (seen.has(key)) problems.push({ path: at, message: `duplicate rule for tool "${String(rule.tool)}" argument "${String(rule.argument)}"` });
+    seen.add(key);
+    if (!Array.isArray(rule.roots)) {
+      if (rule.roots === undefined) problems.push({ path: [...at, 'roots'], message: 'at least one root is required' });
+      return;
+    }
+    if (rule.roots.length === 0) problems.push({ path: [...at, 'roots'], message: 'at least one root is required' });
+    const roots = new Set<string>();
+    rule.roots.forEach((root: unknown, r) => {
+      if (typeof root !== 'string' || root === '') return;
+      const message = rootProblem(root, roots);
+      if (message !== undefined) problems.push({ path: [...at, 'roots', r], message });
+      roots.add(root);
+    });
+  });
+}
+
+function rootProblem(root: string, earlier: ReadonlySet<string>): string | undefined {
+  if (!isAbsolute(root)) return 'must be an absolute path';
+  if (root !== '/' && (normalize(root) !== root || root.endsWith('/'))) return `must be clean (${normalize(root).replace(/(.)\/$/, '$1')})`;
+  if (earlier.has(root)) return 'duplicate root';
+  try {
+    if (!statSync(root).isDirectory()) return 'must be a directory';
+  } catch (error) {
+    return `must be an existing directory (${(error as NodeJS.ErrnoException).code ?? 'cannot be read'})`;
+  }
+  return undefined;
 }
 
 /** Transport keys refused (not just ignored) on a transport type they do not apply to: the reason, or undefined. */
@@ -247,6 +300,7 @@ function toBackend(raw: RawBackend, path: PathSegment[], warnings: PathProblem[]
     isolation: raw.isolation ?? 'session',
     required: raw.required ?? true,
     warm: raw.warm ?? 0,
+    ...(raw.policy?.paths !== undefined && raw.policy.paths.length > 0 && { policy: { paths: raw.policy.paths } }),
   };
 }
 

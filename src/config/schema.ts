@@ -98,6 +98,12 @@ const backendSchema = z.strictObject({
   isolation: z.enum(['session', 'shared']).optional(),
   required: z.boolean().optional(),
   warm: z.number().int().min(0).max(MAX_WARM).optional(),
+  // Keys of the newest original (issue 19): path policy, its cross-field rules in load.ts.
+  policy: z
+    .strictObject({
+      paths: z.array(z.strictObject({ tool: nonEmpty, argument: nonEmpty, roots: z.array(nonEmpty) })).optional(),
+    })
+    .optional(),
 });
 
 /** The config file's shape (snake_case keys, as the Go original reads them), before defaults. */

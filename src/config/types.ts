@@ -99,4 +99,19 @@ export interface BackendConfig {
    * a session takes it, with that client's own initialize. 0: none.
    */
   readonly warm: number;
+  /** `policy:` — argument-aware rules checked before a tool call is forwarded (stdio backends). */
+  readonly policy?: PolicyConfig;
+}
+
+/** `policy:` of a backend. */
+export interface PolicyConfig {
+  readonly paths: readonly PathRuleConfig[];
+}
+
+/** One `policy.paths` rule: `argument` of `tool` (the backend's own name) must lie within a root. */
+export interface PathRuleConfig {
+  readonly tool: string;
+  readonly argument: string;
+  /** Clean absolute paths of existing directories. */
+  readonly roots: readonly string[];
 }

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { realpathSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -10,6 +11,8 @@ import { ConfigError, expandString, formatDuration, loadConfig, parseConfig, par
 // dist/test/config → the source tree's fixture (YAML files are not copied by tsc).
 const ORIGINAL_EXAMPLE = fileURLToPath(new URL('../../../test/fixtures/configs/original-example.yml', import.meta.url));
 const SECRET = 'ghp_s3cr3t-value-that-must-not-leak';
+/** An existing, clean, absolute directory for policy roots. */
+const EXISTING = realpathSync(tmpdir());
 
 const MINIMAL = `
 backends:
@@ -196,6 +199,12 @@ backends:
     });
   });
 
+  void it('reads policy.paths', () => {
+    const { config, warnings } = parseConfig(withTransport('{type: stdio, command: x}', `    policy:\n      paths:\n        - {tool: read_file, argument: path, roots: ["${EXISTING}", "/"]}\n`), {});
+    assert.deepEqual(warnings, []);
+    assert.deepEqual(config.backends[0]?.policy, { paths: [{ tool: 'read_file', argument: 'path', roots: [EXISTING, '/'] }] });
+  });
+
   void it('treats an empty mode with a list as allow', () => {
     const { config } = parseConfig(withTransport('{type: stdio, command: x}', '    tools: {mode: "", list: [a]}\n'), {});
     assert.deepEqual(config.backends[0]?.tools, { mode: 'allow', list: ['a'] });
@@ -265,6 +274,16 @@ void describe('parseConfig: every problem has its path', () => {
     { name: 'proxy opt-in on stdio', yaml: withTransport('{type: stdio, command: x, allow_environment_proxy: true}'), path: 'backends[0].transport.allow_environment_proxy', pattern: /only to http and https/ },
     { name: 'redirect opt-in on zrok', yaml: withTransport('{type: zrok, share_token: abc123, allow_redirects: false}'), path: 'backends[0].transport.allow_redirects', pattern: /only to http and https/ },
     { name: 'redirect opt-in not a boolean', yaml: withTransport('{type: https, endpoint: "https://h", allow_redirects: "yes"}'), path: 'backends[0].transport.allow_redirects', pattern: /true or false/ },
+    { name: 'policy on a non-stdio backend', yaml: withTransport('{type: zrok, share_token: abc123}', `    policy: {paths: [{tool: t, argument: a, roots: ["${EXISTING}"]}]}\n`), path: 'backends[0].policy', pattern: /requires a stdio backend/ },
+    { name: 'policy rule without tool', yaml: withTransport('{type: stdio, command: x}', `    policy: {paths: [{argument: a, roots: ["${EXISTING}"]}]}\n`), path: 'backends[0].policy.paths[0].tool', pattern: /is required/ },
+    { name: 'policy argument with spaces', yaml: withTransport('{type: stdio, command: x}', `    policy: {paths: [{tool: t, argument: " a", roots: ["${EXISTING}"]}]}\n`), path: 'backends[0].policy.paths[0].argument', pattern: /surrounding whitespace/ },
+    { name: 'policy rule without roots', yaml: withTransport('{type: stdio, command: x}', '    policy: {paths: [{tool: t, argument: a, roots: []}]}\n'), path: 'backends[0].policy.paths[0].roots', pattern: /at least one root/ },
+    { name: 'relative policy root', yaml: withTransport('{type: stdio, command: x}', '    policy: {paths: [{tool: t, argument: a, roots: [project]}]}\n'), path: 'backends[0].policy.paths[0].roots[0]', pattern: /must be an absolute path/ },
+    { name: 'unclean policy root', yaml: withTransport('{type: stdio, command: x}', `    policy: {paths: [{tool: t, argument: a, roots: ["${EXISTING}/./"]}]}\n`), path: 'backends[0].policy.paths[0].roots[0]', pattern: /must be clean/ },
+    { name: 'missing policy root', yaml: withTransport('{type: stdio, command: x}', `    policy: {paths: [{tool: t, argument: a, roots: ["${EXISTING}/no-such-dir"]}]}\n`), path: 'backends[0].policy.paths[0].roots[0]', pattern: /existing directory \(ENOENT\)/ },
+    { name: 'duplicate policy root', yaml: withTransport('{type: stdio, command: x}', `    policy: {paths: [{tool: t, argument: a, roots: ["${EXISTING}", "${EXISTING}"]}]}\n`), path: 'backends[0].policy.paths[0].roots[1]', pattern: /duplicate root/ },
+    { name: 'duplicate policy rule', yaml: withTransport('{type: stdio, command: x}', `    policy: {paths: [{tool: t, argument: a, roots: ["${EXISTING}"]}, {tool: t, argument: a, roots: ["${EXISTING}"]}]}\n`), path: 'backends[0].policy.paths[1]', pattern: /duplicate rule for tool "t" argument "a"/ },
+    { name: 'unknown policy key', yaml: withTransport('{type: stdio, command: x}', '    policy: {commands: []}\n'), path: 'backends[0].policy.commands', pattern: /unknown key/ },
     { name: 'bad filter mode', yaml: withTransport('{type: stdio, command: x}', '    tools: {mode: block, list: [a]}\n'), path: 'backends[0].tools.mode', pattern: /must be one of "allow", "deny"$/ },
     { name: 'empty filter entry', yaml: withTransport('{type: stdio, command: x}', '    prompts: {list: [a, ""]}\n'), path: 'backends[0].prompts.list[1]', pattern: /must not be empty/ },
     { name: 'bad isolation', yaml: withTransport('{type: stdio, command: x}', '    isolation: global\n'), path: 'backends[0].isolation', pattern: /"session", "shared"/ },
