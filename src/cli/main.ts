@@ -77,6 +77,33 @@ export function onShutdownSignal(onSignal: (signal: NodeJS.Signals) => void): vo
 /** The package version, for `--version` and client info (compiled to dist/src/cli/, three levels down). */
 export const VERSION = (JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
+/** The commit and build date stamped into the build (dist/src/build-info.json), or "unknown". */
+function buildInfo(): { commit: string; date: string } {
+  try {
+    const info = JSON.parse(readFileSync(new URL('../build-info.json', import.meta.url), 'utf8')) as { commit?: unknown; date?: unknown };
+    return { commit: typeof info.commit === 'string' ? info.commit : 'unknown', date: typeof info.date === 'string' ? info.date : 'unknown' };
+  } catch {
+    return { commit: 'unknown', date: 'unknown' };
+  }
+}
+
+/** What `<binary> version` prints: version, commit, build date and Node.js version, one a line. */
+export function versionText(name: string): string {
+  const { commit, date } = buildInfo();
+  return `${name} ${VERSION}\ncommit: ${commit}\nbuilt: ${date}\nnode: ${process.version}\n`;
+}
+
+/** Adds the `version` subcommand (as the original's binaries have); `--version` stays. */
+export function addVersionCommand(program: CommandType, name: string, onRun: () => void = () => undefined): void {
+  program
+    .command('version')
+    .description('print the version, commit, build date and Node.js version')
+    .action(() => {
+      process.stdout.write(versionText(name));
+      onRun();
+    });
+}
+
 /** A running share server as the CLIs see it. */
 export interface Serving {
   readonly failed: Promise<Error>;

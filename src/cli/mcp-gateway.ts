@@ -7,7 +7,7 @@ import type { OrchestratorClient } from '../gateway/orchestrator.js';
 import { createLogger, type Logger, type LoggerOptions } from '../log.js';
 import { resolveProviderChoice } from '../share/choice.js';
 import { redactToken } from '../wire/token.js';
-import { VERSION, exit, logLevelOption, newProgram, providerOption, runCli, serveUntilStopped } from './main.js';
+import { VERSION, addVersionCommand, exit, logLevelOption, newProgram, providerOption, runCli, serveUntilStopped } from './main.js';
 
 // Each subcommand imports what it uses when it runs, and the orchestrator's gRPC client loads
 // only in managed mode: what a start-up imports delays the share token.
@@ -53,6 +53,7 @@ runCli('mcp-gateway', async () => {
     .action((path: string) => {
       result = validate(path);
     });
+  addVersionCommand(program, 'mcp-gateway');
   program.parse();
   return result;
 });

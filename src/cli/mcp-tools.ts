@@ -3,7 +3,7 @@ import type { Client } from '@modelcontextprotocol/client';
 import { createLogger, deferredLogger, type LoggerOptions } from '../log.js';
 import { resolveProviderChoice } from '../share/choice.js';
 import { redactToken } from '../wire/token.js';
-import { VERSION, exit, logLevelOption, newProgram, onShutdownSignal, providerOption, runCli } from './main.js';
+import { VERSION, addVersionCommand, exit, logLevelOption, newProgram, onShutdownSignal, providerOption, runCli } from './main.js';
 
 // Each subcommand imports what it uses when it runs: agents spawn `mcp-tools run` on every
 // launch, and it has no use for the HTTP server or the SDK client the other subcommands need.
@@ -87,6 +87,7 @@ runCli('mcp-tools', async () => {
       });
   }
 
+  addVersionCommand(program, 'mcp-tools');
   program.parse();
   return result;
 });
