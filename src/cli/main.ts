@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import type { Command as CommandType, Option as OptionType } from 'commander';
-import { describeError, isGatewayError } from '../errors.js';
+import { AGORA_NOT_SUPPORTED, GatewayError, describeError, isGatewayError } from '../errors.js';
 import { LOG_LEVELS, flushLogs, type Logger } from '../log.js';
 import { PROVIDER_CHOICES } from '../share/choice.js';
 
@@ -102,6 +102,33 @@ export function addVersionCommand(program: CommandType, name: string, onRun: () 
       process.stdout.write(versionText(name));
       onRun();
     });
+}
+
+/** The original's Agora options (v0.1.5), by the name commander gives each. */
+const AGORA_OPTIONS = {
+  network: '--network <network>',
+  agora: '--agora <tunnel>',
+  agoraTunnel: '--agora-tunnel <name>',
+  agoraIntegrationFile: '--agora-integration-file <path>',
+} as const;
+
+/**
+ * Adds the original's Agora options to `command`: recognised, so that they are not "unknown
+ * options", and refused with one line as commander parses them (before any argument check).
+ * `--network zrok` is accepted, as the original's no-op shortcut.
+ */
+export function refuseAgoraOptions(command: CommandType, names: readonly (keyof typeof AGORA_OPTIONS)[]): CommandType {
+  for (const name of names) {
+    const flags = AGORA_OPTIONS[name];
+    const option = new Option(flags, name === 'network' ? 'overlay network: zrok (agora is not supported here)' : 'Agora (not supported by this implementation)');
+    command.addOption(name === 'network' ? option.choices(['zrok', 'agora']) : option);
+    const flag = flags.split(' ')[0] as string;
+    command.on(`option:${option.name()}`, (value: string) => {
+      if (name === 'network' && value === 'zrok') return;
+      throw new GatewayError('USAGE', `${flag}${name === 'network' ? ` ${value}` : ''}: ${AGORA_NOT_SUPPORTED}`);
+    });
+  }
+  return command;
 }
 
 /** A running share server as the CLIs see it. */

@@ -2,7 +2,7 @@ import { statSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { isAbsolute, normalize } from 'node:path';
 import { isNode, LineCounter, parseDocument, type Document, type YAMLError } from 'yaml';
-import { GatewayError } from '../errors.js';
+import { AGORA_NOT_SUPPORTED, GatewayError } from '../errors.js';
 import { validateToken } from '../wire/token.js';
 import { expandTree, formatPath, type PathProblem, type PathSegment } from './expand.js';
 import {
@@ -125,6 +125,11 @@ function checkRules(root: unknown, problems: PathProblem[], warnings: PathProble
   }
   // "" counts as unset, as in the Go original, so `${SHARE_TOKEN:-}` can switch the feature off.
   if (typeof root.share_token === 'string' && root.share_token !== '') checkShareToken(root.share_token, ['share_token'], problems);
+  if (isRecord(root.agora)) {
+    // Refused when it asks for Agora; a disabled block (the original's default) changes nothing.
+    if (root.agora.enabled === true) problems.push({ path: ['agora', 'enabled'], message: AGORA_NOT_SUPPORTED });
+    else warnings.push({ path: ['agora'], message: `${AGORA_NOT_SUPPORTED}; this disabled block is ignored` });
+  }
   if (root.resilience !== undefined) warnings.push({ path: ['resilience'], message: IGNORED });
   if (root.zrok !== undefined) warnings.push({ path: ['zrok'], message: IGNORED });
 }
@@ -152,7 +157,8 @@ function checkTransport(t: Record<string, unknown>, path: PathSegment[], problem
     problems.push({ path: [...path, key], message: `is required for ${type} transport` });
     return false;
   };
-  if (type === 'stdio') required('command');
+  if (type === 'agora') problems.push({ path: [...path, 'type'], message: AGORA_NOT_SUPPORTED });
+  else if (type === 'stdio') required('command');
   else if (type === 'zrok') {
     if (required('share_token') && typeof t.share_token === 'string') checkShareToken(t.share_token, [...path, 'share_token'], problems);
   } else if (required('endpoint') && typeof t.endpoint === 'string') {
@@ -317,6 +323,9 @@ function toTransport(t: RawBackend['transport']): TransportConfig {
       };
     case 'zrok':
       return { type: 'zrok', shareToken: t.share_token ?? '' };
+    case 'agora':
+      // Never reached: checkRules refuses the type, and nothing is built from a refused file.
+      throw new ConfigError(AGORA_NOT_SUPPORTED, [AGORA_NOT_SUPPORTED]);
     case 'http':
     case 'https':
       return {

@@ -58,7 +58,7 @@ const tlsSchema = z.strictObject({
 // One flat object for every transport type, as in the Go original: type-specific requirements
 // are checked afterwards so that all of them are reported, not just the first union branch.
 const transportSchema = z.strictObject({
-  type: z.enum(['stdio', 'http', 'https', 'zrok']),
+  type: z.enum(['stdio', 'http', 'https', 'zrok', 'agora']),
   command: z.string().optional(),
   args: z.array(z.string()).optional(),
   env: z.record(z.string().regex(/^[^=\0]+$/), z.string()).optional(),
@@ -73,6 +73,7 @@ const transportSchema = z.strictObject({
   env_policy: z.enum(['additive', 'closed']).optional(),
   allow_environment_proxy: z.boolean().optional(),
   allow_redirects: z.boolean().optional(),
+  agora_tunnel: z.string().optional(),
 });
 
 /** Transport keys that only mean something for some transport types. */
@@ -81,6 +82,7 @@ export const TRANSPORT_KEYS_BY_TYPE: Readonly<Record<string, readonly string[]>>
   http: ['endpoint', 'protocol', 'headers', 'allow_insecure', 'allow_environment_proxy', 'allow_redirects', 'tls'],
   https: ['endpoint', 'protocol', 'headers', 'allow_insecure', 'allow_environment_proxy', 'allow_redirects', 'tls'],
   zrok: ['share_token'],
+  agora: ['agora_tunnel', 'protocol'],
 };
 
 const backendSchema = z.strictObject({
@@ -152,6 +154,8 @@ export const rawConfigSchema = z.strictObject({
       heartbeat_interval: duration({ allowZero: true }).optional(),
     })
     .optional(),
+  // The original's Agora network (v0.1.5): recognised, then refused in load.ts when it asks for Agora.
+  agora: z.record(z.string(), z.unknown()).optional(),
   zrok: z
     .strictObject({
       share: z

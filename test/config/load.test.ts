@@ -230,6 +230,12 @@ zrok: {share: {enabled: true}}
     assert.match(warnings[1] ?? '', /^zrok: .*no effect/);
   });
 
+  void it('accepts a disabled agora block (the original default) with a warning naming Agora as unsupported', () => {
+    const warnings = warningsOf(`${MINIMAL}agora: {enabled: false, instance_name: gw}\n`);
+    assert.equal(warnings.length, 1);
+    assert.match(warnings[0] ?? '', /^agora: Agora is not supported by this implementation.*disabled block is ignored$/);
+  });
+
   void it('warns about an allow filter with an empty list', () => {
     const warnings = warningsOf(withTransport('{type: stdio, command: x}', '    tools: {mode: allow}\n'));
     assert.deepEqual(warnings, ['backends[0].tools: allow mode with an empty list exposes no tools']);
@@ -301,7 +307,9 @@ void describe('parseConfig: every problem has its path', () => {
     { name: 'top level not a mapping', yaml: '- a\n- b\n', path: '(top level)', pattern: /expected a mapping, got a list/ },
     { name: 'empty file', yaml: '# nothing\n', path: '(top level)', pattern: /empty/ },
     { name: 'unterminated reference', yaml: `${MINIMAL}log_file: "\${LOG"\n`, path: 'log_file', pattern: /unterminated/ },
-    { name: 'unknown top-level key', yaml: `${MINIMAL}agora: {enabled: true}\n`, path: 'agora', pattern: /unknown key \(known keys here: aggregator, backends/ },
+    { name: 'unknown top-level key', yaml: `${MINIMAL}carrier_pigeon: {enabled: true}\n`, path: 'carrier_pigeon', pattern: /unknown key \(known keys here: aggregator, backends/ },
+    { name: 'agora enabled', yaml: `${MINIMAL}agora: {enabled: true, serve: {enabled: true, tunnel: gw}}\n`, path: 'agora.enabled', pattern: /^agora\.enabled: Agora is not supported by this implementation/ },
+    { name: 'agora backend', yaml: withTransport('{type: agora, agora_tunnel: filesystem-relay}'), path: 'backends[0].transport.type', pattern: /: Agora is not supported by this implementation \(/ },
   ];
   for (const { name, yaml, path, pattern, env } of cases) {
     void it(name, () => assertProblem(problemsOf(yaml, env), path, pattern));
