@@ -278,7 +278,9 @@ function summary(path: string, config: GatewayConfig): string {
     const t = b.transport;
     const target = t.type === 'stdio' ? [t.command, ...t.args].join(' ') : t.type === 'zrok' ? t.shareToken : t.endpoint;
     const filter = b.tools === undefined ? 'all tools' : `tools ${b.tools.mode} ${b.tools.list.join(', ')}`;
-    lines.push(`  ${b.id}  [${t.type}] ${target}  namespace '${b.namespace}', ${b.isolation}${b.required ? '' : ', optional'}, ${filter}`);
+    const closed = t.type === 'stdio' && t.envPolicy === 'closed' ? ', closed environment' : '';
+    const policy = b.policy === undefined ? '' : `, path policy (${b.policy.paths.length} rule(s))`;
+    lines.push(`  ${b.id}  [${t.type}] ${target}  namespace '${b.namespace}', ${b.isolation}${b.required ? '' : ', optional'}, ${filter}${closed}${policy}`);
   }
   return `${lines.join('\n')}\n`;
 }
