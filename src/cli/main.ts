@@ -120,7 +120,8 @@ const AGORA_OPTIONS = {
 export function refuseAgoraOptions(command: CommandType, names: readonly (keyof typeof AGORA_OPTIONS)[]): CommandType {
   for (const name of names) {
     const flags = AGORA_OPTIONS[name];
-    const option = new Option(flags, name === 'network' ? 'overlay network: zrok (agora is not supported here)' : 'Agora (not supported by this implementation)');
+    const help = name === 'network' ? 'overlay network: zrok (agora is not supported here)' : 'Agora (not supported by this implementation)';
+    const option = new Option(flags, help);
     command.addOption(name === 'network' ? option.choices(['zrok', 'agora']) : option);
     const flag = flags.split(' ')[0] as string;
     command.on(`option:${option.name()}`, (value: string) => {

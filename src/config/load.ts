@@ -187,7 +187,9 @@ function checkPathPolicy(backend: Record<string, unknown>, path: PathSegment[], 
       if (typeof value === 'string' && value.trim() !== value) problems.push({ path: [...at, key], message: 'must not have surrounding whitespace' });
     }
     const key = `${String(rule.tool)}\0${String(rule.argument)}`;
-    if (seen.has(key)) problems.push({ path: at, message: `duplicate rule for tool "${String(rule.tool)}" argument "${String(rule.argument)}"` });
+    if (seen.has(key)) {
+      problems.push({ path: at, message: `duplicate rule for tool "${String(rule.tool)}" argument "${String(rule.argument)}"` });
+    }
     seen.add(key);
     if (!Array.isArray(rule.roots)) {
       if (rule.roots === undefined) problems.push({ path: [...at, 'roots'], message: 'at least one root is required' });
@@ -218,7 +220,8 @@ function rootProblem(root: string, earlier: ReadonlySet<string>): string | undef
 
 /** Transport keys refused (not just ignored) on a transport type they do not apply to: the reason, or undefined. */
 const MISPLACED_TRANSPORT_KEYS: Readonly<Record<string, (type: string) => string | undefined>> = {
-  protocol: (type) => (type === 'stdio' ? 'does not apply to stdio transport (sse | streamable is for http and https backends)' : undefined),
+  protocol: (type) =>
+    type === 'stdio' ? 'does not apply to stdio transport (sse | streamable is for http and https backends)' : undefined,
   allow_environment_proxy: () => 'applies only to http and https transports',
   allow_redirects: () => 'applies only to http and https transports',
 };

@@ -58,7 +58,8 @@ export class PathPolicy {
     const missing = [...this.#rules.keys()].filter((tool) => !advertised.has(tool)).sort();
     if (missing.length > 0) {
       const names = missing.map((tool) => `"${tool}"`).join(', ');
-      throw new GatewayError('CONFIG_INVALID', `backend '${backendId}': policy.paths names tool ${names}, which the backend does not advertise`);
+      const message = `backend '${backendId}': policy.paths names tool ${names}, which the backend does not advertise`;
+      throw new GatewayError('CONFIG_INVALID', message);
     }
   }
 
@@ -70,7 +71,10 @@ export class PathPolicy {
     const tool = String(params['name']);
     const reason = this.#deny(tool, params['arguments']);
     if (reason === undefined) return undefined;
-    const answer: RawResponse & { jsonrpc: '2.0' } = { jsonrpc: '2.0', result: { content: [{ type: 'text', text: `${POLICY_DENIED}${reason}` }], isError: true } };
+    const answer: RawResponse & { jsonrpc: '2.0' } = {
+      jsonrpc: '2.0',
+      result: { content: [{ type: 'text', text: `${POLICY_DENIED}${reason}` }], isError: true },
+    };
     refusals.add(answer);
     return answer;
   }
@@ -86,7 +90,9 @@ export class PathPolicy {
     for (const rule of rules) {
       const value = Object.hasOwn(args, rule.argument) ? (args as Record<string, unknown>)[rule.argument] : undefined;
       if (value === undefined) return `call policy tool "${tool}": required path argument "${rule.argument}" is missing`;
-      if (typeof value !== 'string' || value === '') return `call policy tool "${tool}": path argument "${rule.argument}" must be a non-empty string`;
+      if (typeof value !== 'string' || value === '') {
+        return `call policy tool "${tool}": path argument "${rule.argument}" must be a non-empty string`;
+      }
       const resolved = this.#resolve(value);
       if (typeof resolved !== 'string') return `call policy tool "${tool}" argument "${rule.argument}": ${resolved.problem}`;
       if (!rule.roots.some((root) => within(root, resolved))) {
