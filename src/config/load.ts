@@ -123,13 +123,9 @@ function checkRules(root: unknown, problems: PathProblem[], warnings: PathProble
       }
     });
   }
+  checkAgora(root, problems, warnings);
   // "" counts as unset, as in the Go original, so `${SHARE_TOKEN:-}` can switch the feature off.
   if (typeof root.share_token === 'string' && root.share_token !== '') checkShareToken(root.share_token, ['share_token'], problems);
-  if (isRecord(root.agora)) {
-    // Refused when it asks for Agora; a disabled block (the original's default) changes nothing.
-    if (root.agora.enabled === true) problems.push({ path: ['agora', 'enabled'], message: AGORA_NOT_SUPPORTED });
-    else warnings.push({ path: ['agora'], message: `${AGORA_NOT_SUPPORTED}; this disabled block is ignored` });
-  }
   if (root.resilience !== undefined) warnings.push({ path: ['resilience'], message: IGNORED });
   if (root.zrok !== undefined) warnings.push({ path: ['zrok'], message: IGNORED });
 }
@@ -164,6 +160,13 @@ function checkTransport(t: Record<string, unknown>, path: PathSegment[], problem
   } else if (required('endpoint') && typeof t.endpoint === 'string') {
     checkEndpoint(type, t, path, problems, warnings);
   }
+}
+
+/** The original's `agora:` block: refused when it asks for Agora; a disabled one (its default) changes nothing. */
+function checkAgora(root: Record<string, unknown>, problems: PathProblem[], warnings: PathProblem[]): void {
+  if (!isRecord(root.agora)) return;
+  if (root.agora.enabled === true) problems.push({ path: ['agora', 'enabled'], message: AGORA_NOT_SUPPORTED });
+  else warnings.push({ path: ['agora'], message: `${AGORA_NOT_SUPPORTED}; this disabled block is ignored` });
 }
 
 /**
