@@ -680,7 +680,10 @@ export class GatewaySession {
     };
     this.#inFlight.set(id, call);
     const refusal = method === 'tools/call' ? backend.pathPolicy?.refusal(params) : undefined;
-    if (refusal !== undefined) return this.#settle(call, refusal);
+    if (refusal !== undefined) {
+      this.#host.metrics?.refused('policy');
+      return this.#settle(call, refusal);
+    }
     if (backend.unavailable !== undefined) {
       this.#host.metrics?.refused('unavailable');
       this.#settle(call, new GatewayError('UPSTREAM_UNAVAILABLE', `backend '${backend.id}' is unavailable (${backend.unavailable}); it is being restarted in the background`));

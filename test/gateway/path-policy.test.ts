@@ -120,7 +120,7 @@ void describe('policy.paths in a gateway, in front of mcp-filesystem', () => {
     const extra = `    policy:\n      paths:\n${rules}`;
     // (mcp-filesystem resolves relative paths from its first directory: the working_dir here too.)
     const config = `backends:\n${stdioBackend('fs', binPath('mcp-filesystem'), [project, sandbox], extra).replace('args:', `working_dir: "${project}", args:`)}`;
-    gateway = await home.startGateway(config);
+    gateway = await home.startGateway(config, { args: ['--metrics-bind', '127.0.0.1:0'] });
     ({ client } = await connectThroughTools(gateway.token, home.env));
   });
 
@@ -147,6 +147,11 @@ void describe('policy.paths in a gateway, in front of mcp-filesystem', () => {
     assert.match(text(await client.callTool({ name: 'fs_list_directory', arguments: { path: sandbox } })), /private\.txt/);
     await waitFor(() => /"name":"fs_read_file"[^\n]*"outcome":"refused"/.test(gateway.stderr()), 5_000, 'a refused call log line');
     assert.equal(await readFile(join(sandbox, 'private.txt'), 'utf8'), 'not for clients');
+    // Counted as refused, as the admin listener's metrics show (the three calls above).
+    const admin = /"bind":"([^"]+)"[^\n]*admin listener/.exec(gateway.stderr())?.[1];
+    assert.ok(admin !== undefined, 'the admin listener line');
+    const metrics = await (await fetch(`http://${admin}/metrics`)).text();
+    assert.match(metrics, /^mcp_gateway_refused_total\{reason="policy"\} 3$/m);
   });
 
   void it('refuses to start when a rule names a tool the backend does not advertise', async () => {
