@@ -41,3 +41,6 @@ export function describeError(err: unknown): string {
   if (err instanceof Error) return err.message.split('\n')[0] ?? err.name;
   return String(err);
 }
+
+/** The one line every Agora key, transport and flag of the original is refused with (config and CLIs). */
+export const AGORA_NOT_SUPPORTED = 'Agora is not supported by this implementation (it serves and reaches shares over zrok and the local share only)';

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import type { Command as CommandType, Option as OptionType } from 'commander';
-import { describeError, isGatewayError } from '../errors.js';
+import { AGORA_NOT_SUPPORTED, GatewayError, describeError, isGatewayError } from '../errors.js';
 import { LOG_LEVELS, flushLogs, type Logger } from '../log.js';
 import { PROVIDER_CHOICES } from '../share/choice.js';
 
@@ -76,6 +76,61 @@ export function onShutdownSignal(onSignal: (signal: NodeJS.Signals) => void): vo
 
 /** The package version, for `--version` and client info (compiled to dist/src/cli/, three levels down). */
 export const VERSION = (JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+
+/** The commit and build date stamped into the build (dist/src/build-info.json), or "unknown". */
+function buildInfo(): { commit: string; date: string } {
+  try {
+    const info = JSON.parse(readFileSync(new URL('../build-info.json', import.meta.url), 'utf8')) as { commit?: unknown; date?: unknown };
+    return { commit: typeof info.commit === 'string' ? info.commit : 'unknown', date: typeof info.date === 'string' ? info.date : 'unknown' };
+  } catch {
+    return { commit: 'unknown', date: 'unknown' };
+  }
+}
+
+/** What `<binary> version` prints: version, commit, build date and Node.js version, one a line. */
+export function versionText(name: string): string {
+  const { commit, date } = buildInfo();
+  return `${name} ${VERSION}\ncommit: ${commit}\nbuilt: ${date}\nnode: ${process.version}\n`;
+}
+
+/** Adds the `version` subcommand (as the original's binaries have); `--version` stays. */
+export function addVersionCommand(program: CommandType, name: string, onRun: () => void = () => undefined): void {
+  program
+    .command('version')
+    .description('print the version, commit, build date and Node.js version')
+    .action(() => {
+      process.stdout.write(versionText(name));
+      onRun();
+    });
+}
+
+/** The original's Agora options (v0.1.5), by the name commander gives each. */
+const AGORA_OPTIONS = {
+  network: '--network <network>',
+  agora: '--agora <tunnel>',
+  agoraTunnel: '--agora-tunnel <name>',
+  agoraIntegrationFile: '--agora-integration-file <path>',
+} as const;
+
+/**
+ * Adds the original's Agora options to `command`: recognised, so that they are not "unknown
+ * options", and refused with one line as commander parses them (before any argument check).
+ * `--network zrok` is accepted, as the original's no-op shortcut.
+ */
+export function refuseAgoraOptions(command: CommandType, names: readonly (keyof typeof AGORA_OPTIONS)[]): CommandType {
+  for (const name of names) {
+    const flags = AGORA_OPTIONS[name];
+    const help = name === 'network' ? 'overlay network: zrok (agora is not supported here)' : 'Agora (not supported by this implementation)';
+    const option = new Option(flags, help);
+    command.addOption(name === 'network' ? option.choices(['zrok', 'agora']) : option);
+    const flag = flags.split(' ')[0] as string;
+    command.on(`option:${option.name()}`, (value: string) => {
+      if (name === 'network' && value === 'zrok') return;
+      throw new GatewayError('USAGE', `${flag}${name === 'network' ? ` ${value}` : ''}: ${AGORA_NOT_SUPPORTED}`);
+    });
+  }
+  return command;
+}
 
 /** A running share server as the CLIs see it. */
 export interface Serving {

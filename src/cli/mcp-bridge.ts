@@ -5,7 +5,7 @@ import type { StatusReport } from '../gateway/admin.js';
 import { createLogger, type Logger, type LoggerOptions } from '../log.js';
 import { resolveProviderChoice } from '../share/choice.js';
 import { redactToken } from '../wire/token.js';
-import { VERSION, logLevelOption, newProgram, providerOption, runCli, serveUntilStopped } from './main.js';
+import { VERSION, addVersionCommand, refuseAgoraOptions, logLevelOption, newProgram, providerOption, runCli, serveUntilStopped } from './main.js';
 
 interface BridgeFlags {
   env: string[];
@@ -37,7 +37,13 @@ runCli('mcp-bridge', async () => {
     .addOption(logLevelOption())
     .passThroughOptions()
     .addHelpText('after', '\nExamples:\n  mcp-bridge mcp-filesystem ~/Documents\n  mcp-bridge --env API_KEY=xyz mcp-server-custom --config /etc/custom.yml\n  mcp-bridge --share-token my-tools -- npx -y @modelcontextprotocol/server-everything');
+  refuseAgoraOptions(program, ['network', 'agoraTunnel', 'agoraIntegrationFile']);
+  // `mcp-bridge version` is the subcommand, as in the original; any other command is the server.
+  let versionShown = false;
+  addVersionCommand(program, 'mcp-bridge', () => (versionShown = true));
+  program.action(() => undefined);
   program.parse();
+  if (versionShown) return undefined;
   const flags = program.opts<BridgeFlags>();
   const [command, args] = program.processedArgs as [string, string[]];
   const logger = createLogger({ name: 'mcp-bridge', level: flags.logLevel });

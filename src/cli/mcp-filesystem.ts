@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 import { createLogger, type LoggerOptions } from '../log.js';
-import { VERSION, logLevelOption, newProgram, runCli } from './main.js';
+import { VERSION, addVersionCommand, logLevelOption, newProgram, runCli } from './main.js';
 
 /** Resolves with the reason once the session should end; registered early so a signal never kills us mid-setup. */
 function untilStopped(): Promise<string> {
@@ -18,7 +18,12 @@ runCli('mcp-filesystem', async () => {
     .argument('<dir>', 'allowed root directory; relative tool paths resolve against the first one')
     .argument('[dirs...]', 'further allowed root directories')
     .addOption(logLevelOption());
+  // `mcp-filesystem version` is the subcommand, as in the original; any other word is a directory.
+  let versionShown = false;
+  addVersionCommand(program, 'mcp-filesystem', () => (versionShown = true));
+  program.action(() => undefined);
   program.parse();
+  if (versionShown) return undefined;
 
   const stopped = untilStopped();
   const [dir, dirs] = program.processedArgs as [string, string[]];

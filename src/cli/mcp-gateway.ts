@@ -7,7 +7,7 @@ import type { OrchestratorClient } from '../gateway/orchestrator.js';
 import { createLogger, type Logger, type LoggerOptions } from '../log.js';
 import { resolveProviderChoice, type ProviderChoice } from '../share/choice.js';
 import { redactToken } from '../wire/token.js';
-import { VERSION, exit, logLevelOption, newProgram, providerOption, runCli, serveUntilStopped } from './main.js';
+import { VERSION, addVersionCommand, refuseAgoraOptions, exit, logLevelOption, newProgram, providerOption, runCli, serveUntilStopped } from './main.js';
 
 // Each subcommand imports what it uses when it runs, and the orchestrator's gRPC client loads
 // only in managed mode: what a start-up imports delays the share token.
@@ -26,7 +26,7 @@ const DEFAULT_ADMIN = '127.0.0.1:9464';
 runCli('mcp-gateway', async () => {
   const program = newProgram('mcp-gateway', 'Aggregate many MCP backends into one share.', VERSION);
   let result: Promise<number | undefined> = Promise.resolve(undefined);
-  program
+  const runCommand = program
     .command('run')
     .description('serve the backends of a config file as one share; prints {"share_token":"…"}')
     .argument('<config>', 'path to config.yml')
@@ -38,6 +38,7 @@ runCli('mcp-gateway', async () => {
     .action((path: string, flags: RunFlags) => {
       result = run(path, flags);
     });
+  refuseAgoraOptions(runCommand, ['network', 'agoraIntegrationFile']);
   program
     .command('status')
     .description("a running gateway's backends and sessions, from its admin listener")
@@ -53,6 +54,7 @@ runCli('mcp-gateway', async () => {
     .action((path: string) => {
       result = validate(path);
     });
+  addVersionCommand(program, 'mcp-gateway');
   program.parse();
   return result;
 });
@@ -304,7 +306,9 @@ function summary(path: string, config: GatewayConfig): string {
     const t = b.transport;
     const target = t.type === 'stdio' ? [t.command, ...t.args].join(' ') : t.type === 'zrok' ? t.shareToken : t.endpoint;
     const filter = b.tools === undefined ? 'all tools' : `tools ${b.tools.mode} ${b.tools.list.join(', ')}`;
-    lines.push(`  ${b.id}  [${t.type}] ${target}  namespace '${b.namespace}', ${b.isolation}${b.required ? '' : ', optional'}, ${filter}`);
+    const closed = t.type === 'stdio' && t.envPolicy === 'closed' ? ', closed environment' : '';
+    const policy = b.policy === undefined ? '' : `, path policy (${b.policy.paths.length} rule(s))`;
+    lines.push(`  ${b.id}  [${t.type}] ${target}  namespace '${b.namespace}', ${b.isolation}${b.required ? '' : ', optional'}, ${filter}${closed}${policy}`);
   }
   return `${lines.join('\n')}\n`;
 }

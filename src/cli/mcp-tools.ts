@@ -3,7 +3,7 @@ import type { Client } from '@modelcontextprotocol/client';
 import { createLogger, deferredLogger, type LoggerOptions } from '../log.js';
 import { resolveProviderChoice } from '../share/choice.js';
 import { redactToken } from '../wire/token.js';
-import { VERSION, exit, logLevelOption, newProgram, onShutdownSignal, providerOption, runCli } from './main.js';
+import { VERSION, addVersionCommand, refuseAgoraOptions, exit, logLevelOption, newProgram, onShutdownSignal, providerOption, runCli } from './main.js';
 
 // Each subcommand imports what it uses when it runs: agents spawn `mcp-tools run` on every
 // launch, and it has no use for the HTTP server or the SDK client the other subcommands need.
@@ -33,7 +33,7 @@ runCli('mcp-tools', async () => {
   const program = newProgram('mcp-tools', 'Connect an MCP client to a share.', VERSION);
   let result: Promise<number | undefined> = Promise.resolve(undefined);
 
-  program
+  const runCommand = program
     .command('run')
     .description('serve the share to an MCP client on stdin/stdout (stdout carries JSON-RPC only)')
     .argument('<token>', 'share token')
@@ -45,7 +45,7 @@ runCli('mcp-tools', async () => {
       result = run(token, flags);
     });
 
-  program
+  const httpCommand = program
     .command('http')
     .description('serve the share as streamable HTTP on /mcp (and legacy SSE on /sse) on this machine')
     .argument('<token>', 'share token')
@@ -100,6 +100,8 @@ runCli('mcp-tools', async () => {
       });
   }
 
+  for (const command of [runCommand, httpCommand]) refuseAgoraOptions(command, ['agora', 'agoraIntegrationFile']);
+  addVersionCommand(program, 'mcp-tools');
   program.parse();
   return result;
 });

@@ -1,6 +1,8 @@
+import { statSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
+import { isAbsolute, normalize } from 'node:path';
 import { isNode, LineCounter, parseDocument, type Document, type YAMLError } from 'yaml';
-import { GatewayError } from '../errors.js';
+import { AGORA_NOT_SUPPORTED, GatewayError } from '../errors.js';
 import { validateToken } from '../wire/token.js';
 import { expandTree, formatPath, type PathProblem, type PathSegment } from './expand.js';
 import {
@@ -120,6 +122,7 @@ function checkRules(root: unknown, problems: PathProblem[], warnings: PathProble
         else problems.push({ path: ['backends', index, 'id'], message: `duplicate backend id "${id}" (also backends[${first}].id)` });
       }
       if (isRecord(backend.transport)) checkTransport(backend.transport, ['backends', index, 'transport'], problems, warnings);
+      if (isRecord(backend.policy)) checkPathPolicy(backend, ['backends', index, 'policy'], problems);
       if (typeof backend.warm === 'number' && backend.warm > 0) {
         const stdio = isRecord(backend.transport) && backend.transport.type === 'stdio';
         if (!stdio || backend.isolation === 'shared') {
@@ -128,6 +131,7 @@ function checkRules(root: unknown, problems: PathProblem[], warnings: PathProble
       }
     });
   }
+  checkAgora(root, problems, warnings);
   // "" counts as unset, as in the Go original, so `${SHARE_TOKEN:-}` can switch the feature off.
   if (typeof root.share_token === 'string' && root.share_token !== '') checkShareToken(root.share_token, ['share_token'], problems);
   checkZrokShare(root, problems, warnings);
@@ -165,7 +169,12 @@ function checkTransport(t: Record<string, unknown>, path: PathSegment[], problem
   // The Go original takes one flat struct and ignores the rest; we accept such files but say so.
   const allKeys = new Set(Object.values(TRANSPORT_KEYS_BY_TYPE).flat());
   for (const key of Object.keys(t)) {
-    if (allKeys.has(key) && !relevant.includes(key)) warnings.push({ path: [...path, key], message: `ignored for ${type} transport` });
+    if (!allKeys.has(key) || relevant.includes(key)) continue;
+    // As in the newest original, these are errors rather than noise: each widens or changes what the
+    // backend is reached with, so a misplaced one is a mistake worth stopping for.
+    const refusal = MISPLACED_TRANSPORT_KEYS[key]?.(type);
+    if (refusal !== undefined) problems.push({ path: [...path, key], message: refusal });
+    else warnings.push({ path: [...path, key], message: `ignored for ${type} transport` });
   }
   const required = (key: string): boolean => {
     const value = t[key];
@@ -173,13 +182,81 @@ function checkTransport(t: Record<string, unknown>, path: PathSegment[], problem
     problems.push({ path: [...path, key], message: `is required for ${type} transport` });
     return false;
   };
-  if (type === 'stdio') required('command');
+  if (type === 'agora') problems.push({ path: [...path, 'type'], message: AGORA_NOT_SUPPORTED });
+  else if (type === 'stdio') required('command');
   else if (type === 'zrok') {
     if (required('share_token') && typeof t.share_token === 'string') checkShareToken(t.share_token, [...path, 'share_token'], problems);
   } else if (required('endpoint') && typeof t.endpoint === 'string') {
     checkEndpoint(type, t, path, problems, warnings);
   }
 }
+
+/** The original's `agora:` block: refused when it asks for Agora; a disabled one (its default) changes nothing. */
+function checkAgora(root: Record<string, unknown>, problems: PathProblem[], warnings: PathProblem[]): void {
+  if (!isRecord(root.agora)) return;
+  if (root.agora.enabled === true) problems.push({ path: ['agora', 'enabled'], message: AGORA_NOT_SUPPORTED });
+  else warnings.push({ path: ['agora'], message: `${AGORA_NOT_SUPPORTED}; this disabled block is ignored` });
+}
+
+/**
+ * `policy.paths` as the newest original checks it: stdio backends only (only there does the
+ * gateway see the backend's filesystem), one rule per tool and argument, and roots that are
+ * clean absolute paths of existing directories (checked here, so `validate` reports them too).
+ */
+function checkPathPolicy(backend: Record<string, unknown>, path: PathSegment[], problems: PathProblem[]): void {
+  const paths = (backend.policy as Record<string, unknown>).paths;
+  if (!Array.isArray(paths) || paths.length === 0) return;
+  if (isRecord(backend.transport) && backend.transport.type !== 'stdio') {
+    problems.push({ path, message: 'path policy requires a stdio backend (only there does the gateway share its filesystem)' });
+    return;
+  }
+  const seen = new Set<string>();
+  paths.forEach((rule: unknown, index) => {
+    if (!isRecord(rule)) return;
+    const at: PathSegment[] = [...path, 'paths', index];
+    for (const key of ['tool', 'argument'] as const) {
+      const value = rule[key];
+      if (typeof value === 'string' && value.trim() !== value) problems.push({ path: [...at, key], message: 'must not have surrounding whitespace' });
+    }
+    const key = `${String(rule.tool)}\0${String(rule.argument)}`;
+    if (seen.has(key)) {
+      problems.push({ path: at, message: `duplicate rule for tool "${String(rule.tool)}" argument "${String(rule.argument)}"` });
+    }
+    seen.add(key);
+    if (!Array.isArray(rule.roots)) {
+      if (rule.roots === undefined) problems.push({ path: [...at, 'roots'], message: 'at least one root is required' });
+      return;
+    }
+    if (rule.roots.length === 0) problems.push({ path: [...at, 'roots'], message: 'at least one root is required' });
+    const roots = new Set<string>();
+    rule.roots.forEach((root: unknown, r) => {
+      if (typeof root !== 'string' || root === '') return;
+      const message = rootProblem(root, roots);
+      if (message !== undefined) problems.push({ path: [...at, 'roots', r], message });
+      roots.add(root);
+    });
+  });
+}
+
+function rootProblem(root: string, earlier: ReadonlySet<string>): string | undefined {
+  if (!isAbsolute(root)) return 'must be an absolute path';
+  if (root !== '/' && (normalize(root) !== root || root.endsWith('/'))) return `must be clean (${normalize(root).replace(/(.)\/$/, '$1')})`;
+  if (earlier.has(root)) return 'duplicate root';
+  try {
+    if (!statSync(root).isDirectory()) return 'must be a directory';
+  } catch (error) {
+    return `must be an existing directory (${(error as NodeJS.ErrnoException).code ?? 'cannot be read'})`;
+  }
+  return undefined;
+}
+
+/** Transport keys refused (not just ignored) on a transport type they do not apply to: the reason, or undefined. */
+const MISPLACED_TRANSPORT_KEYS: Readonly<Record<string, (type: string) => string | undefined>> = {
+  protocol: (type) =>
+    type === 'stdio' ? 'does not apply to stdio transport (sse | streamable is for http and https backends)' : undefined,
+  allow_environment_proxy: () => 'applies only to http and https transports',
+  allow_redirects: () => 'applies only to http and https transports',
+};
 
 function checkEndpoint(type: string, t: Record<string, unknown>, path: PathSegment[], problems: PathProblem[], warnings: PathProblem[]): void {
   let url: URL | undefined;
@@ -282,6 +359,7 @@ function toBackend(raw: RawBackend, path: PathSegment[], warnings: PathProblem[]
     isolation: raw.isolation ?? 'session',
     required: raw.required ?? true,
     warm: raw.warm ?? 0,
+    ...(raw.policy?.paths !== undefined && raw.policy.paths.length > 0 && { policy: { paths: raw.policy.paths } }),
   };
 }
 
@@ -293,10 +371,14 @@ function toTransport(t: RawBackend['transport']): TransportConfig {
         command: t.command ?? '',
         args: t.args ?? [],
         env: t.env ?? {},
+        envPolicy: t.env_policy ?? 'additive',
         ...(t.working_dir !== undefined && { workingDir: t.working_dir }),
       };
     case 'zrok':
       return { type: 'zrok', shareToken: t.share_token ?? '' };
+    case 'agora':
+      // Never reached: checkRules refuses the type, and nothing is built from a refused file.
+      throw new ConfigError(AGORA_NOT_SUPPORTED, [AGORA_NOT_SUPPORTED]);
     case 'http':
     case 'https':
       return {
@@ -305,6 +387,8 @@ function toTransport(t: RawBackend['transport']): TransportConfig {
         ...(t.protocol !== undefined && { protocol: t.protocol }),
         headers: t.headers ?? {},
         allowInsecure: t.allow_insecure ?? false,
+        allowEnvironmentProxy: t.allow_environment_proxy ?? false,
+        allowRedirects: t.allow_redirects ?? false,
         ...(t.tls !== undefined && {
           tls: {
             ...(t.tls.ca_cert_file !== undefined && { caCertFile: t.tls.ca_cert_file }),

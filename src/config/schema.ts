@@ -62,7 +62,7 @@ const tlsSchema = z.strictObject({
 // One flat object for every transport type, as in the Go original: type-specific requirements
 // are checked afterwards so that all of them are reported, not just the first union branch.
 const transportSchema = z.strictObject({
-  type: z.enum(['stdio', 'http', 'https', 'zrok']),
+  type: z.enum(['stdio', 'http', 'https', 'zrok', 'agora']),
   command: z.string().optional(),
   args: z.array(z.string()).optional(),
   env: z.record(z.string().regex(/^[^=\0]+$/), z.string()).optional(),
@@ -73,14 +73,20 @@ const transportSchema = z.strictObject({
   headers: z.record(nonEmpty, z.string()).optional(),
   allow_insecure: z.boolean().optional(),
   tls: tlsSchema.optional(),
+  // Keys of the newest original (issue 19).
+  env_policy: z.enum(['additive', 'closed']).optional(),
+  allow_environment_proxy: z.boolean().optional(),
+  allow_redirects: z.boolean().optional(),
+  agora_tunnel: z.string().optional(),
 });
 
 /** Transport keys that only mean something for some transport types. */
 export const TRANSPORT_KEYS_BY_TYPE: Readonly<Record<string, readonly string[]>> = {
-  stdio: ['command', 'args', 'env', 'working_dir'],
-  http: ['endpoint', 'protocol', 'headers', 'allow_insecure', 'tls'],
-  https: ['endpoint', 'protocol', 'headers', 'allow_insecure', 'tls'],
+  stdio: ['command', 'args', 'env', 'env_policy', 'working_dir'],
+  http: ['endpoint', 'protocol', 'headers', 'allow_insecure', 'allow_environment_proxy', 'allow_redirects', 'tls'],
+  https: ['endpoint', 'protocol', 'headers', 'allow_insecure', 'allow_environment_proxy', 'allow_redirects', 'tls'],
   zrok: ['share_token'],
+  agora: ['agora_tunnel', 'protocol'],
 };
 
 const backendSchema = z.strictObject({
@@ -98,6 +104,12 @@ const backendSchema = z.strictObject({
   isolation: z.enum(['session', 'shared']).optional(),
   required: z.boolean().optional(),
   warm: z.number().int().min(0).max(MAX_WARM).optional(),
+  // Keys of the newest original (issue 19): path policy, its cross-field rules in load.ts.
+  policy: z
+    .strictObject({
+      paths: z.array(z.strictObject({ tool: nonEmpty, argument: nonEmpty, roots: z.array(nonEmpty) })).optional(),
+    })
+    .optional(),
 });
 
 /** The config file's shape (snake_case keys, as the Go original reads them), before defaults. */
@@ -147,6 +159,8 @@ export const rawConfigSchema = z.strictObject({
       heartbeat_interval: duration({ allowZero: true }).optional(),
     })
     .optional(),
+  // The original's Agora network (v0.1.5): recognised, then refused in load.ts when it asks for Agora.
+  agora: z.record(z.string(), z.unknown()).optional(),
   zrok: z
     .strictObject({
       share: z

@@ -81,6 +81,8 @@ export interface StdioTransportConfig {
   readonly command: string;
   readonly args: readonly string[];
   readonly env: Readonly<Record<string, string>>;
+  /** `additive` (also when absent): env over the gateway's environment; `closed`: env is the whole environment. */
+  readonly envPolicy?: 'additive' | 'closed';
   readonly workingDir?: string;
 }
 
@@ -88,10 +90,14 @@ export interface StdioTransportConfig {
 export interface HttpTransportConfig {
   readonly type: 'http' | 'https';
   readonly endpoint: string;
-  /** Absent: try streamable HTTP, fall back to SSE. */
+  /** Absent: streamable HTTP (`sse` for a legacy endpoint). */
   readonly protocol?: 'sse' | 'streamable';
   readonly headers: Readonly<Record<string, string>>;
   readonly allowInsecure: boolean;
+  /** Reach the endpoint through HTTP_PROXY/HTTPS_PROXY (NO_PROXY honoured); default false. */
+  readonly allowEnvironmentProxy?: boolean;
+  /** Follow HTTP redirects; default false (a redirect fails the request). */
+  readonly allowRedirects?: boolean;
   readonly tls?: { readonly caCertFile?: string; readonly insecureSkipVerify: boolean };
 }
 
@@ -122,4 +128,19 @@ export interface BackendConfig {
    * a session takes it, with that client's own initialize. 0: none.
    */
   readonly warm: number;
+  /** `policy:` — argument-aware rules checked before a tool call is forwarded (stdio backends). */
+  readonly policy?: PolicyConfig;
+}
+
+/** `policy:` of a backend. */
+export interface PolicyConfig {
+  readonly paths: readonly PathRuleConfig[];
+}
+
+/** One `policy.paths` rule: `argument` of `tool` (the backend's own name) must lie within a root. */
+export interface PathRuleConfig {
+  readonly tool: string;
+  readonly argument: string;
+  /** Clean absolute paths of existing directories. */
+  readonly roots: readonly string[];
 }

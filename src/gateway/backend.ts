@@ -4,6 +4,7 @@ import type { Logger } from '../log.js';
 import type { Era } from '../mcp/era.js';
 import { compileFilter, type NameFilter } from '../mcp/naming.js';
 import type { UpstreamConnection } from '../mcp/upstream.js';
+import { PathPolicy } from './path-policy.js';
 
 /** The list kinds a backend can announce changes of. */
 export type ListKind = 'tools' | 'prompts' | 'resources';
@@ -53,11 +54,14 @@ export class Backend {
   era: Era | undefined;
   /** Set while the backend is marked failed after repeated crashes: calls fail fast. */
   unavailable: string | undefined;
+  /** `policy.paths`, checked before each tools/call is forwarded; undefined without rules. */
+  readonly pathPolicy: PathPolicy | undefined;
   readonly #crashes: number[] = [];
 
   constructor(config: BackendConfig) {
     this.config = config;
     this.id = config.id;
+    this.pathPolicy = PathPolicy.fromConfig(config);
     this.filters = { tools: compileFilter(config.tools), prompts: compileFilter(config.prompts), resources: compileFilter(config.resources) };
   }
 
@@ -93,6 +97,7 @@ export class Backend {
       resourceTemplates: await listAll(connection, 'resourceTemplates', capabilities, timeoutMs),
       ...(typeof instructions === 'string' && instructions !== '' ? { instructions } : {}),
     };
+    this.pathPolicy?.checkAdvertised(this.id, catalogue.tools);
     this.catalogue = catalogue;
     return catalogue;
   }

@@ -15,6 +15,7 @@ import { ModernClient, type ModernSessionPort } from './era-client.js';
 import { isModernVersion, readEnvelope } from '../mcp/modern.js';
 import type { Metrics } from './metrics.js';
 import type { CallTrace, Tracing } from './tracing.js';
+import { isPolicyRefusal } from './path-policy.js';
 import { RELATED_TASK, type ResponseHook, SessionTasks } from './tasks.js';
 
 /** What a session needs from the gateway that owns it. */
@@ -691,6 +692,11 @@ export class GatewaySession {
       trace,
     };
     this.#inFlight.set(id, call);
+    const refusal = method === 'tools/call' ? backend.pathPolicy?.refusal(params) : undefined;
+    if (refusal !== undefined) {
+      this.#host.metrics?.refused('policy');
+      return this.#settle(call, refusal);
+    }
     if (backend.unavailable !== undefined) {
       this.#host.metrics?.refused('unavailable');
       this.#settle(call, new GatewayError('UPSTREAM_UNAVAILABLE', `backend '${backend.id}' is unavailable (${backend.unavailable}); it is being restarted in the background`));
@@ -760,7 +766,7 @@ export class GatewaySession {
       result = passOn(outcome, call.id, this.#passOnTarget);
       this.#answered();
     } else {
-      result = outcome.error !== undefined ? 'error' : outcome.result?.['isError'] === true ? 'tool_error' : 'ok';
+      result = outcome.error !== undefined ? 'error' : isPolicyRefusal(outcome) ? 'refused' : outcome.result?.['isError'] === true ? 'tool_error' : 'ok';
       // The backend's own message, passed on with the client's id in place of ours.
       (outcome as RawMessage)['id'] = call.id;
       this.send(outcome as RawMessage);

@@ -14,8 +14,10 @@ import { type RawResponse, UpstreamConnection } from './upstream.js';
 export interface StdioServerSpec {
   command: string;
   args: readonly string[];
-  /** Merged over the inherited environment. */
+  /** Merged over the inherited environment (or, with `inheritEnv: false`, the whole environment). */
   env?: Readonly<Record<string, string>>;
+  /** false: the process gets `env` and nothing of ours (`env_policy: closed`). Default true. */
+  inheritEnv?: boolean;
   cwd?: string;
 }
 
@@ -49,7 +51,7 @@ export class StdioUpstream {
     const { label } = options;
     this.#logger = options.logger;
     const direct = options.stdio ?? (options.socket === undefined ? undefined : [options.socket, options.socket]);
-    const env = spec.env === undefined ? process.env : { ...process.env, ...spec.env };
+    const env = spec.inheritEnv === false ? { ...spec.env } : spec.env === undefined ? process.env : { ...process.env, ...spec.env };
     const [command, args] = guarded(spec, env);
     this.child = spawn(command, args, {
       cwd: spec.cwd,

@@ -4,6 +4,7 @@ import type { HttpTransportConfig, StdioTransportConfig, TransportConfig } from 
 import { GatewayError, describeError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { ShareProvider } from '../share/index.js';
+import { findOnPath } from './command-path.js';
 import { type Era, META, discoveredAsInitialized, envelopeFor, refusedForModern } from './era.js';
 import { openShareTransport } from './share-transport.js';
 import { PROBE_TIMEOUT_MS, StdioUpstream, describeExit, type StdioServerSpec } from './stdio-upstream.js';
@@ -41,8 +42,8 @@ export interface OpenedUpstream {
 const CLOSED_ON_PROBE = 'closed on server/discover';
 
 /**
- * Opens, starts and initializes a connection to a backend. HTTP backends without a `protocol`
- * try streamable HTTP first and fall back to legacy SSE, as most servers speak one of the two.
+ * Opens, starts and initializes a connection to a backend. An HTTP backend speaks streamable
+ * HTTP unless its `protocol` says `sse`, as the newest original does (no guessing between them).
  */
 export async function openUpstream(
   config: TransportConfig,
@@ -53,19 +54,8 @@ export async function openUpstream(
   prestarted?: StdioUpstream,
 ): Promise<OpenedUpstream> {
   if (config.type === 'http' || config.type === 'https') {
-    const protocols = config.protocol === undefined ? (['streamable', 'sse'] as const) : [config.protocol];
-    const fetchImpl = await tlsFetch(config);
-    const clients = await loadHttpClients();
-    let lastError: unknown;
-    for (const protocol of protocols) {
-      try {
-        return await handshake(httpTransport(config, protocol, fetchImpl, clients), context, init, handlers);
-      } catch (error) {
-        lastError = error;
-        context.logger.debug({ backend: context.label, protocol, err: describeError(error) }, 'http backend: protocol failed');
-      }
-    }
-    throw lastError;
+    const [fetchImpl, clients] = await Promise.all([backendFetch(config), loadHttpClients()]);
+    return handshake(httpTransport(config, config.protocol ?? 'streamable', fetchImpl, clients), context, init, handlers);
   }
   if (config.type === 'stdio') {
     prestarted?.logTo(context.logger);
@@ -107,9 +97,19 @@ async function openStdio(
   }
 }
 
-/** How a stdio backend's process is started. */
+/**
+ * How a stdio backend's process is started. A closed environment may have no PATH: the command
+ * is then found on the gateway's own PATH, as it would be with an inherited one.
+ */
 export function stdioSpec(config: StdioTransportConfig): StdioServerSpec {
-  return { command: config.command, args: config.args, env: config.env, ...(config.workingDir === undefined ? {} : { cwd: config.workingDir }) };
+  const closed = config.envPolicy === 'closed';
+  return {
+    command: closed ? findOnPath(config.command, process.env['PATH']) : config.command,
+    args: config.args,
+    env: config.env,
+    ...(closed && { inheritEnv: false }),
+    ...(config.workingDir === undefined ? {} : { cwd: config.workingDir }),
+  };
 }
 
 async function rawTransport(config: TransportConfig, context: UpstreamContext): Promise<Transport> {
@@ -134,9 +134,9 @@ interface HttpClients {
   StreamableHTTPClientTransport: typeof import('@modelcontextprotocol/sdk/client/streamableHttp.js').StreamableHTTPClientTransport;
 }
 
-function httpTransport(config: HttpTransportConfig, protocol: 'sse' | 'streamable', fetchImpl: FetchLike | undefined, clients: HttpClients): Transport {
+function httpTransport(config: HttpTransportConfig, protocol: 'sse' | 'streamable', fetchImpl: FetchLike, clients: HttpClients): Transport {
   const url = new URL(config.endpoint);
-  const options = { requestInit: { headers: { ...config.headers } }, fetch: withModernHeaders(fetchImpl ?? fetch) };
+  const options = { requestInit: { headers: { ...config.headers } }, fetch: withModernHeaders(fetchImpl) };
   return protocol === 'streamable' ? new clients.StreamableHTTPClientTransport(url, options) : new clients.SSEClientTransport(url, options);
 }
 
@@ -177,10 +177,45 @@ function headerSafe(value: string): string {
   return plain ? value : `=?base64?${Buffer.from(value, 'utf8').toString('base64')}?=`;
 }
 
-/** A fetch that trusts an internal CA or skips verification, when `tls:` asks for it. */
-async function tlsFetch(config: HttpTransportConfig): Promise<FetchLike | undefined> {
+/** One fetch per HTTP backend config, shared by its discovery and every session's connection. */
+const fetches = new WeakMap<HttpTransportConfig, Promise<FetchLike>>();
+
+/**
+ * The fetch an HTTP backend is reached with: undici with a dispatcher of its own, so that it
+ * goes to the declared endpoint only. Environment proxies (HTTP_PROXY, HTTPS_PROXY, NO_PROXY)
+ * only with `allow_environment_proxy`, redirects only with `allow_redirects` (a redirect
+ * otherwise fails the request, naming the key); `tls:` settings apply either way.
+ */
+function backendFetch(config: HttpTransportConfig): Promise<FetchLike> {
+  let pending = fetches.get(config);
+  if (pending === undefined) {
+    pending = makeBackendFetch(config);
+    fetches.set(config, pending);
+    pending.catch(() => fetches.delete(config));
+  }
+  return pending;
+}
+
+async function makeBackendFetch(config: HttpTransportConfig): Promise<FetchLike> {
+  const tls = await tlsOptions(config);
+  // Loaded for HTTP backends only: most configurations have none.
+  const { Agent, EnvHttpProxyAgent, fetch: undiciFetch } = await import('undici');
+  const dispatcher = config.allowEnvironmentProxy ? new EnvHttpProxyAgent({ connect: tls, requestTls: tls }) : new Agent({ connect: tls });
+  const redirect = config.allowRedirects ? ('follow' as const) : ('manual' as const);
+  return async (url: string | URL, init?: RequestInit) => {
+    const response = await undiciFetch(url, { ...(init as object), dispatcher, redirect });
+    if (redirect === 'manual' && response.status >= 300 && response.status < 400) {
+      await response.body?.cancel().catch(() => undefined);
+      throw new GatewayError('PROTOCOL_ERROR', `the endpoint answered HTTP ${response.status} (a redirect), not followed without allow_redirects: true`);
+    }
+    return response;
+  };
+}
+
+/** What `tls:` asks of the connection: an internal CA, or no verification. */
+async function tlsOptions(config: HttpTransportConfig): Promise<{ ca?: string; rejectUnauthorized: boolean }> {
   const tls = config.tls;
-  if (tls === undefined || (tls.caCertFile === undefined && !tls.insecureSkipVerify)) return undefined;
+  if (tls === undefined) return { rejectUnauthorized: true };
   let ca: string | undefined;
   if (tls.caCertFile !== undefined) {
     try {
@@ -189,10 +224,7 @@ async function tlsFetch(config: HttpTransportConfig): Promise<FetchLike | undefi
       throw new GatewayError('CONFIG_INVALID', `cannot read tls.ca_cert_file ${tls.caCertFile}: ${(error as NodeJS.ErrnoException).code ?? describeError(error)}`);
     }
   }
-  // undici only for a backend with its own TLS settings: Node's fetch serves all the others.
-  const { Agent, fetch: undiciFetch } = await import('undici');
-  const dispatcher = new Agent({ connect: { ...(ca === undefined ? {} : { ca }), rejectUnauthorized: !tls.insecureSkipVerify } });
-  return (url: string | URL, init?: RequestInit) => undiciFetch(url, { ...(init as object), dispatcher });
+  return { ...(ca === undefined ? {} : { ca }), rejectUnauthorized: !tls.insecureSkipVerify };
 }
 
 /**

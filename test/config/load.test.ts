@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { realpathSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -10,6 +11,8 @@ import { ConfigError, expandString, formatDuration, loadConfig, parseConfig, par
 // dist/test/config → the source tree's fixture (YAML files are not copied by tsc).
 const ORIGINAL_EXAMPLE = fileURLToPath(new URL('../../../test/fixtures/configs/original-example.yml', import.meta.url));
 const SECRET = 'ghp_s3cr3t-value-that-must-not-leak';
+/** An existing, clean, absolute directory for policy roots. */
+const EXISTING = realpathSync(tmpdir());
 
 const MINIMAL = `
 backends:
@@ -59,13 +62,13 @@ void describe('loadConfig: the Go original', () => {
       id: 'filesystem',
       name: 'Filesystem Tools',
       namespace: 'filesystem',
-      transport: { type: 'stdio', command: 'npx', args: ['-y', '@modelcontextprotocol/server-filesystem', '/home/user/documents'], env: {} },
+      transport: { type: 'stdio', command: 'npx', args: ['-y', '@modelcontextprotocol/server-filesystem', '/home/user/documents'], env: {}, envPolicy: 'additive' },
       tools: { mode: 'allow', list: ['read_file', 'list_directory', 'search_files'] },
       isolation: 'session',
       required: true,
       warm: 0,
     });
-    assert.deepEqual(github?.transport, { type: 'stdio', command: 'npx', args: ['-y', '@modelcontextprotocol/server-github'], env: { GITHUB_TOKEN: SECRET } });
+    assert.deepEqual(github?.transport, { type: 'stdio', command: 'npx', args: ['-y', '@modelcontextprotocol/server-github'], env: { GITHUB_TOKEN: SECRET }, envPolicy: 'additive' });
     assert.deepEqual(github?.tools, { mode: 'deny', list: ['delete_*', 'force_*'] });
     assert.equal(config.logArguments, false);
     for (const key of ['shareToken', 'orchestrator', 'logFile', 'maxSessions']) assert.ok(!(key in config), key);
@@ -111,7 +114,7 @@ void describe('parseConfig: defaults and new keys', () => {
     assert.deepEqual(config, {
       aggregator: { name: 'mcp-gateway', version: '1.0.0', separator: '_', connectTimeoutMs: 30_000, callTimeoutMs: 60_000 },
       backends: [
-        { id: 'fs', name: 'fs', namespace: 'fs', transport: { type: 'stdio', command: 'mcp-filesystem', args: [], env: {} }, isolation: 'session', required: true, warm: 0 },
+        { id: 'fs', name: 'fs', namespace: 'fs', transport: { type: 'stdio', command: 'mcp-filesystem', args: [], env: {}, envPolicy: 'additive' }, isolation: 'session', required: true, warm: 0 },
       ],
       logArguments: false,
       shutdownGraceMs: 10_000,
@@ -169,13 +172,40 @@ backends:
       protocol: 'streamable',
       headers: { Authorization: `Bearer ${SECRET}` },
       allowInsecure: false,
+      allowEnvironmentProxy: false,
+      allowRedirects: false,
       tls: { caCertFile: '/etc/ssl/ca.pem', insecureSkipVerify: false },
     });
     assert.deepEqual(api?.resources, { mode: 'allow', list: ['file://*'] });
     assert.deepEqual(api?.prompts, { mode: 'deny', list: ['debug_?'] });
     assert.equal(api?.tools, undefined);
     assert.deepEqual(remote?.transport, { type: 'zrok', shareToken: 'xyz789abc' });
-    assert.deepEqual(local?.transport, { type: 'http', endpoint: 'http://localhost:8080/sse', headers: {}, allowInsecure: true });
+    assert.deepEqual(local?.transport, { type: 'http', endpoint: 'http://localhost:8080/sse', headers: {}, allowInsecure: true, allowEnvironmentProxy: false, allowRedirects: false });
+  });
+
+  void it('reads env_policy (default additive)', () => {
+    const { config, warnings } = parseConfig(withTransport('{type: stdio, command: x, env_policy: closed, env: {A: b}}'), {});
+    assert.deepEqual(warnings, []);
+    assert.deepEqual(config.backends[0]?.transport, { type: 'stdio', command: 'x', args: [], env: { A: 'b' }, envPolicy: 'closed' });
+  });
+
+  void it('reads the HTTP opt-ins (default off)', () => {
+    const { config, warnings } = parseConfig(withTransport('{type: https, endpoint: "https://h/mcp", allow_environment_proxy: true, allow_redirects: true}'), {});
+    assert.deepEqual(warnings, []);
+    assert.deepEqual(config.backends[0]?.transport, {
+      type: 'https',
+      endpoint: 'https://h/mcp',
+      headers: {},
+      allowInsecure: false,
+      allowEnvironmentProxy: true,
+      allowRedirects: true,
+    });
+  });
+
+  void it('reads policy.paths', () => {
+    const { config, warnings } = parseConfig(withTransport('{type: stdio, command: x}', `    policy:\n      paths:\n        - {tool: read_file, argument: path, roots: ["${EXISTING}", "/"]}\n`), {});
+    assert.deepEqual(warnings, []);
+    assert.deepEqual(config.backends[0]?.policy, { paths: [{ tool: 'read_file', argument: 'path', roots: [EXISTING, '/'] }] });
   });
 
   void it('treats an empty mode with a list as allow', () => {
@@ -199,6 +229,12 @@ resilience: {watchdog_enabled: true, poll_interval: 10s, zero_established_grace:
 zrok: {share: {enabled: true}}
 `);
     assert.deepEqual(warnings, []);
+  });
+
+  void it('accepts a disabled agora block (the original default) with a warning naming Agora as unsupported', () => {
+    const warnings = warningsOf(`${MINIMAL}agora: {enabled: false, instance_name: gw}\n`);
+    assert.equal(warnings.length, 1);
+    assert.match(warnings[0] ?? '', /^agora: Agora is not supported by this implementation.*disabled block is ignored$/);
   });
 
   void it('warns about an allow filter with an empty list', () => {
@@ -240,6 +276,21 @@ void describe('parseConfig: every problem has its path', () => {
     { name: 'bad protocol', yaml: withTransport('{type: https, endpoint: "https://h", protocol: websocket}'), path: 'backends[0].transport.protocol', pattern: /"sse", "streamable"/ },
     { name: 'non-string header value', yaml: withTransport('{type: https, endpoint: "https://h", headers: {X-Retry: 3}}'), path: 'backends[0].transport.headers.X-Retry', pattern: /expected a string, got a number/ },
     { name: 'non-string env value', yaml: withTransport('{type: stdio, command: x, env: {DEBUG: true}}'), path: 'backends[0].transport.env.DEBUG', pattern: /expected a string, got a boolean/ },
+    { name: 'unknown env_policy', yaml: withTransport('{type: stdio, command: x, env_policy: open}'), path: 'backends[0].transport.env_policy', pattern: /must be one of "additive", "closed"$/ },
+    { name: 'protocol on stdio', yaml: withTransport('{type: stdio, command: x, protocol: sse}'), path: 'backends[0].transport.protocol', pattern: /does not apply to stdio transport/ },
+    { name: 'proxy opt-in on stdio', yaml: withTransport('{type: stdio, command: x, allow_environment_proxy: true}'), path: 'backends[0].transport.allow_environment_proxy', pattern: /only to http and https/ },
+    { name: 'redirect opt-in on zrok', yaml: withTransport('{type: zrok, share_token: abc123, allow_redirects: false}'), path: 'backends[0].transport.allow_redirects', pattern: /only to http and https/ },
+    { name: 'redirect opt-in not a boolean', yaml: withTransport('{type: https, endpoint: "https://h", allow_redirects: "yes"}'), path: 'backends[0].transport.allow_redirects', pattern: /true or false/ },
+    { name: 'policy on a non-stdio backend', yaml: withTransport('{type: zrok, share_token: abc123}', `    policy: {paths: [{tool: t, argument: a, roots: ["${EXISTING}"]}]}\n`), path: 'backends[0].policy', pattern: /requires a stdio backend/ },
+    { name: 'policy rule without tool', yaml: withTransport('{type: stdio, command: x}', `    policy: {paths: [{argument: a, roots: ["${EXISTING}"]}]}\n`), path: 'backends[0].policy.paths[0].tool', pattern: /is required/ },
+    { name: 'policy argument with spaces', yaml: withTransport('{type: stdio, command: x}', `    policy: {paths: [{tool: t, argument: " a", roots: ["${EXISTING}"]}]}\n`), path: 'backends[0].policy.paths[0].argument', pattern: /surrounding whitespace/ },
+    { name: 'policy rule without roots', yaml: withTransport('{type: stdio, command: x}', '    policy: {paths: [{tool: t, argument: a, roots: []}]}\n'), path: 'backends[0].policy.paths[0].roots', pattern: /at least one root/ },
+    { name: 'relative policy root', yaml: withTransport('{type: stdio, command: x}', '    policy: {paths: [{tool: t, argument: a, roots: [project]}]}\n'), path: 'backends[0].policy.paths[0].roots[0]', pattern: /must be an absolute path/ },
+    { name: 'unclean policy root', yaml: withTransport('{type: stdio, command: x}', `    policy: {paths: [{tool: t, argument: a, roots: ["${EXISTING}/./"]}]}\n`), path: 'backends[0].policy.paths[0].roots[0]', pattern: /must be clean/ },
+    { name: 'missing policy root', yaml: withTransport('{type: stdio, command: x}', `    policy: {paths: [{tool: t, argument: a, roots: ["${EXISTING}/no-such-dir"]}]}\n`), path: 'backends[0].policy.paths[0].roots[0]', pattern: /existing directory \(ENOENT\)/ },
+    { name: 'duplicate policy root', yaml: withTransport('{type: stdio, command: x}', `    policy: {paths: [{tool: t, argument: a, roots: ["${EXISTING}", "${EXISTING}"]}]}\n`), path: 'backends[0].policy.paths[0].roots[1]', pattern: /duplicate root/ },
+    { name: 'duplicate policy rule', yaml: withTransport('{type: stdio, command: x}', `    policy: {paths: [{tool: t, argument: a, roots: ["${EXISTING}"]}, {tool: t, argument: a, roots: ["${EXISTING}"]}]}\n`), path: 'backends[0].policy.paths[1]', pattern: /duplicate rule for tool "t" argument "a"/ },
+    { name: 'unknown policy key', yaml: withTransport('{type: stdio, command: x}', '    policy: {commands: []}\n'), path: 'backends[0].policy.commands', pattern: /unknown key/ },
     { name: 'bad filter mode', yaml: withTransport('{type: stdio, command: x}', '    tools: {mode: block, list: [a]}\n'), path: 'backends[0].tools.mode', pattern: /must be one of "allow", "deny"$/ },
     { name: 'empty filter entry', yaml: withTransport('{type: stdio, command: x}', '    prompts: {list: [a, ""]}\n'), path: 'backends[0].prompts.list[1]', pattern: /must not be empty/ },
     { name: 'bad isolation', yaml: withTransport('{type: stdio, command: x}', '    isolation: global\n'), path: 'backends[0].isolation', pattern: /"session", "shared"/ },
@@ -257,7 +308,9 @@ void describe('parseConfig: every problem has its path', () => {
     { name: 'top level not a mapping', yaml: '- a\n- b\n', path: '(top level)', pattern: /expected a mapping, got a list/ },
     { name: 'empty file', yaml: '# nothing\n', path: '(top level)', pattern: /empty/ },
     { name: 'unterminated reference', yaml: `${MINIMAL}log_file: "\${LOG"\n`, path: 'log_file', pattern: /unterminated/ },
-    { name: 'unknown top-level key', yaml: `${MINIMAL}agora: {enabled: true}\n`, path: 'agora', pattern: /unknown key \(known keys here: aggregator, backends/ },
+    { name: 'unknown top-level key', yaml: `${MINIMAL}carrier_pigeon: {enabled: true}\n`, path: 'carrier_pigeon', pattern: /unknown key \(known keys here: aggregator, backends/ },
+    { name: 'agora enabled', yaml: `${MINIMAL}agora: {enabled: true, serve: {enabled: true, tunnel: gw}}\n`, path: 'agora.enabled', pattern: /^agora\.enabled: Agora is not supported by this implementation/ },
+    { name: 'agora backend', yaml: withTransport('{type: agora, agora_tunnel: filesystem-relay}'), path: 'backends[0].transport.type', pattern: /: Agora is not supported by this implementation \(/ },
   ];
   for (const { name, yaml, path, pattern, env } of cases) {
     void it(name, () => assertProblem(problemsOf(yaml, env), path, pattern));
