@@ -48,7 +48,8 @@ describe('bad input on the HTTP surfaces', () => {
     assert.equal(noSession.status, 400);
     const unknownSession = await post('{"jsonrpc":"2.0","id":1,"method":"tools/list"}', { 'mcp-session-id': 'no-such-session' });
     assert.equal(unknownSession.status, 404);
-    assert.equal((await fetch(new URL('/elsewhere', url))).status, 404);
+    // Every path is the MCP endpoint (as the newest original serves it): a GET with no session is a bad request there.
+    assert.equal((await fetch(new URL('/elsewhere', url))).status, 400);
     const tooBig = await post(JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'initialize', params: { pad: 'x'.repeat(17 * 1024 * 1024) } }));
     assert.equal(tooBig.status, 413);
   });
