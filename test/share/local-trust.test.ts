@@ -2,7 +2,7 @@
 // socket are checked with lstat on both sides, links are never followed, and where the native
 // package is built the peer's uid is checked on every connection.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
 import { chmod, chown, mkdir, mkdtemp, rename, rm, stat, symlink, unlink } from 'node:fs/promises';
 import { createServer, type Server } from 'node:net';
@@ -15,8 +15,11 @@ import { nativePackage } from '../../src/wire/native.js';
 
 const NOBODY = 65534;
 const AS_ROOT = process.getuid?.() === 0 ? undefined : 'acting as another user (chown, setuid) needs root';
+/** Another user must be able to run this node (CI's Node 24 lives in root's cache, 0700). */
+const NODE_FOR_NOBODY =
+  AS_ROOT ?? (spawnSync(process.execPath, ['-e', '0'], { uid: NOBODY, gid: NOBODY }).status === 0 ? undefined : `uid ${NOBODY} cannot run ${process.execPath}`);
 const PEER_CHECK =
-  AS_ROOT ?? (typeof nativePackage()?.peerCredentials === 'function' ? undefined : 'the optional package @mcp-gateway/fd-passing is not built here');
+  NODE_FOR_NOBODY ?? (typeof nativePackage()?.peerCredentials === 'function' ? undefined : 'the optional package @mcp-gateway/fd-passing is not built here');
 
 const temps: string[] = [];
 const servers: Server[] = [];
