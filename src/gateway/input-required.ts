@@ -1,5 +1,5 @@
 import { type JsonRpcId, JsonRpcErrorCode } from '../mcp/jsonrpc.js';
-import { type Envelope, shapeForModern } from '../mcp/modern.js';
+import { META, type Envelope, shapeForModern } from '../mcp/modern.js';
 import type { RawMessage } from '../mcp/upstream.js';
 import type { ModernSessionPort } from './era-client.js';
 import { STATE_PREFIX, mintState, verifyState } from './request-state.js';
@@ -94,7 +94,7 @@ export class InputRequired {
   urlRequired(clientId: JsonRpcId, method: string, params: Obj, error: Obj): Obj | undefined {
     const elicitations = (error['data'] as Obj | undefined)?.['elicitations'];
     const meta = params['_meta'] as Obj | undefined;
-    const elicitation = (meta?.['io.modelcontextprotocol/clientCapabilities'] as Obj | undefined)?.['elicitation'] as Obj | undefined;
+    const elicitation = (meta?.[META.clientCapabilities] as Obj | undefined)?.['elicitation'] as Obj | undefined;
     if (!Array.isArray(elicitations) || elicitations.length === 0 || elicitation?.['url'] === undefined) return undefined;
     if (this.#calls.size + this.#redos.size >= this.#port.maxSuspended) return undefined;
     const key = `redo-${++this.#next}`;
@@ -250,7 +250,7 @@ export class InputRequired {
     }
     adopted(call.clientId);
     const meta = call.params['_meta'] as Obj | undefined;
-    const capabilities = (meta?.['io.modelcontextprotocol/clientCapabilities'] as Obj | undefined) ?? {};
+    const capabilities = (meta?.[META.clientCapabilities] as Obj | undefined) ?? {};
     const continuation: Continuation = {
       key,
       method: call.method,

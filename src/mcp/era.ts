@@ -11,13 +11,14 @@ export type Era = 'legacy' | 'modern';
 /** The one modern revision we speak. */
 export const MODERN_PROTOCOL_VERSION = '2026-07-28';
 
-/** `_meta` keys of the per-request envelope (2026-07-28). */
+/** `_meta` keys of 2026-07-28: the per-request envelope, and what servers answer with. */
 export const META = {
   protocolVersion: 'io.modelcontextprotocol/protocolVersion',
   clientCapabilities: 'io.modelcontextprotocol/clientCapabilities',
   clientInfo: 'io.modelcontextprotocol/clientInfo',
   logLevel: 'io.modelcontextprotocol/logLevel',
   serverInfo: 'io.modelcontextprotocol/serverInfo',
+  subscriptionId: 'io.modelcontextprotocol/subscriptionId',
 } as const;
 
 /** The client capabilities 2026-07-28 knows; 2025-only ones (`tasks`) stay out of the envelope. */

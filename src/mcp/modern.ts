@@ -2,17 +2,11 @@
 // initialize, a `_meta` envelope on every request, renumbered errors, cache hints on lists.
 // Pure helpers and constants, shared by the gateway session and the HTTP front.
 import { SUPPORTED_PROTOCOL_VERSIONS } from '@modelcontextprotocol/sdk/types.js';
+import { META } from './era.js';
 import { JsonRpcErrorCode } from './jsonrpc.js';
 
-/** `_meta` keys of the per-request envelope. */
-export const META = {
-  protocolVersion: 'io.modelcontextprotocol/protocolVersion',
-  clientInfo: 'io.modelcontextprotocol/clientInfo',
-  clientCapabilities: 'io.modelcontextprotocol/clientCapabilities',
-  logLevel: 'io.modelcontextprotocol/logLevel',
-  serverInfo: 'io.modelcontextprotocol/serverInfo',
-  subscriptionId: 'io.modelcontextprotocol/subscriptionId',
-} as const;
+// One definition of the keys, for both sides of the gateway (era.ts: toward backends).
+export { META };
 
 /** Modern revisions we serve. */
 export const MODERN_VERSIONS: readonly string[] = ['2026-07-28'];
