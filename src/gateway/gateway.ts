@@ -89,7 +89,8 @@ export class Gateway implements SessionHost {
   readonly #sessions = new Set<GatewaySession>();
   readonly #onSessionClosed = new Map<GatewaySession, () => void>();
   readonly #idleWatches = new Map<GatewaySession, IdleWatch>();
-  readonly #shared = new Map<string, Promise<UpstreamConnection>>();
+  /** By backend, not id: a reload that changes a backend keeps its old connection apart from the new one. */
+  readonly #shared = new Map<Backend, Promise<UpstreamConnection>>();
   readonly #sharedClaims = new Map<string, GatewaySession[]>();
   #droppedNotifications = 0;
   /** Discovery connections still being closed. */
@@ -220,9 +221,9 @@ export class Gateway implements SessionHost {
 
   /** A backend a reload removed or replaced: its shared connection and warm processes go. */
   #retire(backend: Backend): void {
-    const shared = this.#shared.get(backend.id);
+    const shared = this.#shared.get(backend);
     if (shared !== undefined) {
-      this.#shared.delete(backend.id);
+      this.#shared.delete(backend);
       void shared.then((connection) => connection.close(), () => undefined);
     }
     const warm = this.#warm.get(backend.id) ?? [];
@@ -320,14 +321,14 @@ export class Gateway implements SessionHost {
   }
 
   sharedConnection(backend: Backend): Promise<UpstreamConnection> {
-    let pending = this.#shared.get(backend.id);
+    let pending = this.#shared.get(backend);
     if (pending === undefined) {
       pending = this.#openShared(backend).then(async ({ connection, result }) => {
         if (backend.catalogue === undefined) await backend.discover(connection, result, this.config.aggregator.callTimeoutMs);
         return connection;
       });
-      this.#shared.set(backend.id, pending);
-      pending.catch(() => this.#shared.delete(backend.id));
+      this.#shared.set(backend, pending);
+      pending.catch(() => this.#shared.delete(backend));
     }
     return pending;
   }
@@ -616,7 +617,7 @@ export class Gateway implements SessionHost {
         else owner.send(message);
       },
       onClose: (unexpected) => {
-        this.#shared.delete(backend.id);
+        this.#shared.delete(backend);
         if (unexpected && this.#stopping === undefined) this.backendCrashed(backend);
       },
     };

@@ -5,7 +5,7 @@ import { writeFile } from 'node:fs/promises';
 import { after, before, describe, it } from 'node:test';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { ToolListChangedNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
-import { connectThroughTools, waitFor, type RunningShare } from '../helpers/cli.js';
+import { connectThroughTools, isAlive, waitFor, type RunningShare } from '../helpers/cli.js';
 import { text } from '../helpers/mcp.js';
 import { ShareHome, dynamicBackend } from '../helpers/share-home.js';
 
@@ -95,6 +95,22 @@ describe('mcp-gateway hot reload', () => {
       assert.ok(!(await toolNames(client)).includes('a_crash'));
       await assert.rejects(client.callTool({ name: 'a_crash', arguments: {} }), /Unknown tool: a_crash/);
       assert.equal(text(await client.callTool({ name: 'a_echo', arguments: { text: 'ok' } })), 'ok');
+    } finally {
+      await client.close();
+    }
+  });
+
+  it('replaces a changed shared backend with a process of the new config, and stops the old one', async () => {
+    await rewrite(`backends:\n${dynamicBackend('a')}${dynamicBackend('s', '    isolation: shared\n')}`);
+    const { client } = await connectThroughTools(gateway.token, home.env);
+    try {
+      const before = Number(text(await client.callTool({ name: 's_whoami', arguments: {} })).split(' ')[0]);
+      await rewrite(`backends:\n${dynamicBackend('a')}${dynamicBackend('s', '    isolation: shared\n    namespace: renamed\n')}`);
+      const after = Number(text(await client.callTool({ name: 'renamed_whoami', arguments: {} })).split(' ')[0]);
+      assert.notEqual(after, before, 'a process started with the new config');
+      await waitFor(() => !isAlive(before), 10_000, 'the old shared process stopped');
+      await rewrite(`backends:\n${dynamicBackend('a')}`);
+      await waitFor(() => !isAlive(after), 10_000, 'the removed shared process stopped');
     } finally {
       await client.close();
     }
