@@ -1,6 +1,6 @@
 #!/usr/bin/env node
-import { parseDuration } from '../config/duration.js';
-import { GatewayError, describeError } from '../errors.js';
+import { parseIdleTimeoutFlag } from '../config/duration.js';
+import { GatewayError } from '../errors.js';
 import type { StatusReport } from '../gateway/admin.js';
 import { createLogger, type Logger, type LoggerOptions } from '../log.js';
 import { resolveProviderChoice } from '../share/choice.js';
@@ -55,7 +55,7 @@ runCli('mcp-bridge', async () => {
   if (provider.name !== 'zrok' && (access.open || access.accessGrants.length > 0)) {
     logger.warn('--access-grant and --open-share apply to zrok shares only: the local share admits only this user');
   }
-  const sessionIdleTimeoutMs = parseIdleTimeout(flags.sessionIdleTimeout);
+  const sessionIdleTimeoutMs = parseIdleTimeoutFlag(flags.sessionIdleTimeout);
   const probeTimeoutMs = Number(flags.startupTimeout);
   if (!Number.isInteger(probeTimeoutMs) || probeTimeoutMs <= 0) throw new GatewayError('USAGE', `invalid --startup-timeout '${flags.startupTimeout}': expected milliseconds`);
 
@@ -109,20 +109,6 @@ function shareAccess(flags: BridgeFlags): { accessGrants: string[]; open: boolea
   }
   if (open && accessGrants.length > 0) throw new GatewayError('USAGE', '--open-share admits every zrok account, so --access-grant would mean nothing: choose one');
   return { accessGrants, open };
-}
-
-/** A Go-style duration, as the original's flag takes it; 0 disables, negative is refused. */
-function parseIdleTimeout(text: string): number {
-  let ms: number;
-  try {
-    ms = parseDuration(text);
-  } catch (error) {
-    throw new GatewayError('USAGE', `invalid --session-idle-timeout '${text}': ${describeError(error)}`);
-  }
-  if (ms < 0) throw new GatewayError('USAGE', `invalid --session-idle-timeout '${text}': must not be negative (0 disables it)`);
-  // The longest timer Node arms (config/schema's MAX_TIMER_MS; not imported: it loads zod).
-  if (ms > 2_147_483_647) throw new GatewayError('USAGE', `invalid --session-idle-timeout '${text}': at most 596h`);
-  return Math.ceil(ms);
 }
 
 function collect(value: string, previous: string[]): string[] {

@@ -72,3 +72,22 @@ export function formatDuration(ms: number): string {
 function durationError(problem: string): GatewayError {
   return new GatewayError('CONFIG_INVALID', `duration ${problem}`);
 }
+
+/** The longest delay Node's timers take (a longer one fires at once). */
+const MAX_TIMER_MS = 2_147_483_647;
+
+/**
+ * A `--session-idle-timeout` flag (mcp-bridge, mcp-tools http), as the original takes it: a
+ * duration in milliseconds, `0` disables it; negative or longer than a timer can wait is refused.
+ */
+export function parseIdleTimeoutFlag(text: string): number {
+  let ms: number;
+  try {
+    ms = parseDuration(text);
+  } catch (error) {
+    throw new GatewayError('USAGE', `invalid --session-idle-timeout '${text}': ${(error as Error).message}`);
+  }
+  if (ms < 0) throw new GatewayError('USAGE', `invalid --session-idle-timeout '${text}': must not be negative (0 disables it)`);
+  if (ms > MAX_TIMER_MS) throw new GatewayError('USAGE', `invalid --session-idle-timeout '${text}': at most 596h`);
+  return Math.ceil(ms);
+}

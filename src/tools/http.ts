@@ -1,7 +1,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { parseDuration } from '../config/duration.js';
-import { GatewayError, describeError } from '../errors.js';
+import { parseIdleTimeoutFlag } from '../config/duration.js';
+import { GatewayError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { McpHttpEndpoint } from '../mcp/http-endpoint.js';
 import { HTTP_TIMEOUTS } from '../mcp/share-server.js';
@@ -80,13 +80,7 @@ export function parseAllowedOrigin(value: string): string {
 
 /** Parses `--session-idle-timeout` (a duration, `0` = never) and `--max-sessions` (a positive integer). */
 export function parseSessionLimits(idle: string, max: string): { sessionIdleTimeoutMs: number; maxSessions: number } {
-  let sessionIdleTimeoutMs: number;
-  try {
-    sessionIdleTimeoutMs = parseDuration(idle);
-  } catch (error) {
-    throw new GatewayError('USAGE', `invalid --session-idle-timeout '${idle}': ${describeError(error)}`);
-  }
-  if (sessionIdleTimeoutMs < 0) throw new GatewayError('USAGE', `invalid --session-idle-timeout '${idle}': must not be negative (0 disables it)`);
+  const sessionIdleTimeoutMs = parseIdleTimeoutFlag(idle);
   const maxSessions = /^\d+$/.test(max) ? Number(max) : NaN;
   if (!(maxSessions >= 1 && Number.isSafeInteger(maxSessions))) {
     throw new GatewayError('USAGE', `invalid --max-sessions '${max}': expected a whole number of at least 1`);
