@@ -62,13 +62,9 @@ export function discoveredAsInitialized(result: Record<string, unknown> | undefi
   const versions = result?.['supportedVersions'];
   if (result === undefined || !Array.isArray(versions) || !versions.includes(MODERN_PROTOCOL_VERSION)) return undefined;
   const serverInfo = (result['_meta'] as Record<string, unknown> | undefined)?.[META.serverInfo];
+  // A modern server's `subscribe` means subscriptions/listen: the gateway's connection turns a
+  // 2025 client's resources/subscribe into one (src/mcp/listen.ts).
   const capabilities = { ...(result['capabilities'] as Record<string, unknown> | undefined) };
-  // A modern server's `subscribe` means subscriptions/listen, which 2025's resources/subscribe is not.
-  if (typeof capabilities['resources'] === 'object' && capabilities['resources'] !== null) {
-    const resources = { ...(capabilities['resources'] as Record<string, unknown>) };
-    delete resources['subscribe'];
-    capabilities['resources'] = resources;
-  }
   return {
     protocolVersion: MODERN_PROTOCOL_VERSION,
     capabilities,

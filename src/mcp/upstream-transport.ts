@@ -238,7 +238,7 @@ async function handshake(transport: Transport, context: UpstreamContext, init: I
   const connection = new UpstreamConnection(transport, context.label, context.logger);
   const deadline = performance.now() + init.timeoutMs;
   const modern = (result: Record<string, unknown>): OpenedUpstream => {
-    connection.speakModern(init.params);
+    connection.speakModern(init.params, (result['capabilities'] as Record<string, unknown> | undefined) ?? {});
     return { connection, result, era: 'modern' };
   };
   try {

@@ -4,6 +4,7 @@ import { GatewayError, isGatewayError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { type ClientIdentity, type Era, META, envelopeFor } from './era.js';
 import { type JsonRpcId, JsonRpcErrorCode, type RoutingView, isRequest, isResponse } from './jsonrpc.js';
+import { ModernListens } from './listen.js';
 import { PASS_THROUGH_MIN_BYTES, PassThroughResponse } from './passthrough.js';
 import { type LineTransport, carriesLines } from './stream-transport.js';
 
@@ -44,6 +45,8 @@ export interface RequestOptions {
    * caller asked for progress): a server→client request naming it belongs to this call.
    */
   sentProgressToken?: string;
+  /** Set by {@link UpstreamConnection.call} to the id the request went out with. */
+  sentId?: JsonRpcId;
 }
 
 /**
@@ -120,6 +123,8 @@ export class UpstreamConnection {
   #envelope: Record<string, unknown> | undefined;
   /** The log level a modern backend hears with each request (it has no `logging/setLevel`). */
   #logLevel: string | undefined;
+  /** A modern backend's `subscriptions/listen` requests, which stand for 2025's unsolicited notifications. */
+  #listens: ModernListens | undefined;
   /**
    * One timer for the deadlines of all pending requests, not one a request: it is set for the
    * earliest deadline and moved only when a request with an earlier one comes (with one timeout
@@ -146,9 +151,14 @@ export class UpstreamConnection {
     return this.#envelope === undefined ? 'legacy' : 'modern';
   }
 
-  /** From now on the backend is spoken to in 2026-07-28: every request carries the client's envelope. */
-  speakModern(client: ClientIdentity): void {
+  /**
+   * From now on the backend is spoken to in 2026-07-28: every request carries the client's
+   * envelope, and a listen stays open for the list changes its `capabilities` announce.
+   */
+  speakModern(client: ClientIdentity, capabilities: Record<string, unknown> = {}): void {
     this.#envelope = envelopeFor(client);
+    this.#listens = new ModernListens((method, params, options, done) => this.call(method, params, options, done));
+    this.#listens.listenForChanges(capabilities);
   }
 
   /** Starts the transport; messages flow to `handlers` from now on. */
@@ -185,12 +195,20 @@ export class UpstreamConnection {
       // 2026-07-28 has no logging/setLevel: the level travels with each request instead.
       if (method === 'logging/setLevel') {
         this.#logLevel = typeof params?.['level'] === 'string' ? params['level'] : undefined;
-        done({ result: {} });
+        done({ jsonrpc: '2.0', result: {} } as RawResponse);
+        return;
+      }
+      // Nor resources/subscribe: a listen for the resource stands for it.
+      if ((method === 'resources/subscribe' || method === 'resources/unsubscribe') && this.#listens !== undefined) {
+        const uri = String(params?.['uri']);
+        if (method === 'resources/subscribe') this.#listens.subscribe(uri, done);
+        else this.#listens.unsubscribe(uri, done);
         return;
       }
       sendParams = this.#enveloped(params, options.client);
     }
     const id = ++this.#nextId;
+    options.sentId = id;
     let progressToken: string | undefined;
     if (options.onProgress !== undefined) {
       progressToken = `${this.label}#${id}`;
@@ -332,7 +350,9 @@ export class UpstreamConnection {
       this.#handlers?.onRequest(message as RawMessage & { id: JsonRpcId; method: string });
       return;
     }
-    if (view.method !== undefined) this.#handlers?.onNotification(message as RawMessage & { method: string });
+    if (view.method === undefined) return;
+    const notification = this.#listens === undefined ? (message as RawMessage & { method: string }) : this.#listens.inbound(message as RawMessage & { method: string });
+    if (notification !== undefined) this.#handlers?.onNotification(notification);
   }
 
   #onClose(): void {

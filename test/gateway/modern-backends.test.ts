@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
-import { CreateMessageRequestSchema, ElicitRequestSchema, ListRootsRequestSchema } from '@modelcontextprotocol/sdk/types.js';
+import { CreateMessageRequestSchema, ElicitRequestSchema, ListRootsRequestSchema, ResourceUpdatedNotificationSchema, ToolListChangedNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
 import { connectThroughTools, waitFor, type RunningShare } from '../helpers/cli.js';
 import { callAndSeeStart, tapProgress, text } from '../helpers/mcp.js';
 import type { ChildProcess } from 'node:child_process';
@@ -217,6 +217,72 @@ ${stdioBackend('m', MODERN)}`);
       await withdrawn;
     } finally {
       await client.close();
+    }
+  });
+});
+
+describe('mcp-gateway with 2026-07-28 backends: their notifications arrive through subscriptions/listen', () => {
+  let home: ShareHome;
+  let client: Client;
+  let gatewayToken: string;
+
+  before(async () => {
+    home = await ShareHome.create('gw-modern-listen');
+    const gateway = await home.startGateway(`
+aggregator:
+  connection: { connect_timeout: 20s, call_timeout: 20s }
+backends:
+${stdioBackend('m', MODERN)}${stdioBackend('d', DUAL_ERA)}`);
+    gatewayToken = gateway.token;
+    ({ client } = await connectThroughTools(gateway.token, home.env));
+  });
+
+  after(async () => {
+    await client.close();
+    await home.cleanup();
+  });
+
+  for (const backend of ['m', 'd']) {
+    it(`hears '${backend}' change its tools on the listen the gateway keeps open, and tells the client`, async () => {
+      const changed = new Promise<void>((resolve) => client.setNotificationHandler(ToolListChangedNotificationSchema, () => resolve()));
+      assert.equal(text(await client.callTool({ name: `${backend}_grow`, arguments: { name: 'grown' } })), 'added grown');
+      await changed;
+      assert.ok((await client.listTools()).tools.some((t) => t.name === `${backend}_grown`), 'the new tool is listed');
+      assert.equal(text(await client.callTool({ name: `${backend}_grown`, arguments: {} })), 'grown grown');
+    });
+  }
+
+  it('turns resources/subscribe into a listen for that resource, and unsubscribe into its end', async () => {
+    const updates: unknown[] = [];
+    client.setNotificationHandler(ResourceUpdatedNotificationSchema, (notification) => void updates.push(notification.params));
+    await client.subscribeResource({ uri: 'modern://info' });
+    // The backend writes the update before the answer to touch, and the gateway keeps that order.
+    await client.callTool({ name: 'm_touch', arguments: { uri: 'modern://info' } });
+    assert.deepEqual(updates, [{ uri: 'modern://info' }], 'the update arrives, without the listen’s subscription id');
+    await client.callTool({ name: 'm_touch', arguments: { uri: 'modern://other' } });
+    assert.equal(updates.length, 1, 'a resource nobody subscribed to stays quiet');
+    await client.unsubscribeResource({ uri: 'modern://info' });
+    await client.callTool({ name: 'm_touch', arguments: { uri: 'modern://info' } });
+    assert.equal(updates.length, 1, 'no update after unsubscribe');
+    await client.subscribeResource({ uri: 'modern://info' });
+    await client.callTool({ name: 'm_touch', arguments: { uri: 'modern://info' } });
+    assert.equal(updates.length, 2, 'subscribing again listens again');
+  });
+
+  it('serves a 2026-07-28 client’s listen for a modern backend’s resource, end to end', async () => {
+    const modern = await connectV2ThroughTools(gatewayToken, home.env, { pin: '2026-07-28' });
+    try {
+      const updates: unknown[] = [];
+      modern.setNotificationHandler('notifications/resources/updated', (notification) => void updates.push(notification.params.uri));
+      const subscription = await modern.listen({ resourceSubscriptions: ['modern://info'] });
+      assert.deepEqual(subscription.honoredFilter, { resourceSubscriptions: ['modern://info'] });
+      await modern.callTool({ name: 'm_touch', arguments: { uri: 'modern://info' } });
+      assert.deepEqual(updates, ['modern://info']);
+      await subscription.close();
+      await modern.callTool({ name: 'm_touch', arguments: { uri: 'modern://info' } });
+      assert.deepEqual(updates, ['modern://info'], 'nothing after the listen closed');
+    } finally {
+      await modern.close();
     }
   });
 });
