@@ -8,6 +8,7 @@ import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import { EVERYTHING_BIN, binPath, connectThroughTools, startBridge, startGateway, type RunningShare } from '../test/helpers/cli.js';
 import { connectV2ThroughTools } from '../test/helpers/era-fixtures.js';
+import { timeSequential } from './stats.js';
 import { benchFile, freePort, nodeModule, onCleanup, runAndForget, sessionDialer, spawnTracked, tempDir, waitForPort, type Tracked } from './support.js';
 
 /** What every path gets: a home for local shares and the environment our CLIs run with. */
@@ -15,6 +16,12 @@ export interface BenchContext {
   home: string;
   env: NodeJS.ProcessEnv;
   quick: boolean;
+  /**
+   * Calls of the session a long-running hop (bridge, gateway, `mcp-tools http`, a peer's server)
+   * has served before the measured session opens: a daemon runs for days, so its code is measured
+   * as V8 has compiled it by then, while every session's server and client start fresh.
+   */
+  daemonWarmup: number;
 }
 
 /** A connected client ready for `tool` calls, and how to take the path down again. */
@@ -42,9 +49,24 @@ export interface PathSpec {
 export const EVERYTHING_COMMAND = [process.execPath, EVERYTHING_BIN, 'stdio'];
 
 /** A new environment for our CLIs: local share in a temp home. */
-export async function benchContext(quick: boolean): Promise<BenchContext> {
+export async function benchContext(quick: boolean, daemonWarmup = quick ? 20 : 2000): Promise<BenchContext> {
   const home = await tempDir('mcpgw-bench-');
-  return { home, env: { MCP_GATEWAY_HOME: home, MCP_SHARE_PROVIDER: 'local' }, quick };
+  return { home, env: { MCP_GATEWAY_HOME: home, MCP_SHARE_PROVIDER: 'local' }, quick, daemonWarmup };
+}
+
+/**
+ * Runs one earlier session of `ctx.daemonWarmup` calls through a long-running hop, then closes it:
+ * what the daemon has done before an agent connects. The measured session is opened afterwards,
+ * with its own fresh server process wherever the hop starts one a session.
+ */
+async function warmDaemon(ctx: BenchContext, tool: string, connect: () => Promise<{ client: Client; close(): Promise<void> }>): Promise<void> {
+  if (ctx.daemonWarmup === 0) return;
+  const earlier = await connect();
+  try {
+    await timeSequential(earlier.client, tool, ctx.daemonWarmup);
+  } finally {
+    await earlier.close();
+  }
 }
 
 /** Connects an SDK client and registers its close; returns the client and an idempotent close. */
@@ -147,6 +169,7 @@ function bridge(relayed = false): PathSpec {
       : 'SDK Client → mcp-tools run → local share → mcp-bridge → server (stdio handed over: the client’s pipes are the server’s stdin/stdout)',
     async open(ctx) {
       const share = track(await startBridge([...EVERYTHING_COMMAND], ctx.env));
+      await warmDaemon(ctx, 'echo', () => connectTools(share.token, ctx.env, relayed ? RELAYED : []));
       const tools = await connectTools(share.token, ctx.env, relayed ? RELAYED : []);
       return {
         client: tools.client,
@@ -169,7 +192,12 @@ function bridgeInProcess(): PathSpec {
     chain: 'SDK Client → StreamTransport over a session stream opened in-process (no mcp-tools) → local share → mcp-bridge → server',
     async open(ctx) {
       const share = track(await startBridge([...EVERYTHING_COMMAND], ctx.env));
-      const client = await (await sessionDialer(ctx.home, share.token)).connect('bench-inproc');
+      const dialer = await sessionDialer(ctx.home, share.token);
+      await warmDaemon(ctx, 'echo', async () => {
+        const earlier = await dialer.connect('bench-inproc-earlier');
+        return { client: earlier, close: () => earlier.close() };
+      });
+      const client = await dialer.connect('bench-inproc');
       const closeClient = (): Promise<void> => client.close();
       const unregister = onCleanup(closeClient);
       return {
@@ -184,19 +212,25 @@ function bridgeInProcess(): PathSpec {
   };
 }
 
-/** Our gateway chain; `relayed`: through `mcp-tools run --no-handover`. */
-function gateway(count: number, relayed = false): PathSpec {
+/**
+ * Our gateway chain; `relayed`: through `mcp-tools run --no-handover`; `fresh`: the gateway
+ * process started for this session, with no earlier session through it.
+ */
+function gateway(count: number, variant: 'relayed' | 'fresh' | undefined = undefined): PathSpec {
   const backends = `${count} stdio backend${count === 1 ? '' : 's'}, isolation: session`;
+  const relayed = variant === 'relayed';
+  const fresh = variant === 'fresh';
   return {
-    key: `gateway${count}${relayed ? '-relayed' : ''}`,
-    label: `ours: gateway (${count} backend${count === 1 ? '' : 's'})${relayed ? ', relayed (--no-handover)' : ''}`,
+    key: `gateway${count}${variant === undefined ? '' : `-${variant}`}`,
+    label: `ours: gateway (${count} backend${count === 1 ? '' : 's'})${relayed ? ', relayed (--no-handover)' : fresh ? ', gateway just started' : ''}`,
     kind: 'ours',
-    inTargets: !relayed,
+    inTargets: variant === undefined,
     chain: relayed
       ? `SDK Client → mcp-tools run --no-handover (relays each line) → local share → mcp-gateway (${backends}) → server; calls ev0_echo`
-      : `SDK Client → mcp-tools run → local share → mcp-gateway (${backends}; the client’s stdio handed over to it) → server; calls ev0_echo`,
+      : `SDK Client → mcp-tools run → local share → mcp-gateway (${backends}; the client’s stdio handed over to it${fresh ? '; no session before this one' : ''}) → server; calls ev0_echo`,
     async open(ctx) {
-      const share = track(await startGateway(await writeGatewayConfig(ctx.home, count), ctx.env));
+      const share = track(await startGateway(await writeGatewayConfig(ctx.home, count, { name: `gateway-${count}${variant === undefined ? '' : `-${variant}`}` }), ctx.env));
+      if (!fresh) await warmDaemon(ctx, 'ev0_echo', () => connectTools(share.token, ctx.env, relayed ? RELAYED : []));
       const tools = await connectTools(share.token, ctx.env, relayed ? RELAYED : []);
       return {
         client: tools.client,
@@ -225,7 +259,12 @@ function gatewayV2(era: 'modern' | 'legacy'): PathSpec {
     chain: `SDK v2 Client (${modern ? 'pinned to 2026-07-28' : 'legacy mode: initialize, 2025-11-25'}) → mcp-tools run → local share → mcp-gateway (1 stdio backend, 2025-11-25, isolation: session) → server; calls ev0_echo`,
     async open(ctx) {
       const share = track(await startGateway(await writeGatewayConfig(ctx.home, 1, { name: `gateway-v2-${era}` }), ctx.env));
-      const client = await connectV2ThroughTools(share.token, ctx.env, modern ? { pin: '2026-07-28' } : 'legacy');
+      const connect = (): ReturnType<typeof connectV2ThroughTools> => connectV2ThroughTools(share.token, ctx.env, modern ? { pin: '2026-07-28' } : 'legacy');
+      await warmDaemon(ctx, 'ev0_echo', async () => {
+        const earlier = await connect();
+        return { client: earlier as unknown as Client, close: () => earlier.close() };
+      });
+      const client = await connect();
       const closeClient = (): Promise<void> => client.close();
       const unregister = onCleanup(closeClient);
       return {
@@ -287,7 +326,9 @@ function bridgeHttp(): PathSpec {
       await waitForPort(port, 30_000, () => http.proc.exitCode !== null).catch((error: Error) => {
         throw new Error(`${error.message}\n${http.output()}`);
       });
-      const { client, close } = await connectClient(new StreamableHTTPClientTransport(new URL(`http://127.0.0.1:${port}/mcp`)));
+      const url = new URL(`http://127.0.0.1:${port}/mcp`);
+      await warmDaemon(ctx, 'echo', () => connectClient(new StreamableHTTPClientTransport(url), 'bench-earlier'));
+      const { client, close } = await connectClient(new StreamableHTTPClientTransport(url));
       return {
         client,
         tool: 'echo',
@@ -309,8 +350,9 @@ function mcpRemote(): PathSpec {
     inTargets: true,
     sameClientAs: 'bridge',
     chain: 'SDK Client → mcp-remote (stdio→HTTP) → supergateway --stateful (streamable HTTP→stdio) → server',
-    async open() {
+    async open(ctx) {
       const sg = await startSupergateway();
+      await warmDaemon(ctx, 'echo', () => connectClient(new StreamableHTTPClientTransport(new URL(sg.url)), 'bench-earlier'));
       const configDir = await tempDir('mcpgw-bench-mcp-remote-');
       const { client, close } = await connectClient(
         new StdioClientTransport({
@@ -340,8 +382,9 @@ function supergatewayHttp(): PathSpec {
     inTargets: false,
     sameClientAs: 'bridge-http',
     chain: 'SDK Client → StreamableHTTPClientTransport → supergateway --stateful → server',
-    async open() {
+    async open(ctx) {
       const sg = await startSupergateway();
+      await warmDaemon(ctx, 'echo', () => connectClient(new StreamableHTTPClientTransport(new URL(sg.url)), 'bench-earlier'));
       const { client, close } = await connectClient(new StreamableHTTPClientTransport(new URL(sg.url)));
       return {
         client,
@@ -363,7 +406,7 @@ function mcpProxy(): PathSpec {
     inTargets: true,
     sameClientAs: 'bridge-http',
     chain: 'SDK Client → StreamableHTTPClientTransport → mcp-proxy --server stream → server',
-    async open() {
+    async open(ctx) {
       const port = await freePort();
       const proc = spawnTracked(process.execPath, [
         nodeModule('mcp-proxy/dist/bin/mcp-proxy.mjs'),
@@ -373,7 +416,9 @@ function mcpProxy(): PathSpec {
       await waitForPort(port, 30_000, () => proc.proc.exitCode !== null).catch((error: Error) => {
         throw new Error(`${error.message}\n${proc.output()}`);
       });
-      const { client, close } = await connectClient(new StreamableHTTPClientTransport(new URL(`http://127.0.0.1:${port}/mcp`)));
+      const url = new URL(`http://127.0.0.1:${port}/mcp`);
+      await warmDaemon(ctx, 'echo', () => connectClient(new StreamableHTTPClientTransport(url), 'bench-earlier'));
+      const { client, close } = await connectClient(new StreamableHTTPClientTransport(url));
       return {
         client,
         tool: 'echo',
@@ -388,5 +433,5 @@ function mcpProxy(): PathSpec {
 
 /** Every sequential path, floor first. */
 export function allPaths(): PathSpec[] {
-  return [direct(), bridge(), gateway(1), gatewayV2('legacy'), gatewayV2('modern'), gateway(10), bridge(true), gateway(1, true), minimalProxy(), bridgeInProcess(), bridgeHttp(), mcpRemote(), supergatewayHttp(), mcpProxy()];
+  return [direct(), bridge(), gateway(1), gatewayV2('legacy'), gatewayV2('modern'), gateway(10), gateway(1, 'fresh'), bridge(true), gateway(1, 'relayed'), minimalProxy(), bridgeInProcess(), bridgeHttp(), mcpRemote(), supergatewayHttp(), mcpProxy()];
 }

@@ -28,6 +28,7 @@ export interface BenchResults {
     quick: boolean;
     calls: number;
     warmup: number;
+    daemonWarmup: number;
     rounds: number;
   };
   sequential: SequentialResult[];

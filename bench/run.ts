@@ -1,8 +1,8 @@
 // `npm run bench`: sequential echo latency on server-everything through direct stdio, our bridge
 // and gateway chains and the peers, then concurrency, first tools/list, idle sessions and an
 // 8 MiB result, and the issue's targets. Every process it starts is stopped, also on Ctrl-C.
-//   node dist/bench/run.js [--quick] [--calls N] [--warmup N] [--rounds N] [--only KEY,...] [--profile]
-// --only keys: direct bridge gateway1 gateway1-v2 gateway1-modern gateway10 bridge-relayed gateway1-relayed minimal-proxy bridge-inproc bridge-http
+//   node dist/bench/run.js [--quick] [--calls N] [--warmup N] [--daemon-warmup N] [--rounds N] [--only KEY,...] [--profile]
+// --only keys: direct bridge gateway1 gateway1-v2 gateway1-modern gateway10 gateway1-fresh bridge-relayed gateway1-relayed minimal-proxy bridge-inproc bridge-http
 //              mcp-remote supergateway mcp-proxy (sequential paths); first-list first-call idle big cold-start (extras)
 import { mkdir, writeFile } from 'node:fs/promises';
 import { cpus, loadavg } from 'node:os';
@@ -22,6 +22,8 @@ interface Options {
   quick: boolean;
   calls: number;
   warmup: number;
+  /** Calls of an earlier session through each long-running hop (see BenchContext.daemonWarmup). */
+  daemonWarmup: number;
   rounds: number;
   only: string[] | undefined;
   profile: boolean;
@@ -35,7 +37,8 @@ function parseArgs(argv: string[]): Options {
   };
   const int = (flag: string, fallback: number): number => intFlag(argv, flag, fallback);
   const only = value('--only')?.split(',');
-  return { quick, calls: int('--calls', quick ? 30 : 500), warmup: int('--warmup', quick ? 10 : 50), rounds: int('--rounds', quick ? 1 : 5), only, profile: argv.includes('--profile') };
+  const daemonWarmup = value('--daemon-warmup') === '0' ? 0 : int('--daemon-warmup', quick ? 20 : 2000);
+  return { quick, calls: int('--calls', quick ? 30 : 500), warmup: int('--warmup', quick ? 10 : 50), daemonWarmup, rounds: int('--rounds', quick ? 1 : 5), only, profile: argv.includes('--profile') };
 }
 
 const log = (line: string): void => void process.stderr.write(`bench: ${line}\n`);
@@ -113,7 +116,7 @@ async function main(): Promise<number> {
   const options = parseArgs(process.argv.slice(2));
   installSignalHandlers();
   const cpuList = cpus();
-  const ctx = await benchContext(options.quick);
+  const ctx = await benchContext(options.quick, options.daemonWarmup);
   const cpuModel = cpuList[0]?.model.trim() ?? 'unknown';
   const header = `node ${process.version}, ${cpuList.length} CPUs (${cpuModel}), load average ${loadavg().map((x) => x.toFixed(2)).join(' ')}`;
   process.stdout.write(`# mcp-gateway benchmark${options.quick ? ' (quick)' : ''}\n${header}\n\n`);
@@ -124,11 +127,11 @@ async function main(): Promise<number> {
   }
 
   const results: BenchResults = {
-    meta: { date: new Date().toISOString(), node: process.version, cpus: cpuList.length, cpuModel: cpuList[0]?.model.trim() ?? '', loadavg: loadavg(), quick: options.quick, calls: options.calls, warmup: options.warmup, rounds: options.rounds },
+    meta: { date: new Date().toISOString(), node: process.version, cpus: cpuList.length, cpuModel: cpuList[0]?.model.trim() ?? '', loadavg: loadavg(), quick: options.quick, calls: options.calls, warmup: options.warmup, daemonWarmup: options.daemonWarmup, rounds: options.rounds },
     sequential: await measureSequential(ctx, options),
     errors: {},
   };
-  process.stdout.write(`## Sequential echo calls (${options.warmup} warm-up, then ${options.calls} per path in ${options.rounds} interleaved round(s))\n\n${latencyTable(results)}\n\n`);
+  process.stdout.write(`## Sequential echo calls (long-running hops after an earlier session of ${options.daemonWarmup} calls; ${options.warmup} warm-up, then ${options.calls} per path in ${options.rounds} interleaved round(s))\n\n${latencyTable(results)}\n\n`);
 
   const wanted = (key: string): boolean => options.only === undefined || options.only.includes(key);
   if (wanted('first-list')) results.firstList = await extra(results, 'first tools/list with 10 backends', () => measureFirstList(ctx));
