@@ -2,7 +2,7 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 import type { CallRecord } from './call-log.js';
 
 /** Why the gateway refused a request or a session without asking a backend. */
-export type RefusalReason = 'unknown_name' | 'policy' | 'concurrency_limit' | 'session_limit' | 'unavailable';
+export type RefusalReason = 'unknown_name' | 'policy' | 'concurrency_limit' | 'session_limit' | 'subscription_limit' | 'unavailable';
 
 /** How many of a backend's latest call durations the status view's percentiles are taken from. */
 const RECENT_CALLS = 1024;

@@ -18,6 +18,9 @@ import type { CallTrace, Tracing } from './tracing.js';
 import { isPolicyRefusal } from './path-policy.js';
 import { RELATED_TASK, type ResponseHook, SessionTasks } from './tasks.js';
 
+/** Resource URIs one session may be subscribed to at once (each costs the gateway and a backend something). */
+export const MAX_SUBSCRIPTIONS = 1024;
+
 /** What a session needs from the gateway that owns it. */
 export interface SessionHost {
   readonly config: GatewayConfig;
@@ -503,6 +506,10 @@ export class GatewaySession {
       case 'resources/subscribe':
       case 'resources/unsubscribe': {
         const uri = String(params['uri']);
+        if (method === 'resources/subscribe' && !this.#subscriptions.has(uri) && this.#subscriptions.size >= MAX_SUBSCRIPTIONS) {
+          this.#host.metrics?.refused('subscription_limit');
+          return this.#fail(id, JsonRpcErrorCode.InvalidRequest, `too many resource subscriptions in this session (at most ${MAX_SUBSCRIPTIONS}); unsubscribe from some first`);
+        }
         if (method === 'resources/subscribe') this.#subscriptions.add(uri);
         else if (method === 'resources/unsubscribe') this.#subscriptions.delete(uri);
         const backend = catalogue.resolveResource(uri);

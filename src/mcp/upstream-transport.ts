@@ -5,7 +5,8 @@ import { GatewayError, describeError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { ShareProvider } from '../share/index.js';
 import { findOnPath } from './command-path.js';
-import { type Era, META, discoveredAsInitialized, envelopeFor, refusedForModern } from './era.js';
+import { type Era, discoveredAsInitialized, envelopeFor, refusedForModern } from './era.js';
+import { type ToolHeaders, learningToolHeaders, withModernHeaders } from './modern-headers.js';
 import { openShareTransport } from './share-transport.js';
 import { PROBE_TIMEOUT_MS, StdioUpstream, describeExit, type StdioServerSpec } from './stdio-upstream.js';
 import { UpstreamConnection, type UpstreamHandlers } from './upstream.js';
@@ -55,7 +56,7 @@ export async function openUpstream(
 ): Promise<OpenedUpstream> {
   if (config.type === 'http' || config.type === 'https') {
     const [fetchImpl, clients] = await Promise.all([backendFetch(config), loadHttpClients()]);
-    return handshake(httpTransport(config, config.protocol ?? 'streamable', fetchImpl, clients), context, init, handlers);
+    return handshake(httpTransport(config, config.protocol ?? 'streamable', fetchImpl, clients, context.logger), context, init, handlers);
   }
   if (config.type === 'stdio') {
     prestarted?.logTo(context.logger);
@@ -134,47 +135,24 @@ interface HttpClients {
   StreamableHTTPClientTransport: typeof import('@modelcontextprotocol/sdk/client/streamableHttp.js').StreamableHTTPClientTransport;
 }
 
-function httpTransport(config: HttpTransportConfig, protocol: 'sse' | 'streamable', fetchImpl: FetchLike, clients: HttpClients): Transport {
+function httpTransport(config: HttpTransportConfig, protocol: 'sse' | 'streamable', fetchImpl: FetchLike, clients: HttpClients, logger: Logger): Transport {
   const url = new URL(config.endpoint);
-  const options = { requestInit: { headers: { ...config.headers } }, fetch: withModernHeaders(fetchImpl) };
-  return protocol === 'streamable' ? new clients.StreamableHTTPClientTransport(url, options) : new clients.SSEClientTransport(url, options);
+  const tools = toolHeadersOf(config);
+  const options = { requestInit: { headers: { ...config.headers } }, fetch: withModernHeaders(fetchImpl, tools) };
+  const transport = protocol === 'streamable' ? new clients.StreamableHTTPClientTransport(url, options) : new clients.SSEClientTransport(url, options);
+  return learningToolHeaders(transport, tools, logger);
 }
 
-/** The request field each method's `Mcp-Name` header mirrors (2026-07-28 streamable HTTP). */
-const MCP_NAME_FIELD: Readonly<Record<string, string>> = { 'tools/call': 'name', 'prompts/get': 'name', 'resources/read': 'uri' };
+/** The `Mcp-Param-*` declarations of an HTTP backend's tools, learnt from any of its connections' tools/list. */
+const toolHeaders = new WeakMap<HttpTransportConfig, ToolHeaders>();
 
-/**
- * Streamable HTTP in 2026-07-28 wants each request's version, method and name in headers as well
- * (`MCP-Protocol-Version`, `Mcp-Method`, `Mcp-Name`). The SDK v1 transport we post with knows
- * nothing of them, so they are added from the body of each request that carries the envelope;
- * 2025 requests (no envelope) pass untouched, after one substring test.
- */
-function withModernHeaders(fetchImpl: FetchLike): FetchLike {
-  return (url, init) => {
-    const body = init?.body;
-    if (typeof body !== 'string' || !body.includes(META.protocolVersion)) return fetchImpl(url, init);
-    let message: { method?: unknown; params?: Record<string, unknown> };
-    try {
-      message = JSON.parse(body) as typeof message;
-    } catch {
-      return fetchImpl(url, init);
-    }
-    const version = (message.params?.['_meta'] as Record<string, unknown> | undefined)?.[META.protocolVersion];
-    if (typeof message.method !== 'string' || typeof version !== 'string') return fetchImpl(url, init);
-    const headers = new Headers(init?.headers);
-    headers.set('mcp-protocol-version', version);
-    headers.set('mcp-method', message.method);
-    const field = MCP_NAME_FIELD[message.method];
-    const name = field === undefined ? undefined : message.params?.[field];
-    if (typeof name === 'string') headers.set('mcp-name', headerSafe(name));
-    return fetchImpl(url, { ...init, headers });
-  };
-}
-
-/** A header value as 2026-07-28 carries it: as is when plain printable ASCII, else base64 in `=?base64?…?=`. */
-function headerSafe(value: string): string {
-  const plain = value !== '' && value === value.trim() && /^[\x20-\x7e\t]*$/.test(value) && !(value.startsWith('=?base64?') && value.endsWith('?='));
-  return plain ? value : `=?base64?${Buffer.from(value, 'utf8').toString('base64')}?=`;
+function toolHeadersOf(config: HttpTransportConfig): ToolHeaders {
+  let tools = toolHeaders.get(config);
+  if (tools === undefined) {
+    tools = new Map();
+    toolHeaders.set(config, tools);
+  }
+  return tools;
 }
 
 /** One fetch per HTTP backend config, shared by its discovery and every session's connection. */

@@ -8,6 +8,7 @@ import { type Socket, connect, createServer } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { MAX_SUBSCRIPTIONS } from '../../src/gateway/session.js';
 import { openSessionStream } from '../../src/mcp/session-stream.js';
 import { openShareTransport } from '../../src/mcp/share-transport.js';
 import { LocalShareProvider, type ShareConnector } from '../../src/share/index.js';
@@ -211,6 +212,34 @@ describe('gateway resource bounds', () => {
     socket.destroy();
     assert.equal(text(await client.callTool({ name: 'dyn_echo', arguments: { text: 'after' } })), 'after');
     await client.close();
+  });
+});
+
+describe('gateway subscription bound', () => {
+  let shareHome: ShareHome;
+  let gateway: RunningShare;
+
+  before(async () => {
+    shareHome = await ShareHome.create('subs');
+    gateway = await shareHome.startGateway(`backends:\n${everythingBackend('ev')}`);
+  });
+  after(() => shareHome.cleanup());
+
+  it(`refuses a session's subscription past ${MAX_SUBSCRIPTIONS} resources, and takes one again after an unsubscribe`, { timeout: 60_000 }, async () => {
+    const client = new Client({ name: 'subscriber', version: '1' });
+    await client.connect(await openShareTransport(await new LocalShareProvider(shareHome.dir).dial(gateway.token)));
+    try {
+      const uri = (i: number): string => `demo://resource/static/document/${i}`;
+      for (let i = 0; i < MAX_SUBSCRIPTIONS; i += 64) {
+        await Promise.all(Array.from({ length: 64 }, (_, j) => client.subscribeResource({ uri: uri(i + j) })));
+      }
+      await assert.rejects(client.subscribeResource({ uri: uri(MAX_SUBSCRIPTIONS) }), new RegExp(`too many resource subscriptions in this session \\(at most ${MAX_SUBSCRIPTIONS}\\)`));
+      await client.subscribeResource({ uri: uri(0) }); // already subscribed: no new one
+      await client.unsubscribeResource({ uri: uri(1) });
+      await client.subscribeResource({ uri: uri(MAX_SUBSCRIPTIONS) });
+    } finally {
+      await client.close();
+    }
   });
 });
 

@@ -92,6 +92,15 @@ ${onlyTools}`;
     assert.equal((read.contents[0] as { text?: string }).text, 'served by the modern fixture');
   });
 
+  it('sends an HTTP backend the Mcp-Param headers its tools declare, and leaves out a tool whose declaration is invalid', async () => {
+    // Without Mcp-Param-Region (or with one that disagrees) the backend refuses the call with -32020.
+    assert.equal(text(await client.callTool({ name: 'h_regional', arguments: { region: 'eu-west', n: 3 } })), 'region eu-west n 3');
+    assert.equal(text(await client.callTool({ name: 'h_regional', arguments: { region: 'Zürich ' } })), 'region Zürich ', 'base64 for what a header cannot carry');
+    const tools = (await client.listTools()).tools.map((t) => t.name);
+    assert.ok(!tools.includes('h_misdeclared'), 'a conforming HTTP client leaves it out');
+    assert.ok(tools.includes('m_misdeclared'), 'over stdio there are no such headers: it stays');
+  });
+
   for (const backend of ['m', 'd', 's', 'h']) {
     it(`turns input_required of '${backend}' into elicitation, roots and sampling requests to the client, then retries`, async () => {
       asked.length = 0;

@@ -84,7 +84,7 @@ describe('a modern connection on the wire', () => {
     connection.speakModern(CLIENT);
     await connection.request('tools/call', { name: 'x', _meta: { progressToken: 7, custom: 'kept' } }, { timeoutMs: 1_000 });
     const setLevel = await connection.request('logging/setLevel', { level: 'warning' }, { timeoutMs: 1_000 });
-    assert.deepEqual(setLevel, { result: {} }, 'answered by the connection itself');
+    assert.deepEqual(setLevel, { jsonrpc: '2.0', result: {} }, 'answered by the connection itself, as a whole message');
     const other = { capabilities: { elicitation: {} }, clientInfo: { name: 'other', version: '2' } };
     await connection.request('prompts/get', { name: 'p' }, { timeoutMs: 1_000, client: other });
     assert.deepEqual(received.map((m) => m.method), ['tools/call', 'prompts/get'], 'no logging/setLevel on the wire');
