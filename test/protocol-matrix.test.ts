@@ -1,11 +1,15 @@
 // The protocol matrix: clients of both eras × backends of both eras × the ways to reach them.
-// Each cell lists tools, calls one, and makes the backend ask the client for a sampling answer
-// (a server→client request in 2025-11-25, an input_required round in 2026-07-28): the gateway
-// speaks each peer's era and translates; the bridge is transparent, so a client and a server
-// of different eras meet there only if one of them speaks both. The README's protocol table is
-// this file's outcome. Progress, cancellation, elicitation, roots and tasks per era are in
-// test/gateway/modern-clients.test.ts, modern-backends.test.ts and tasks.test.ts.
+// Each cell lists tools, calls one with progress, gets a prompt, reads a resource, and makes the
+// backend ask the client for a sampling answer, an elicitation (declined) and its roots: in
+// 2025-11-25 server→client requests, in 2026-07-28 input_required rounds. The gateway speaks each
+// peer's era and translates; the bridge is transparent, so a client and a server of different eras
+// meet there only if one of them speaks both. The README's protocol table is this file's outcome.
+// Cancellation and tasks per era are in test/gateway/modern-clients.test.ts,
+// modern-backends.test.ts and tasks.test.ts.
 import assert from 'node:assert/strict';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { Client as V2Client } from '@modelcontextprotocol/client';
 import { StdioClientTransport as V2Stdio } from '@modelcontextprotocol/client/stdio';
@@ -13,30 +17,83 @@ import { StreamableHTTPClientTransport as V2Http } from '@modelcontextprotocol/c
 import { Client as V1Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport as V1Stdio } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { StreamableHTTPClientTransport as V1Http } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
-import { CreateMessageRequestSchema } from '@modelcontextprotocol/sdk/types.js';
-import { EVERYTHING_BIN, binPath, startHttpFront, type RunningCli, type RunningShare } from './helpers/cli.js';
+import { CreateMessageRequestSchema, ElicitRequestSchema, ListRootsRequestSchema } from '@modelcontextprotocol/sdk/types.js';
+import { ZROK2_STANDIN, enabledHome, settledStandins } from './fixtures/zrok2/harness.js';
+import { EVERYTHING_BIN, binPath, startGateway, startHttpFront, type RunningCli, type RunningShare } from './helpers/cli.js';
 import { DUAL_ERA_FIXTURE, MODERN_FIXTURE } from './helpers/era-fixtures.js';
 import { ShareHome, stdioBackend } from './helpers/share-home.js';
 
 type ClientKind = 'SDK v1 (2025-11-25)' | 'SDK v2 pinned to 2026-07-28' | 'SDK v2 auto';
 type BackendKind = 'server-everything (2025-11-25)' | '2026-07-28-only fixture' | 'dual-era fixture';
-type PathKind = 'gateway via mcp-tools run' | 'gateway via mcp-tools run --no-handover' | 'gateway via mcp-tools http' | 'bridge via mcp-tools run';
+type PathKind =
+  | 'gateway via mcp-tools run'
+  | 'gateway via mcp-tools run --no-handover'
+  | 'gateway via mcp-tools http'
+  | 'gateway on zrok (stand-in) via mcp-tools run'
+  | 'bridge via mcp-tools run';
+
+type Call = [tool: string, args: Record<string, unknown>];
+
+/** What each backend offers for each part of a cell, and what the client should see. */
+interface BackendSpec {
+  script: string;
+  args: string[];
+  echo: (text: string) => [...Call, string];
+  sample: Call;
+  /** A tool that asks the client for an elicitation, which it declines; its answer says so. */
+  elicit: [...Call, RegExp];
+  /** A tool that asks the client for its roots and shows them. */
+  roots: Call;
+  /**
+   * A tool that reports progress at least `count` times well before it answers: the SDK clients
+   * hand a notification to `onprogress` a microtask late, so one sent right before the answer
+   * can find the call already over, on any path (direct too).
+   */
+  progress: [...Call, number];
+  prompt: [name: string, args: Record<string, string>, text: string];
+  resource: [uri: string, text: RegExp];
+}
 
 const CLIENTS: ClientKind[] = ['SDK v1 (2025-11-25)', 'SDK v2 pinned to 2026-07-28', 'SDK v2 auto'];
-const BACKENDS: Record<BackendKind, { script: string; args: string[]; echo: (text: string) => [string, Record<string, unknown>, string]; sample: [string, Record<string, unknown>] }> = {
+const FIXTURE = (script: string): BackendSpec => ({
+  script,
+  args: [],
+  echo: (text) => ['echo', { text }, text],
+  sample: ['ask', { kinds: ['sampling'] }],
+  elicit: ['ask', { kinds: ['elicitation'] }, /elicited: decline/],
+  roots: ['ask', { kinds: ['roots'] }],
+  progress: ['sleep', { ms: 100 }, 1],
+  prompt: ['greeting', { name: 'Ada' }, 'Hello, Ada!'],
+  resource: ['modern://info', /served by the modern fixture/],
+});
+const BACKENDS: Record<BackendKind, BackendSpec> = {
   'server-everything (2025-11-25)': {
     script: EVERYTHING_BIN,
     args: ['stdio'],
     echo: (text) => ['echo', { message: text }, `Echo: ${text}`],
     sample: ['trigger-sampling-request', { prompt: 'say something' }],
+    elicit: ['trigger-elicitation-request', {}, /declined/],
+    roots: ['get-roots-list', {}],
+    progress: ['trigger-long-running-operation', { duration: 0.3, steps: 3 }, 2],
+    prompt: ['simple-prompt', {}, 'This is a simple prompt without arguments.'],
+    resource: ['demo://resource/static/document/architecture.md', /\S/],
   },
-  '2026-07-28-only fixture': { script: MODERN_FIXTURE, args: [], echo: (text) => ['echo', { text }, text], sample: ['ask', { kinds: ['sampling'] }] },
-  'dual-era fixture': { script: DUAL_ERA_FIXTURE, args: [], echo: (text) => ['echo', { text }, text], sample: ['ask', { kinds: ['sampling'] }] },
+  '2026-07-28-only fixture': FIXTURE(MODERN_FIXTURE),
+  'dual-era fixture': FIXTURE(DUAL_ERA_FIXTURE),
 };
-const PATHS: PathKind[] = ['gateway via mcp-tools run', 'gateway via mcp-tools run --no-handover', 'gateway via mcp-tools http', 'bridge via mcp-tools run'];
+const PATHS: PathKind[] = [
+  'gateway via mcp-tools run',
+  'gateway via mcp-tools run --no-handover',
+  'gateway via mcp-tools http',
+  'gateway on zrok (stand-in) via mcp-tools run',
+  'bridge via mcp-tools run',
+];
 
 /** What every client answers to sampling, to be found in the tool's result. */
 const SAMPLED = 'SAMPLED-BY-THE-CLIENT';
+/** Every client's one root. */
+const ROOT = { uri: 'file:///matrix/root', name: 'matrix' };
+const CAPABILITIES = { sampling: {}, elicitation: {}, roots: { listChanged: true } };
 
 /**
  * The cells that cannot work, and why: the bridge passes bytes, so it cannot translate.
@@ -49,85 +106,157 @@ function expectedFailure(client: ClientKind, backend: BackendKind, path: PathKin
   return undefined;
 }
 
-/** A client of one kind, sampling answered, whichever SDK. */
+/** A client of one kind, answering sampling, elicitation (declined) and roots, whichever SDK. */
 interface AnyClient {
   names(): Promise<string[]>;
-  call(name: string, args: Record<string, unknown>): Promise<string>;
+  /** The text of a tool's result; `progress` counts its progress notifications. */
+  call(name: string, args: Record<string, unknown>, progress?: { seen: number }): Promise<string>;
+  prompt(name: string, args: Record<string, string>): Promise<string>;
+  read(uri: string): Promise<{ uri: string; text: string }>;
   close(): Promise<void>;
 }
 
+const textOf = (result: object): string => (((result as { content?: { type: string; text?: string }[] }).content) ?? []).map((c) => c.text ?? '').join('');
+const promptText = (result: { messages: { content: unknown }[] }): string => result.messages.map((m) => (m.content as { text?: string }).text ?? '').join('');
+const firstContent = (result: { contents: unknown[] }): { uri: string; text: string } => {
+  const first = result.contents[0] as { uri: string; text?: string };
+  return { uri: first.uri, text: first.text ?? '' };
+};
+
 async function connect(kind: ClientKind, target: { stdio: string[] } | { url: URL }, env: NodeJS.ProcessEnv): Promise<AnyClient> {
   const fullEnv = { ...(process.env as Record<string, string>), ...(env as Record<string, string>) };
-  const textOf = (result: object): string => (((result as { content?: { type: string; text?: string }[] }).content) ?? []).map((c) => c.text ?? '').join('');
   if (kind === 'SDK v1 (2025-11-25)') {
-    const client = new V1Client({ name: 'matrix-v1', version: '1' }, { capabilities: { sampling: {} } });
+    const client = new V1Client({ name: 'matrix-v1', version: '1' }, { capabilities: CAPABILITIES });
     client.setRequestHandler(CreateMessageRequestSchema, () => ({ model: 'm', role: 'assistant', content: { type: 'text', text: SAMPLED } }));
+    client.setRequestHandler(ElicitRequestSchema, () => ({ action: 'decline' }));
+    client.setRequestHandler(ListRootsRequestSchema, () => ({ roots: [ROOT] }));
     await client.connect('url' in target ? new V1Http(target.url) : new V1Stdio({ command: process.execPath, args: target.stdio, env: fullEnv, stderr: 'ignore' }));
     return {
       names: async () => (await client.listTools()).tools.map((t) => t.name),
-      call: async (name, args) => textOf(await client.callTool({ name, arguments: args })),
+      call: async (name, args, progress) => textOf(await client.callTool({ name, arguments: args }, undefined, progress === undefined ? {} : { onprogress: () => void progress.seen++ })),
+      prompt: async (name, args) => promptText(await client.getPrompt({ name, arguments: args })),
+      read: async (uri) => firstContent(await client.readResource({ uri })),
       close: () => client.close(),
     };
   }
   const mode = kind === 'SDK v2 auto' ? 'auto' : { pin: '2026-07-28' as const };
-  const client = new V2Client({ name: 'matrix-v2', version: '2' }, { versionNegotiation: { mode }, capabilities: { sampling: {} } });
+  const client = new V2Client({ name: 'matrix-v2', version: '2' }, { versionNegotiation: { mode }, capabilities: CAPABILITIES });
   client.setRequestHandler('sampling/createMessage', () => ({ model: 'm', role: 'assistant', content: { type: 'text', text: SAMPLED } }));
+  client.setRequestHandler('elicitation/create', () => ({ action: 'decline' }));
+  client.setRequestHandler('roots/list', () => ({ roots: [ROOT] }));
   await client.connect('url' in target ? new V2Http(target.url) : new V2Stdio({ command: process.execPath, args: target.stdio, env: fullEnv, stderr: 'ignore' }));
   return {
     names: async () => (await client.listTools()).tools.map((t) => t.name),
-    call: async (name, args) => textOf(await client.callTool({ name, arguments: args })),
+    call: async (name, args, progress) => textOf(await client.callTool({ name, arguments: args }, progress === undefined ? {} : { onprogress: () => void progress.seen++ })),
+    prompt: async (name, args) => promptText(await client.getPrompt({ name, arguments: args })),
+    read: async (uri) => firstContent(await client.readResource({ uri })),
     close: () => client.close(),
+  };
+}
+
+/** Two machines on one zrok network (the stand-in): gateways serve on one, clients run on the other. */
+interface ZrokNetwork {
+  root: string;
+  serverEnv: NodeJS.ProcessEnv;
+  clientEnv: NodeJS.ProcessEnv;
+  serverHome: string;
+  clientHome: string;
+}
+
+async function zrokNetwork(): Promise<ZrokNetwork> {
+  const root = await mkdtemp(join(tmpdir(), 'mcpgw-matrix-zrok-'));
+  const common = { ZROK2_BIN: ZROK2_STANDIN, ZROK2_STANDIN_NETWORK: join(root, 'network'), ZROK2_STANDIN_HTTP_ONLY: '1', MCP_SHARE_PROVIDER: 'zrok' };
+  const serverHome = await enabledHome(root, 'server');
+  const clientHome = await enabledHome(root, 'client');
+  return {
+    root,
+    serverHome,
+    clientHome,
+    serverEnv: { ...common, HOME: serverHome, MCP_GATEWAY_HOME: join(serverHome, '.mcp-gateway') },
+    clientEnv: { ...common, HOME: clientHome, MCP_GATEWAY_HOME: join(clientHome, '.mcp-gateway') },
   };
 }
 
 describe('protocol matrix: clients × backends × paths', () => {
   let home: ShareHome;
+  let zrok: ZrokNetwork;
   const gateways = new Map<BackendKind, RunningShare>();
+  const zrokGateways = new Map<BackendKind, RunningShare>();
   const bridges = new Map<BackendKind, RunningShare>();
   const fronts = new Map<BackendKind, URL>();
   const clis: RunningCli[] = [];
 
   before(async () => {
     home = await ShareHome.create('matrix');
-    for (const [kind, backend] of Object.entries(BACKENDS) as [BackendKind, (typeof BACKENDS)[BackendKind]][]) {
-      const gateway = await home.startGateway(`backends:\n${stdioBackend('b', backend.script, backend.args)}`);
+    zrok = await zrokNetwork();
+    for (const [kind, backend] of Object.entries(BACKENDS) as [BackendKind, BackendSpec][]) {
+      const config = `backends:\n${stdioBackend('b', backend.script, backend.args)}`;
+      const gateway = await home.startGateway(config);
       gateways.set(kind, gateway);
       bridges.set(kind, await home.startBridge([process.execPath, backend.script, ...backend.args]));
       const front = await startHttpFront(gateway.token, home.env);
       clis.push(front.cli);
       fronts.set(kind, front.url);
+      // The same gateway on a zrok share, open to the client's account only.
+      const file = await home.writeConfig(`zrok: {share: {access_grants: [account-client]}}\n${config}`, `zrok-${zrokGateways.size}.yml`);
+      zrokGateways.set(kind, await startGateway(file, zrok.serverEnv, ['--provider', 'zrok']));
     }
   });
 
   after(async () => {
     for (const cli of clis) cli.proc.kill('SIGTERM');
-    await Promise.all(clis.map((cli) => cli.exited));
+    await Promise.all([...clis.map((cli) => cli.exited), ...[...zrokGateways.values()].map((g) => g.stop())]);
     await home.cleanup();
+    assert.deepEqual(await settledStandins(zrok.serverHome, 10_000), [], 'no zrok2 left on the serving side');
+    assert.deepEqual(await settledStandins(zrok.clientHome, 10_000), [], 'no zrok2 left on the client side');
+    await rm(zrok.root, { recursive: true, force: true });
   });
+
+  /** How a client of `path` is started, and in which environment. */
+  function targetOf(path: PathKind, backend: BackendKind): { target: { stdio: string[] } | { url: URL }; env: NodeJS.ProcessEnv } {
+    const run = (token: string, extra: string[] = []): { stdio: string[] } => ({ stdio: [binPath('mcp-tools'), 'run', token, ...extra] });
+    const token = (shares: Map<BackendKind, RunningShare>): string => shares.get(backend)?.token as string;
+    switch (path) {
+      case 'gateway via mcp-tools run':
+        return { target: run(token(gateways)), env: home.env };
+      case 'gateway via mcp-tools run --no-handover':
+        return { target: run(token(gateways), ['--no-handover']), env: home.env };
+      case 'gateway via mcp-tools http':
+        return { target: { url: fronts.get(backend) as URL }, env: home.env };
+      case 'gateway on zrok (stand-in) via mcp-tools run':
+        return { target: run(token(zrokGateways)), env: zrok.clientEnv };
+      case 'bridge via mcp-tools run':
+        return { target: run(token(bridges)), env: home.env };
+    }
+  }
 
   for (const client of CLIENTS) {
     for (const backend of Object.keys(BACKENDS) as BackendKind[]) {
       for (const path of PATHS) {
         const failure = expectedFailure(client, backend, path);
         it(`${client} → ${path} → ${backend}${failure === undefined ? '' : ': refused'}`, async () => {
-          const viaBridge = path === 'bridge via mcp-tools run';
-          const token = (viaBridge ? bridges : gateways).get(backend)?.token as string;
-          const target =
-            path === 'gateway via mcp-tools http'
-              ? { url: fronts.get(backend) as URL }
-              : { stdio: [binPath('mcp-tools'), 'run', token, ...(path === 'gateway via mcp-tools run --no-handover' ? ['--no-handover'] : [])] };
+          const { target, env } = targetOf(path, backend);
           if (failure !== undefined) {
-            await assert.rejects(async () => (await connect(client, target, home.env)).close(), Error, failure);
+            await assert.rejects(async () => (await connect(client, target, env)).close(), Error, failure);
             return;
           }
-          const session = await connect(client, target, home.env);
+          const session = await connect(client, target, env);
           try {
-            const prefix = viaBridge ? '' : 'b_';
+            const prefix = path === 'bridge via mcp-tools run' ? '' : 'b_';
             const spec = BACKENDS[backend];
             const [echo, args, expected] = spec.echo(`${client}/${path}`);
             assert.ok((await session.names()).includes(`${prefix}echo`), 'tools listed');
             assert.equal(await session.call(`${prefix}${echo}`, args), expected);
+            const progress = { seen: 0 };
+            await session.call(`${prefix}${spec.progress[0]}`, spec.progress[1], progress);
+            assert.ok(progress.seen >= spec.progress[2], `progress notifications: ${progress.seen}`);
+            assert.equal(await session.prompt(`${prefix}${spec.prompt[0]}`, spec.prompt[1]), spec.prompt[2]);
+            const read = await session.read(spec.resource[0]);
+            assert.equal(read.uri, spec.resource[0]);
+            assert.match(read.text, spec.resource[1]);
             assert.match(await session.call(`${prefix}${spec.sample[0]}`, spec.sample[1]), new RegExp(SAMPLED), 'the backend’s sampling request answered by the client');
+            assert.match(await session.call(`${prefix}${spec.elicit[0]}`, spec.elicit[1]), spec.elicit[2], 'the elicitation declined by the client');
+            assert.match(await session.call(`${prefix}${spec.roots[0]}`, spec.roots[1]), new RegExp(ROOT.uri), 'the client’s roots');
           } finally {
             await session.close();
           }

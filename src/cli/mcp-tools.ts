@@ -42,6 +42,7 @@ runCli('mcp-tools', async () => {
     .addOption(logLevelOption())
     .addHelpText('after', '\nExample (Claude Desktop mcpServers):\n  { "command": "mcp-tools", "args": ["run", "k3v9x0q2m7ab"] }')
     .action((token: string, flags: CommonFlags & { handover: boolean }) => {
+      exitOnSignals();
       result = run(token, flags);
     });
 
@@ -70,6 +71,7 @@ runCli('mcp-tools', async () => {
     .addOption(providerOption())
     .addOption(logLevelOption('warn'))
     .action((token: string, flags: CommonFlags) => {
+      exitOnSignals();
       result = list(token, flags);
     });
 
@@ -83,6 +85,7 @@ runCli('mcp-tools', async () => {
     .addOption(providerOption())
     .addOption(logLevelOption('warn'))
     .action((token: string, tool: string, args: string | undefined, flags: CommonFlags & { json?: boolean }) => {
+      exitOnSignals();
       result = call(token, tool, args, flags);
     });
 
@@ -105,6 +108,17 @@ runCli('mcp-tools', async () => {
   program.parse();
   return result;
 });
+
+/**
+ * SIGINT, SIGTERM and SIGHUP end the process through `exit`, not by the signal's default: so the
+ * zrok2 access a zrok share was dialled with is stopped on the way out (src/share/zrok/process.ts),
+ * where dying of the signal would leave it running. (SDK clients stop their stdio servers with
+ * SIGTERM; an SDK v2 client may start one and stop it again at once while it connects.)
+ */
+function exitOnSignals(): void {
+  onShutdownSignal((signal) => exit(signal === 'SIGINT' ? 130 : 143));
+  process.once('SIGHUP', () => exit(129));
+}
 
 async function run(token: string, flags: CommonFlags & { handover: boolean }): Promise<number> {
   const logger = deferredLogger({ name: 'mcp-tools', level: flags.logLevel });

@@ -1,11 +1,9 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { accessSync, constants, statSync } from 'node:fs';
 import type { Socket } from 'node:net';
-import path from 'node:path';
 import { GatewayError, describeError, isGatewayError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { LineSplitter } from '../wire/lines.js';
-import { nativePackage } from '../wire/native.js';
+import { guardedCommand } from '../wire/native.js';
 import { type Era, discoveredAsInitialized, envelopeFor, refusedForModern } from './era.js';
 import { StreamTransport } from './stream-transport.js';
 import { type RawResponse, UpstreamConnection } from './upstream.js';
@@ -52,7 +50,7 @@ export class StdioUpstream {
     this.#logger = options.logger;
     const direct = options.stdio ?? (options.socket === undefined ? undefined : [options.socket, options.socket]);
     const env = spec.inheritEnv === false ? { ...spec.env } : spec.env === undefined ? process.env : { ...process.env, ...spec.env };
-    const [command, args] = guarded(spec, env);
+    const [command, args] = guardedCommand(spec.command, spec.args, env, spec.cwd);
     this.child = spawn(command, args, {
       cwd: spec.cwd,
       env,
@@ -146,37 +144,6 @@ export class StdioUpstream {
     clearTimeout(timer);
     return result;
   }
-}
-
-/**
- * The command line that starts `spec`: under the parent guard of the optional native package
- * where it is built (Linux), so the process and its group die with us even when we are killed with
- * SIGKILL; plain otherwise, and then a process busy in a call outlives a killed gateway until it
- * next reads its stdin (README, Reliability). A command that cannot be found is started plain, so
- * that its spawn fails as it always did (ENOENT) instead of in the guard.
- */
-function guarded(spec: StdioServerSpec, env: NodeJS.ProcessEnv): [string, string[]] {
-  const guard = nativePackage()?.parentGuardPath;
-  const file = guard === undefined ? undefined : findExecutable(spec.command, env['PATH'], spec.cwd);
-  if (guard === undefined || file === undefined) return [spec.command, [...spec.args]];
-  return [guard, [String(process.pid), file, spec.command, ...spec.args]];
-}
-
-/** The file `execvp` would run for `command` (searched on `pathVariable` unless it has a slash). */
-function findExecutable(command: string, pathVariable: string | undefined, cwd: string | undefined): string | undefined {
-  const base = cwd ?? process.cwd();
-  const dirs = command.includes('/') ? [''] : (pathVariable ?? '').split(path.delimiter).map((dir) => dir || '.');
-  for (const dir of dirs) {
-    const candidate = path.resolve(base, dir, command);
-    try {
-      accessSync(candidate, constants.X_OK);
-      if (!statSync(candidate).isFile()) continue;
-    } catch {
-      continue;
-    }
-    return candidate;
-  }
-  return undefined;
 }
 
 /** Why a server failed the start-up check, in one line. */

@@ -227,9 +227,10 @@ describe('mcp-tools run hands its stdio over to a local gateway', { skip: FD_PAS
     const backends = descendants(pid).filter((child) => !backendsBefore.has(child));
     assert.ok(backends.length > 0, 'the session started its own backend');
 
-    // stdin stays open: only the control socket tells the gateway that mcp-tools is gone.
-    cli.proc.kill('SIGTERM');
-    assert.equal((await within(cli.exited, 10_000, 'mcp-tools to die')).signal, 'SIGTERM');
+    // stdin stays open, and SIGKILL leaves mcp-tools no last word: only its control socket,
+    // closed by the kernel, tells the gateway that it is gone.
+    cli.proc.kill('SIGKILL');
+    assert.equal((await within(cli.exited, 10_000, 'mcp-tools to die')).signal, 'SIGKILL');
     await waitFor(() => logged(gateway, 'session closed').some((e) => e.session === session), 10_000, `'session closed' for ${session}`);
     await waitFor(() => backends.every((child) => !isAlive(child)), 10_000, 'the session backend to exit');
     // The gateway held the last copy of the client's stdout; releasing it ends the stream.

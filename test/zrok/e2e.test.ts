@@ -9,8 +9,8 @@ import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { SSEClientTransport } from '@modelcontextprotocol/sdk/client/sse.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { CreateMessageRequestSchema, ElicitRequestSchema } from '@modelcontextprotocol/sdk/types.js';
-import { ZROK2_STANDIN, enabledHome, runZrok2, settledStandins } from '../fixtures/zrok2/harness.js';
-import { EVERYTHING_BIN, connectThroughTools, runCli, startBridge, startGateway, waitFor, type RunningShare } from '../helpers/cli.js';
+import { ZROK2_STANDIN, enabledHome, runZrok2, settledStandins, standinProcesses } from '../fixtures/zrok2/harness.js';
+import { EVERYTHING_BIN, binPath, connectThroughTools, runCli, startBridge, startGateway, waitFor, type RunningShare } from '../helpers/cli.js';
 import { tapProgress, text } from '../helpers/mcp.js';
 import { dynamicBackend, firstJsonLine } from '../helpers/share-home.js';
 
@@ -60,6 +60,24 @@ describe('zrok shares through the zrok2 stand-in', () => {
     const gone = await runCli('mcp-tools', ['run', bridge.token, '--provider', 'zrok'], clientEnv);
     assert.equal(gone.code, 1);
     assert.equal(gone.stderr.split('\n').filter(Boolean).length, 1, gone.stderr);
+  });
+
+  it('stops the zrok2 access of mcp-tools run when mcp-tools is sent SIGTERM, SIGINT or SIGHUP', async () => {
+    const bridge = await startBridge(['--provider', 'zrok', '--access-grant', 'account-client', process.execPath, EVERYTHING_BIN, 'stdio'], serverEnv);
+    shares.push(bridge);
+    for (const [signal, code] of [['SIGTERM', 143], ['SIGINT', 130], ['SIGHUP', 129]] as const) {
+      const tools = spawn(process.execPath, [binPath('mcp-tools'), 'run', bridge.token, '--provider', 'zrok'], { env: { ...process.env, ...clientEnv }, stdio: ['pipe', 'pipe', 'ignore'] });
+      // Connected once it answers: its access is up.
+      const answered = firstJsonLine<{ id: number }>(tools);
+      tools.stdin.write(`${JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'signals', version: '1' } } })}\n`);
+      assert.equal((await answered).id, 1);
+      assert.equal((await standinProcesses(clientHome)).length, 1, 'one access while connected');
+      const exited = new Promise<number | null>((resolve) => tools.once('exit', (exitCode) => resolve(exitCode)));
+      tools.kill(signal);
+      assert.equal(await exited, code, `exit status after ${signal}`);
+      assert.deepEqual(await settledStandins(clientHome, 10_000), [], `no zrok2 access left after ${signal}`);
+    }
+    await bridge.stop();
   });
 
   it('auto serves on zrok when zrok2 is enabled, and says so', async () => {
