@@ -96,15 +96,21 @@ export function headerSafe(value: string): string {
 const MCP_NAME_FIELD: Readonly<Record<string, string>> = { 'tools/call': 'name', 'prompts/get': 'name', 'resources/read': 'uri' };
 
 /**
- * A fetch that adds the 2026-07-28 headers to each request carrying the envelope. The SDK v1
- * transport we post with knows nothing of them; 2025 requests (no envelope) pass untouched,
- * after one substring test.
+ * A fetch (one per connection) that adds the 2026-07-28 headers to each request carrying the
+ * envelope, and cancels such a request the way that revision's HTTP does: by closing its
+ * exchange. The SDK v1 transport we post with knows nothing of either, nor lets one request be
+ * aborted alone; so each enveloped request gets an AbortController of its own here, kept while
+ * its response is read, and the `notifications/cancelled` the connection sends for it aborts it
+ * (and is posted too). 2025 requests (no envelope) pass untouched, after one substring test.
  */
 export function withModernHeaders(fetchImpl: FetchLike, tools: ToolHeaders): FetchLike {
+  const exchanges = new Map<string, AbortController>();
   return (url, init) => {
     const body = init?.body;
-    if (typeof body !== 'string' || !body.includes(META.protocolVersion)) return fetchImpl(url, init);
-    let message: { method?: unknown; params?: Obj };
+    if (typeof body !== 'string') return fetchImpl(url, init);
+    if (exchanges.size > 0 && body.includes('"notifications/cancelled"')) cancelExchange(body, exchanges);
+    if (!body.includes(META.protocolVersion)) return fetchImpl(url, init);
+    let message: { id?: unknown; method?: unknown; params?: Obj };
     try {
       message = JSON.parse(body) as typeof message;
     } catch {
@@ -120,8 +126,49 @@ export function withModernHeaders(fetchImpl: FetchLike, tools: ToolHeaders): Fet
     if (typeof name === 'string') headers.set('mcp-name', headerSafe(name));
     const declared = message.method === 'tools/call' && typeof name === 'string' ? tools.get(name) : undefined;
     if (declared !== undefined) for (const [header, value] of paramHeaders(declared, message.params?.['arguments'])) headers.set(header, value);
-    return fetchImpl(url, { ...init, headers }).then(answerInBody);
+    const id = typeof message.id === 'string' || typeof message.id === 'number' ? String(message.id) : undefined;
+    if (id === undefined) return fetchImpl(url, { ...init, headers }).then(answerInBody);
+    const exchange = new AbortController();
+    exchanges.set(id, exchange);
+    const signal = init?.signal === undefined || init.signal === null ? exchange.signal : AbortSignal.any([init.signal, exchange.signal]);
+    const forget = (): void => {
+      if (exchanges.get(id) === exchange) exchanges.delete(id);
+    };
+    return fetchImpl(url, { ...init, headers, signal }).then(answerInBody).then(
+      (response) => whileRead(response, forget),
+      (error: unknown) => {
+        forget();
+        throw error;
+      },
+    );
   };
+}
+
+/** Aborts the exchange of the request a `notifications/cancelled` names. */
+function cancelExchange(body: string, exchanges: Map<string, AbortController>): void {
+  try {
+    const requestId = (JSON.parse(body) as { method?: unknown; params?: { requestId?: unknown } }).params?.requestId;
+    if (typeof requestId !== 'string' && typeof requestId !== 'number') return;
+    const exchange = exchanges.get(String(requestId));
+    exchanges.delete(String(requestId));
+    exchange?.abort();
+  } catch {
+    // not JSON: nothing to cancel
+  }
+}
+
+/** `response`, with `done` called once its body has been read to the end, failed or been cancelled. */
+function whileRead(response: Response, done: () => void): Response {
+  if (response.body === null) {
+    done();
+    return response;
+  }
+  const { readable, writable } = new TransformStream<Uint8Array, Uint8Array>();
+  response.body
+    .pipeTo(writable)
+    .catch(() => undefined)
+    .finally(done);
+  return new Response(readable, { status: response.status, statusText: response.statusText, headers: response.headers });
 }
 
 /**

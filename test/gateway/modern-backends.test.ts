@@ -126,14 +126,18 @@ ${onlyTools}`;
     });
   }
 
-  it('forwards a client cancellation to a modern backend', async () => {
-    const controller = new AbortController();
-    const call = callAndSeeStart(client, { name: 'm_sleep', arguments: { ms: 15_000 } }, { signal: controller.signal });
-    await call.started;
-    controller.abort('changed my mind');
-    await assert.rejects(call.result);
-    await waitFor(async () => text(await client.callTool({ name: 'm_cancellations', arguments: {} })) === '1', 5_000, 'the cancellation at the backend');
-  });
+  for (const backend of ['m', 'h']) {
+    it(`forwards a client cancellation to modern backend '${backend}'`, async () => {
+      const before = Number(text(await client.callTool({ name: `${backend}_cancellations`, arguments: {} })));
+      const controller = new AbortController();
+      const call = callAndSeeStart(client, { name: `${backend}_sleep`, arguments: { ms: 15_000 } }, { signal: controller.signal });
+      await call.started;
+      controller.abort('changed my mind');
+      await assert.rejects(call.result);
+      const counted = async (): Promise<boolean> => Number(text(await client.callTool({ name: `${backend}_cancellations`, arguments: {} }))) === before + 1;
+      await waitFor(counted, 5_000, 'the cancellation at the backend');
+    });
+  }
 
   it('gives a modern backend the log level with each request instead of logging/setLevel', async () => {
     const logged: string[] = [];
