@@ -86,6 +86,33 @@ export function paramHeaders(declarations: readonly HeaderDeclaration[], args: u
   return headers;
 }
 
+/**
+ * As a server: what disagrees between a call's `Mcp-Param-*` headers (`header(name)`, lower-case
+ * names) and its `arguments`, by the tool's declarations; undefined when they agree. An argument
+ * the body carries needs its header, with the same value (numbers compared as numbers).
+ */
+export function paramHeaderMismatch(declarations: readonly HeaderDeclaration[], args: unknown, header: (name: string) => string | undefined): string | undefined {
+  for (const { path, header: name } of declarations) {
+    let value: unknown = args;
+    for (const key of path) value = value !== null && typeof value === 'object' ? (value as Obj)[key] : undefined;
+    const text = typeof value === 'string' ? value : typeof value === 'boolean' || (typeof value === 'number' && Number.isFinite(value)) ? String(value) : undefined;
+    if (text === undefined) continue;
+    const sent = header(`mcp-param-${name.toLowerCase()}`);
+    if (sent === undefined) return `the body carries ${path.join('.')} but the Mcp-Param-${name} header is absent`;
+    const decoded = decodeHeaderValue(sent.trim());
+    const same = typeof value === 'number' && decoded !== undefined && /^-?\d+(\.\d+)?$/.test(decoded) ? Number(decoded) === value : decoded === text;
+    if (!same) return `the Mcp-Param-${name} header disagrees with the body's ${path.join('.')}`;
+  }
+  return undefined;
+}
+
+/** A header value, with the `=?base64?…?=` sentinel decoded (undefined when malformed). */
+export function decodeHeaderValue(value: string): string | undefined {
+  const match = /^=\?base64\?([A-Za-z0-9+/]*={0,2})\?=$/.exec(value);
+  if (match === null) return value;
+  return Buffer.from(match[1] ?? '', 'base64').toString('utf8');
+}
+
 /** A header value as 2026-07-28 carries it: as is when plain printable ASCII, else base64 in `=?base64?…?=`. */
 export function headerSafe(value: string): string {
   const plain = value !== '' && value === value.trim() && /^[\x20-\x7e\t]*$/.test(value) && !(value.startsWith('=?base64?') && value.endsWith('?='));
@@ -209,18 +236,26 @@ export function learningToolHeaders(transport: Transport, tools: ToolHeaders, lo
   return transport;
 }
 
+/** Notes the header declarations of the tools of a tools/list answer (valid ones only). */
+export function noteToolHeaders(listed: unknown, tools: ToolHeaders): void {
+  if (!Array.isArray(listed)) return;
+  for (const tool of listed as Obj[]) {
+    if (typeof tool['name'] !== 'string') continue;
+    const scan = scanHeaderDeclarations(tool['inputSchema']);
+    if (scan.valid && scan.declarations.length > 0) tools.set(tool['name'], scan.declarations);
+    else tools.delete(tool['name']);
+  }
+}
+
 function learn(listed: Obj[], tools: ToolHeaders, logger: Logger, message: JSONRPCMessage): void {
   const usable = listed.filter((tool) => {
     if (typeof tool['name'] !== 'string') return true;
     const scan = scanHeaderDeclarations(tool['inputSchema']);
-    if (!scan.valid) {
-      logger.warn({ tool: tool['name'], reason: scan.reason }, 'leaving out a tool whose x-mcp-header declaration is invalid');
-      tools.delete(tool['name']);
-      return false;
-    }
-    if (scan.declarations.length > 0) tools.set(tool['name'], scan.declarations);
-    else tools.delete(tool['name']);
-    return true;
+    if (scan.valid) return true;
+    logger.warn({ tool: tool['name'], reason: scan.reason }, 'leaving out a tool whose x-mcp-header declaration is invalid');
+    tools.delete(tool['name']);
+    return false;
   });
-  if (usable.length !== listed.length) ((message as { result: Obj }).result)['tools'] = usable;
+  noteToolHeaders(usable, tools);
+  if (usable.length !== listed.length) (message as { result: Obj }).result['tools'] = usable;
 }

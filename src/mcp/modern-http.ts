@@ -3,6 +3,7 @@ import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import type { JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
 import type { Logger } from '../log.js';
 import { type JsonRpcId, JsonRpcErrorCode } from './jsonrpc.js';
+import { type ToolHeaders, decodeHeaderValue, noteToolHeaders, paramHeaderMismatch } from './modern-headers.js';
 import { META, ModernErrorCode, envelopeVersion, isModernVersion } from './modern.js';
 
 type Obj = Record<string, unknown>;
@@ -11,6 +12,7 @@ type Obj = Record<string, unknown>;
 interface Route {
   readonly res: ServerResponse;
   readonly clientId: JsonRpcId;
+  readonly method: unknown;
   readonly progressToken: unknown;
   readonly listen: boolean;
   /** The client takes an SSE stream (else one JSON body, and notifications are dropped). */
@@ -49,6 +51,8 @@ export class ModernHttpFront {
   readonly #logger: Logger;
   readonly #jsonOnly: boolean;
   readonly #routes = new Map<string, Route>();
+  /** The `Mcp-Param-*` declarations of the tools this front has listed, to check calls against. */
+  readonly #toolHeaders: ToolHeaders = new Map();
   #upstream: Promise<Transport> | undefined;
   #nextId = 0;
 
@@ -61,7 +65,7 @@ export class ModernHttpFront {
   /** Serves one modern POST whose body has been read. */
   async handle(req: IncomingMessage, res: ServerResponse, message: Obj): Promise<void> {
     const id = message['id'] as JsonRpcId | undefined;
-    const mismatch = id === undefined ? undefined : headerMismatch(req, message);
+    const mismatch = id === undefined ? undefined : (headerMismatch(req, message) ?? this.#paramMismatch(req, message));
     if (mismatch !== undefined) {
       writeJson(res, 400, { jsonrpc: '2.0', id, error: { code: ModernErrorCode.HeaderMismatch, message: `Bad Request: header mismatch: ${mismatch}` } });
       return;
@@ -78,6 +82,7 @@ export class ModernHttpFront {
     const route: Route = {
       res,
       clientId: id,
+      method: message['method'],
       progressToken: (params['_meta'] as Obj | undefined)?.['progressToken'],
       listen: message['method'] === 'subscriptions/listen',
       sse: !this.#jsonOnly && accept.includes('text/event-stream'),
@@ -91,6 +96,22 @@ export class ModernHttpFront {
       void upstream.send({ jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId: wireId, reason: 'the HTTP response was closed' } }).catch(() => undefined);
     });
     await upstream.send({ ...message, id: wireId } as JSONRPCMessage);
+  }
+
+  /**
+   * What disagrees between a tools/call's `Mcp-Param-*` headers and its arguments, for a tool this
+   * front listed with declarations (a tool it has not listed is taken as it comes: the backend
+   * checks the headers the gateway makes from the arguments).
+   */
+  #paramMismatch(req: IncomingMessage, message: Obj): string | undefined {
+    if (message['method'] !== 'tools/call') return undefined;
+    const params = (message['params'] as Obj | undefined) ?? {};
+    const declared = typeof params['name'] === 'string' ? this.#toolHeaders.get(params['name']) : undefined;
+    if (declared === undefined) return undefined;
+    return paramHeaderMismatch(declared, params['arguments'], (name) => {
+      const value = req.headers[name];
+      return Array.isArray(value) ? value.join(', ') : value;
+    });
   }
 
   /** Ends the server-side session; open requests get an error. */
@@ -134,6 +155,7 @@ export class ModernHttpFront {
       const route = this.#routes.get(String(id));
       if (route === undefined) return;
       this.#routes.delete(String(id));
+      if (route.method === 'tools/list') noteToolHeaders((message['result'] as Obj | undefined)?.['tools'], this.#toolHeaders);
       this.#write(route, this.#forClient(message, String(id), route), true);
       return;
     }
@@ -209,13 +231,6 @@ function headerMismatch(req: IncomingMessage, message: Obj): string | undefined 
   const decoded = decodeHeaderValue(name.trim());
   if (decoded !== value) return `Mcp-Name ${name} but the body's params.${source} is ${value}`;
   return undefined;
-}
-
-/** A header value, with the `=?base64?…?=` sentinel decoded (undefined when malformed). */
-function decodeHeaderValue(value: string): string | undefined {
-  const match = /^=\?base64\?([A-Za-z0-9+/]*={0,2})\?=$/.exec(value);
-  if (match === null) return value;
-  return Buffer.from(match[1] ?? '', 'base64').toString('utf8');
 }
 
 function writeJson(res: ServerResponse, status: number, message: Obj): void {

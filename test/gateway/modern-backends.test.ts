@@ -7,7 +7,8 @@ import { after, before, describe, it } from 'node:test';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import { CreateMessageRequestSchema, ElicitRequestSchema, ListRootsRequestSchema, ResourceUpdatedNotificationSchema, ToolListChangedNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
-import { connectThroughTools, waitFor, type RunningShare } from '../helpers/cli.js';
+import { connectThroughTools, startHttpFront, waitFor, type RunningShare } from '../helpers/cli.js';
+import { Client as V2Client, StreamableHTTPClientTransport as V2Http } from '@modelcontextprotocol/client';
 import { callAndSeeStart, tapProgress, text } from '../helpers/mcp.js';
 import type { ChildProcess } from 'node:child_process';
 import { DUAL_ERA_FIXTURE as DUAL_ERA, MODERN_FIXTURE as MODERN, connectV2ThroughTools, startDualEraHttp } from '../helpers/era-fixtures.js';
@@ -280,6 +281,39 @@ ${stdioBackend('m', MODERN)}${stdioBackend('d', DUAL_ERA)}`);
     await client.subscribeResource({ uri: 'modern://info' });
     await client.callTool({ name: 'm_touch', arguments: { uri: 'modern://info' } });
     assert.equal(updates.length, 2, 'subscribing again listens again');
+  });
+
+  it('checks the Mcp-Param headers of calls at its HTTP front, for the tools it listed there', async () => {
+    const { cli, url } = await startHttpFront(gatewayToken, home.env);
+    try {
+      // The SDK v2 client sends the headers the tool declares on its own.
+      const modern = new V2Client({ name: 'params', version: '2' }, { versionNegotiation: { mode: { pin: '2026-07-28' } } });
+      await modern.connect(new V2Http(url));
+      assert.equal(text(await modern.callTool({ name: 'm_regional', arguments: { region: 'eu' } })), 'region eu');
+      await modern.close();
+      const envelope = { 'io.modelcontextprotocol/protocolVersion': '2026-07-28', 'io.modelcontextprotocol/clientCapabilities': {}, 'io.modelcontextprotocol/clientInfo': { name: 'raw', version: '1' } };
+      const post = (method: string, params: Record<string, unknown>, extra: Record<string, string> = {}): Promise<Response> =>
+        fetch(url, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', accept: 'application/json', 'mcp-protocol-version': '2026-07-28', 'mcp-method': method, ...(method === 'tools/call' ? { 'mcp-name': String(params['name']) } : {}), ...extra },
+          body: JSON.stringify({ jsonrpc: '2.0', id: 1, method, params: { ...params, _meta: envelope } }),
+        });
+      assert.equal((await post('tools/list', {})).status, 200);
+      const call = { name: 'm_regional', arguments: { region: 'eu' } };
+      for (const [extra, why] of [[{}, /Mcp-Param-Region header is absent/], [{ 'mcp-param-region': 'us' }, /disagrees/]] as const) {
+        const refused = await post('tools/call', call, extra);
+        assert.equal(refused.status, 400);
+        const error = ((await refused.json()) as { error: { code: number; message: string } }).error;
+        assert.equal(error.code, -32020);
+        assert.match(error.message, why);
+      }
+      const taken = await post('tools/call', call, { 'mcp-param-region': 'eu' });
+      assert.equal(taken.status, 200);
+      assert.equal(text(((await taken.json()) as { result: unknown }).result), 'region eu');
+    } finally {
+      cli.proc.kill('SIGTERM');
+      await cli.exited;
+    }
   });
 
   it('serves a 2026-07-28 client’s listen for a modern backend’s resource, end to end', async () => {
