@@ -13,18 +13,20 @@ import { JsonRpcErrorCode } from '../mcp/jsonrpc.js';
 import { CLIENT_TOOL_NAME_RULE } from '../mcp/naming.js';
 import { ShareServer } from '../mcp/share-server.js';
 import { StreamTransport } from '../mcp/stream-transport.js';
-import type { RawMessage, UpstreamConnection, UpstreamHandlers } from '../mcp/upstream.js';
-import { openUpstream, stdioSpec } from '../mcp/upstream-transport.js';
-import { StdioUpstream, describeExit } from '../mcp/stdio-upstream.js';
+import type { UpstreamConnection, UpstreamHandlers } from '../mcp/upstream.js';
+import { openUpstream } from '../mcp/upstream-transport.js';
+import type { StdioUpstream } from '../mcp/stdio-upstream.js';
 import type { ShareListener, ShareProvider, StdioHandover } from '../share/index.js';
-import { Backend, LIST_CHANGED_KINDS, type BackendCatalogue, type ListKind } from './backend.js';
+import { Backend, type BackendCatalogue, type ListKind } from './backend.js';
 import { Catalogue } from './catalogue.js';
 import { GatewaySession, type SessionHost } from './session.js';
 import type { StatusReport } from './admin.js';
 import type { Metrics } from './metrics.js';
 import type { Tracing } from './tracing.js';
 import { type ShareHealth, watchShare } from './share-health.js';
+import { SharedRouting } from './shared-routing.js';
 import { tasksCapability } from './tasks.js';
+import { WarmPool } from './warm-pool.js';
 
 /** Start-up progress of one backend, for the CLI to show. */
 export type BackendStatus =
@@ -83,7 +85,7 @@ export class Gateway implements SessionHost {
   readonly ready: Promise<void>;
   #backends: Backend[];
   /** Processes of `warm` backends started ahead of the sessions that will take them. */
-  readonly #warm = new Map<string, StdioUpstream[]>();
+  readonly #warm: WarmPool;
   readonly #provider: ShareProvider;
   readonly #dialProvider: ShareProvider;
   readonly #sessions = new Set<GatewaySession>();
@@ -91,8 +93,7 @@ export class Gateway implements SessionHost {
   readonly #idleWatches = new Map<GatewaySession, IdleWatch>();
   /** By backend, not id: a reload that changes a backend keeps its old connection apart from the new one. */
   readonly #shared = new Map<Backend, Promise<UpstreamConnection>>();
-  readonly #sharedClaims = new Map<string, GatewaySession[]>();
-  #droppedNotifications = 0;
+  readonly #routing: SharedRouting;
   /** Discovery connections still being closed. */
   readonly #closingDiscoveries = new Set<Promise<void>>();
   readonly #retries = new Set<NodeJS.Timeout>();
@@ -115,6 +116,8 @@ export class Gateway implements SessionHost {
     this.#dialProvider = options.dialProvider ?? options.provider;
     this.#backends = options.config.backends.map((b) => new Backend(b));
     this.ready = new Promise((resolve) => (this.#resolveReady = resolve));
+    this.#warm = new WarmPool(this.logger, () => this.#stopping === undefined);
+    this.#routing = new SharedRouting({ logger: this.logger, sessions: () => this.#sessions, listChanged: (backend, connection, kind) => this.listChanged(backend, connection, kind) });
   }
 
   /** Claims the share, discovers every backend, then serves. */
@@ -135,7 +138,7 @@ export class Gateway implements SessionHost {
       throw error;
     }
     gateway.#resolveReady();
-    for (const backend of gateway.#backends) if (backend.catalogue !== undefined) gateway.#fillWarm(backend);
+    for (const backend of gateway.#backends) if (backend.catalogue !== undefined) gateway.#warm.fill(backend);
     return gateway;
   }
 
@@ -213,7 +216,7 @@ export class Gateway implements SessionHost {
     const gone = new Set(retired.map((b) => b.id));
     for (const session of this.#sessions) session.retireBackends(gone);
     this.#catalogueChanged(['tools', 'prompts', 'resources']);
-    for (const backend of fresh) if (backend.catalogue !== undefined) this.#fillWarm(backend);
+    for (const backend of fresh) if (backend.catalogue !== undefined) this.#warm.fill(backend);
     const ids = (list: Backend[]): string[] => list.map((b) => b.id);
     const changed = ids(fresh).filter((id) => current.has(id));
     return { added: ids(fresh).filter((id) => !current.has(id)), changed, removed: ids(retired).filter((id) => !changed.includes(id)), needRestart };
@@ -226,9 +229,7 @@ export class Gateway implements SessionHost {
       this.#shared.delete(backend);
       void shared.then((connection) => connection.close(), () => undefined);
     }
-    const warm = this.#warm.get(backend.id) ?? [];
-    this.#warm.delete(backend.id);
-    for (const upstream of warm) void upstream.stop();
+    void this.#warm.stop(backend.id);
   }
 
   /** Tool calls forwarded since start. */
@@ -280,44 +281,7 @@ export class Gateway implements SessionHost {
       capabilities: init['capabilities'] ?? {},
       clientInfo: init['clientInfo'] ?? DISCOVERY_CLIENT,
     };
-    return this.#open(backend, params, handlers, backend.id, this.logger.child({ session: session.id }), this.#takeWarm(backend)).then((opened) => opened.connection);
-  }
-
-  /** A process started ahead for this backend (`warm`), if one waits; the pool is topped up behind it. */
-  #takeWarm(backend: Backend): StdioUpstream | undefined {
-    const pool = this.#warm.get(backend.id) ?? [];
-    let taken = pool.shift();
-    // One that has just exited may not have been dropped yet.
-    while (taken !== undefined && (taken.child.exitCode !== null || taken.child.signalCode !== null)) taken = pool.shift();
-    this.#fillWarm(backend);
-    return taken;
-  }
-
-  /**
-   * Starts processes until `warm` of them wait, not while stopping or while the backend is
-   * failed. One that exits while waiting is dropped, and only the next session that takes one
-   * starts another: a server that cannot start is not restarted in a loop.
-   */
-  #fillWarm(backend: Backend): void {
-    const { warm, transport } = backend.config;
-    if (warm === 0 || transport.type !== 'stdio' || this.#stopping !== undefined || backend.unavailable !== undefined) return;
-    let pool = this.#warm.get(backend.id);
-    if (pool === undefined) {
-      pool = [];
-      this.#warm.set(backend.id, pool);
-    }
-    const spec = stdioSpec(transport);
-    while (pool.length < warm) {
-      const upstream = new StdioUpstream(spec, { logger: this.logger, label: backend.id });
-      pool.push(upstream);
-      const waiting = pool;
-      void upstream.exited.then((exit) => {
-        const at = waiting.indexOf(upstream);
-        if (at === -1) return; // taken by a session, or stopped with the gateway
-        waiting.splice(at, 1);
-        this.logger.warn({ backend: backend.id, exit: describeExit(spec, exit) }, 'a warm backend process exited before a session took it');
-      });
-    }
+    return this.#open(backend, params, handlers, backend.id, this.logger.child({ session: session.id }), this.#warm.take(backend)).then((opened) => opened.connection);
   }
 
   sharedConnection(backend: Backend): Promise<UpstreamConnection> {
@@ -334,13 +298,7 @@ export class Gateway implements SessionHost {
   }
 
   claimShared(backend: Backend, session: GatewaySession): () => void {
-    const claims = this.#sharedClaims.get(backend.id) ?? [];
-    this.#sharedClaims.set(backend.id, claims);
-    claims.push(session);
-    return () => {
-      const index = claims.lastIndexOf(session);
-      if (index !== -1) claims.splice(index, 1);
-    };
+    return this.#routing.claim(backend, session);
   }
 
   listChanged(backend: Backend, connection: UpstreamConnection, kind: ListKind): void {
@@ -429,8 +387,7 @@ export class Gateway implements SessionHost {
       await Promise.allSettled([...this.#sessions].map((s) => s.close('the gateway is shutting down')));
       await Promise.allSettled([...this.#shared.values()].map(async (c) => (await c).close()));
       await Promise.allSettled([...this.#closingDiscoveries]);
-      const warm = [...this.#warm.values()].flatMap((pool) => pool.splice(0));
-      await Promise.allSettled(warm.map((upstream) => upstream.stop()));
+      await this.#warm.stop();
       this.#shareServer?.close();
     })();
     return this.#stopping;
@@ -573,49 +530,7 @@ export class Gateway implements SessionHost {
     // The handlers are needed to open the connection, and they need the connection in turn.
     const opened: { connection?: UpstreamConnection } = {};
     const handlers: UpstreamHandlers = {
-      onRequest: (message) => {
-        const connection = opened.connection;
-        if (connection === undefined) return;
-        const owner = this.#concernedSession(backend, connection, message);
-        if (owner === undefined) {
-          // Never guessed: a request (sampling, elicitation…) can carry one client's private data.
-          this.logger.warn({ backend: backend.id, method: message.method }, 'a shared backend asked for a client, but which one is not known: answered with an error');
-          connection.respond(message.id, { error: { code: JsonRpcErrorCode.InternalError, message: 'the gateway cannot tell which client this request is for (no single client is calling this shared backend)' } });
-          return;
-        }
-        owner.relayRequest(connection, message);
-      },
-      onNotification: (message) => {
-        const connection = opened.connection;
-        if (connection === undefined) return;
-        const kind = LIST_CHANGED_KINDS[message.method];
-        if (kind !== undefined) return this.listChanged(backend, connection, kind);
-        // A task's status is its session's alone.
-        if (message.method === 'notifications/tasks/status') {
-          for (const session of this.#sessions) if (session.deliverTaskStatus(backend, connection, message)) return;
-          return this.#dropped(backend, message);
-        }
-        if (message.method === 'notifications/resources/updated') {
-          const uri = (message['params'] as { uri?: unknown } | undefined)?.uri;
-          let delivered = false;
-          for (const session of this.#sessions) {
-            if (typeof uri === 'string' && session.subscribed(uri)) {
-              session.send(message);
-              delivered = true;
-            }
-          }
-          if (!delivered) this.#dropped(backend, message);
-          return;
-        }
-        if (message.method === 'notifications/cancelled') {
-          for (const session of this.#sessions) if (session.cancelRelayed(connection, message)) return;
-          return this.#dropped(backend, message);
-        }
-        // Logging and the rest: to the one session they concern, or to nobody.
-        const owner = this.#concernedSession(backend, connection, message);
-        if (owner === undefined) this.#dropped(backend, message);
-        else owner.send(message);
-      },
+      ...this.#routing.handlers(backend, () => opened.connection),
       onClose: (unexpected) => {
         this.#shared.delete(backend);
         if (unexpected && this.#stopping === undefined) this.backendCrashed(backend);
@@ -626,25 +541,9 @@ export class Gateway implements SessionHost {
     return result;
   }
 
-  /**
-   * The session a message from a shared backend concerns: the one it names (a task, a call's
-   * progress token), else the only session with a call in flight there; undefined when unknown.
-   */
-  #concernedSession(backend: Backend, connection: UpstreamConnection, message: RawMessage): GatewaySession | undefined {
-    for (const session of this.#sessions) if (session.caused(connection, message)) return session;
-    const calling = new Set(this.#sharedClaims.get(backend.id));
-    return calling.size === 1 ? calling.values().next().value : undefined;
-  }
-
-  /** A shared backend's notification that concerns no single session: dropped, and counted. */
-  #dropped(backend: Backend, message: RawMessage): void {
-    this.#droppedNotifications++;
-    this.logger.debug({ backend: backend.id, method: message.method, dropped: this.#droppedNotifications }, 'notification of a shared backend dropped: it concerns no single client');
-  }
-
   /** Notifications of shared backends that concerned no single session, since start. */
   get droppedNotifications(): number {
-    return this.#droppedNotifications;
+    return this.#routing.droppedNotifications;
   }
 
   async #discoverAll(report: GatewayOptions['onBackendStatus']): Promise<void> {
