@@ -5,10 +5,13 @@ import type { Duplex } from 'node:stream';
 import type { Logger } from '../log.js';
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import { formatDuration } from '../config/duration.js';
+import { GatewayError } from '../errors.js';
 import { McpHttpEndpoint } from '../mcp/http-endpoint.js';
 import { ActivityTrackingTransport, IdleWatch } from '../mcp/idle.js';
+import { refuseSession } from '../mcp/refuse.js';
 import { ShareServer } from '../mcp/share-server.js';
 import { DEFAULT_STOP_GRACE_MS, StdioUpstream, describeExit, probeStdioServer, type ChildExit, type StdioServerSpec } from '../mcp/stdio-upstream.js';
+import { StreamTransport } from '../mcp/stream-transport.js';
 import { socketFd } from '../wire/socket-fd.js';
 import type { StatusReport } from '../gateway/admin.js';
 import type { Metrics } from '../gateway/metrics.js';
@@ -36,7 +39,12 @@ export interface BridgeOptions {
   watchdog?: Partial<Pick<WatchdogOptions, 'pollIntervalMs' | 'maxRebuildFailures'>>;
   /** An HTTP session with nothing in flight and no message either way this long is ended (default 30 min; 0: never). */
   sessionIdleTimeoutMs?: number;
+  /** Sessions (server processes) at once; a client beyond it is refused with an error (default {@link DEFAULT_MAX_SESSIONS}). */
+  maxSessions?: number;
 }
+
+/** The default of {@link BridgeOptions.maxSessions}: every session is a process of the server. */
+export const DEFAULT_MAX_SESSIONS = 100;
 
 /** The server's name in metrics and the status view: a bridge has one. */
 const SERVER_LABEL = 'server';
@@ -104,10 +112,21 @@ export class Bridge {
       return upstream;
     };
 
+    // Every session is a server process: past the limit a client is refused (told why), not served.
+    const maxSessions = options.maxSessions ?? DEFAULT_MAX_SESSIONS;
+    const full = (): string | undefined => {
+      if (sessions.size < maxSessions) return undefined;
+      logger.warn({ max: maxSessions }, 'session refused: --max-sessions reached');
+      options.metrics?.refused('session_limit');
+      return `the bridge already serves its maximum of ${maxSessions} sessions (--max-sessions)`;
+    };
+
     const idleTimeoutMs = options.sessionIdleTimeoutMs ?? DEFAULT_SESSION_IDLE_TIMEOUT_MS;
     const endpoint = new McpHttpEndpoint({
       logger,
       openSession: (label) => {
+        const refused = full();
+        if (refused !== undefined) return Promise.reject(new GatewayError('LIMIT_EXCEEDED', refused));
         const upstream = spawnSession(label);
         return Promise.resolve(idleTimeoutMs === 0 ? upstream.transport() : watchIdle(upstream, label, idleTimeoutMs, grace, logger));
       },
@@ -116,6 +135,8 @@ export class Bridge {
       endpoint,
       logger,
       onSessionStream: (socket, head) => {
+        const refused = full();
+        if (refused !== undefined) return void refuseSession(StreamTransport.overSocket(socket, head), refused);
         // A real socket with nothing read past the handshake can become the server's own stdio.
         if (socket instanceof Socket && head.length === 0 && socketFd(socket) !== undefined) handOver(spawnSession(newLabel(), { socket }), socket);
         else pipeSession(spawnSession(newLabel()), socket, head, grace);
@@ -124,6 +145,9 @@ export class Bridge {
     // A random token is only known once listen() returns, and nobody can dial it before.
     let token = options.token ?? '';
     const onStdioHandover = (handover: StdioHandover): void => {
+      // Refused here, the client relays instead, and its session stream is refused with the reason.
+      const refused = full();
+      if (refused !== undefined) throw new GatewayError('LIMIT_EXCEEDED', refused);
       const upstream = spawnSession(newLabel(), { stdio: [handover.input, handover.output] });
       acceptStdio(upstream, handover, grace, (exit) => (state.stopping || exit.code !== 0 ? `share '${token}' closed the session${state.stopping ? '' : ` (${describeExit(server, exit)})`}` : undefined));
     };

@@ -18,6 +18,7 @@ interface BridgeFlags {
   logLevel: NonNullable<LoggerOptions['level']>;
   startupTimeout: string;
   sessionIdleTimeout: string;
+  maxSessions: string;
 }
 
 runCli('mcp-bridge', async () => {
@@ -33,6 +34,7 @@ runCli('mcp-bridge', async () => {
     .option('--startup-timeout <ms>', 'how long the server may take to answer initialize at start-up', '30000')
     .option('--metrics-bind <host:port>', 'serve /metrics, /healthz, /readyz and /status there (loopback only)')
     .option('--session-idle-timeout <duration>', 'end an HTTP client session idle this long, and its server process (e.g. 30m, 90s; 0: never)', '30m')
+    .option('--max-sessions <n>', 'client sessions (server processes) at once; a client beyond it is refused with an error', '100')
     .addOption(providerOption())
     .addOption(logLevelOption())
     .passThroughOptions()
@@ -58,6 +60,8 @@ runCli('mcp-bridge', async () => {
   const sessionIdleTimeoutMs = parseIdleTimeoutFlag(flags.sessionIdleTimeout);
   const probeTimeoutMs = Number(flags.startupTimeout);
   if (!Number.isInteger(probeTimeoutMs) || probeTimeoutMs <= 0) throw new GatewayError('USAGE', `invalid --startup-timeout '${flags.startupTimeout}': expected milliseconds`);
+  const maxSessions = /^\d+$/.test(flags.maxSessions) ? Number(flags.maxSessions) : NaN;
+  if (!Number.isSafeInteger(maxSessions) || maxSessions <= 0) throw new GatewayError('USAGE', `invalid --max-sessions '${flags.maxSessions}': expected a whole number of at least 1`);
 
   const holder: { bridge?: { status(name: string): StatusReport } } = {};
   const admin = flags.metricsBind === undefined ? undefined : await startAdmin(flags.metricsBind, command, logger, holder);
@@ -68,6 +72,7 @@ runCli('mcp-bridge', async () => {
     logger,
     probeTimeoutMs,
     sessionIdleTimeoutMs,
+    maxSessions,
     ...access,
     ...(flags.shareToken === undefined ? {} : { token: flags.shareToken }),
   });

@@ -37,6 +37,8 @@ export const CONFIG_DEFAULTS = Object.freeze({
   shutdownGraceMs: 10_000,
   maxMessageBytes: 16 * 1024 * 1024,
   maxConcurrentCalls: 64,
+  /** Client sessions at once (each may start processes of `session` backends). */
+  maxSessions: 1000,
   name: 'mcp-gateway',
   version: '1.0.0',
   separator: '_',
@@ -317,7 +319,7 @@ function toGatewayConfig(raw: RawConfig, warnings: PathProblem[]): GatewayConfig
     }),
     ...(raw.log_file !== undefined && { logFile: raw.log_file }),
     ...(raw.metrics?.bind !== undefined && { metrics: { bind: raw.metrics.bind, allowRemote: raw.metrics.allow_remote ?? false } }),
-    ...(raw.max_sessions !== undefined && { maxSessions: raw.max_sessions }),
+    maxSessions: raw.max_sessions ?? CONFIG_DEFAULTS.maxSessions,
     logArguments: raw.log_arguments ?? false,
     shutdownGraceMs: wholeMs(raw.shutdown_grace ?? CONFIG_DEFAULTS.shutdownGraceMs),
     maxMessageBytes: raw.max_message_bytes ?? CONFIG_DEFAULTS.maxMessageBytes,

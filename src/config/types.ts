@@ -9,8 +9,8 @@ export interface GatewayConfig {
   readonly logFile?: string;
   /** The admin listener (/metrics, /healthz, /readyz, /status); off when absent. */
   readonly metrics?: { readonly bind: string; readonly allowRemote: boolean };
-  /** Refuse client sessions beyond this many. */
-  readonly maxSessions?: number;
+  /** Refuse client sessions beyond this many (default 1000). */
+  readonly maxSessions: number;
   /** Log tool-call arguments (truncated); off by default because they carry secrets. */
   readonly logArguments: boolean;
   /** On SIGINT/SIGTERM, how long in-flight calls may take to finish. */

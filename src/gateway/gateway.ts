@@ -9,8 +9,8 @@ import type { Logger } from '../log.js';
 import { formatDuration } from '../config/duration.js';
 import { McpHttpEndpoint } from '../mcp/http-endpoint.js';
 import { IdleWatch } from '../mcp/idle.js';
-import { JsonRpcErrorCode } from '../mcp/jsonrpc.js';
 import { CLIENT_TOOL_NAME_RULE } from '../mcp/naming.js';
+import { refuseSession } from '../mcp/refuse.js';
 import { ShareServer } from '../mcp/share-server.js';
 import { StreamTransport } from '../mcp/stream-transport.js';
 import type { UpstreamConnection, UpstreamHandlers } from '../mcp/upstream.js';
@@ -466,10 +466,10 @@ export class Gateway implements SessionHost {
 
   #accept(id: string, transport: Transport): GatewaySession | undefined {
     const max = this.config.maxSessions;
-    if (max !== undefined && this.#sessions.size >= max) {
+    if (this.#sessions.size >= max) {
       this.logger.warn({ max }, 'session refused: max_sessions reached');
       this.metrics?.refused('session_limit');
-      void refuse(transport, `the gateway already serves its maximum of ${max} sessions`);
+      void refuseSession(transport, `the gateway already serves its maximum of ${max} sessions (max_sessions)`);
       return undefined;
     }
     const session = new GatewaySession(id, transport, this);
@@ -608,14 +608,4 @@ function restartOnlyChanges(running: GatewayConfig, next: GatewayConfig): string
     ['resilience', running.resilience, next.resilience],
   ];
   return fields.filter(([, a, b]) => JSON.stringify(a) !== JSON.stringify(b)).map(([name]) => name);
-}
-
-async function refuse(transport: Transport, reason: string): Promise<void> {
-  transport.onmessage = (message) => {
-    const id = (message as { id?: unknown }).id;
-    if (id !== undefined) {
-      void transport.send({ jsonrpc: '2.0', id: id as string, error: { code: JsonRpcErrorCode.InternalError, message: reason } }).then(() => transport.close());
-    }
-  };
-  await transport.start();
 }

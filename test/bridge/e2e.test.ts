@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import {
   CreateMessageRequestSchema,
@@ -11,7 +12,7 @@ import {
   LoggingMessageNotificationSchema,
 } from '@modelcontextprotocol/sdk/types.js';
 import { requestSent, tapProgress, text } from '../helpers/mcp.js';
-import { EVERYTHING_BIN, connectThroughTools, descendants, isAlive, waitFor, type RunningShare } from '../helpers/cli.js';
+import { EVERYTHING_BIN, connectThroughTools, descendants, isAlive, startHttpFront, waitFor, type RunningShare } from '../helpers/cli.js';
 import { ShareHome } from '../helpers/share-home.js';
 
 /** Server-everything children of the bridge process. */
@@ -149,5 +150,44 @@ describe('mcp-bridge + mcp-tools run, end to end with server-everything', () => 
     assert.equal(code, 0);
     await waitFor(() => children.every((pid) => !isAlive(pid)), 10_000, 'children to exit');
     await assert.rejects(stat(join(home.dir, 'shares', `${bridge.token}.sock`)), { code: 'ENOENT' });
+  });
+});
+
+describe('mcp-bridge --max-sessions', () => {
+  let home: ShareHome;
+  let bridge: RunningShare;
+
+  before(async () => {
+    home = await ShareHome.create('bridge-max');
+    bridge = await home.startBridge(['--max-sessions', '1', process.execPath, EVERYTHING_BIN, 'stdio']);
+  });
+  after(() => home.cleanup());
+
+  it('refuses a client beyond the limit with an error that says why, on every way in, and serves one again once a session ends', async () => {
+    const first = await connectThroughTools(bridge.token, home.env);
+    try {
+      await waitFor(() => serverProcesses(bridge).length === 1, 10_000, 'the first session’s server');
+      const refusal = /the bridge already serves its maximum of 1 sessions \(--max-sessions\)/;
+      // Handed over (refused, the client relays, and its session stream is refused) and relayed.
+      await assert.rejects(connectThroughTools(bridge.token, home.env), refusal);
+      await assert.rejects(connectThroughTools(bridge.token, home.env, {}, ['--no-handover']), refusal);
+      // Streamable HTTP, through mcp-tools http.
+      const { cli, url } = await startHttpFront(bridge.token, home.env);
+      try {
+        const http = new Client({ name: 'refused-http', version: '1' });
+        await assert.rejects(http.connect(new StreamableHTTPClientTransport(url)), refusal);
+      } finally {
+        cli.proc.kill('SIGTERM');
+        await cli.exited;
+      }
+      assert.equal(serverProcesses(bridge).length, 1, 'no server process was started for a refused client');
+      assert.match(bridge.stderr(), /session refused: --max-sessions reached/);
+    } finally {
+      await first.client.close();
+    }
+    await waitFor(() => serverProcesses(bridge).length === 0, 10_000, 'the first session’s server to exit');
+    const again = await connectThroughTools(bridge.token, home.env);
+    assert.equal(text(await again.client.callTool({ name: 'echo', arguments: { message: 'served' } })), 'Echo: served');
+    await again.client.close();
   });
 });

@@ -71,7 +71,8 @@ void describe('loadConfig: the Go original', () => {
     assert.deepEqual(github?.transport, { type: 'stdio', command: 'npx', args: ['-y', '@modelcontextprotocol/server-github'], env: { GITHUB_TOKEN: SECRET }, envPolicy: 'additive' });
     assert.deepEqual(github?.tools, { mode: 'deny', list: ['delete_*', 'force_*'] });
     assert.equal(config.logArguments, false);
-    for (const key of ['shareToken', 'orchestrator', 'logFile', 'maxSessions']) assert.ok(!(key in config), key);
+    for (const key of ['shareToken', 'orchestrator', 'logFile']) assert.ok(!(key in config), key);
+    assert.equal(config.maxSessions, 1000, 'the default bound on sessions');
   });
 
   void it('returns a deeply frozen result', () => {
@@ -120,6 +121,7 @@ void describe('parseConfig: defaults and new keys', () => {
       shutdownGraceMs: 10_000,
       maxMessageBytes: 16 * 1024 * 1024,
       maxConcurrentCalls: 64,
+      maxSessions: 1000,
       zrokShare: { enabled: true, accessGrants: [], open: false },
       sessionIdleTimeoutMs: 30 * 60_000,
       resilience: { watchdogEnabled: true, pollIntervalMs: 10_000, zeroEstablishedGraceMs: 90_000, maxRebuildFailures: 5, heartbeatIntervalMs: 5 * 60_000 },
