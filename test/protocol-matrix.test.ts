@@ -1,11 +1,11 @@
 // The protocol matrix: clients of both eras × backends of both eras × the ways to reach them.
-// Each cell lists tools, calls one with progress, gets a prompt, reads a resource, and makes the
-// backend ask the client for a sampling answer, an elicitation (declined) and its roots: in
-// 2025-11-25 server→client requests, in 2026-07-28 input_required rounds. The gateway speaks each
-// peer's era and translates; the bridge is transparent, so a client and a server of different eras
-// meet there only if one of them speaks both. The README's protocol table is this file's outcome.
-// Cancellation and tasks per era are in test/gateway/modern-clients.test.ts,
-// modern-backends.test.ts and tasks.test.ts.
+// Each cell lists tools, calls one, calls one with progress, gets a prompt, reads a resource, makes
+// the backend ask the client for a sampling answer, an elicitation (declined) and its roots (in
+// 2025-11-25 server→client requests, in 2026-07-28 input_required rounds), and cancels a call. The
+// gateway speaks each peer's era and translates; the bridge is transparent, so a client and a
+// server of different eras meet there only if one of them speaks both. The README's protocol table
+// is this file's outcome. Tasks (2025-11-25 only: 2026-07-28 made them an extension the gateway
+// does not offer) are in test/gateway/tasks.test.ts.
 import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -19,7 +19,7 @@ import { StdioClientTransport as V1Stdio } from '@modelcontextprotocol/sdk/clien
 import { StreamableHTTPClientTransport as V1Http } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { CreateMessageRequestSchema, ElicitRequestSchema, ListRootsRequestSchema } from '@modelcontextprotocol/sdk/types.js';
 import { ZROK2_STANDIN, enabledHome, settledStandins } from './fixtures/zrok2/harness.js';
-import { EVERYTHING_BIN, binPath, startGateway, startHttpFront, type RunningCli, type RunningShare } from './helpers/cli.js';
+import { EVERYTHING_BIN, binPath, startGateway, startHttpFront, waitFor, type RunningCli, type RunningShare } from './helpers/cli.js';
 import { DUAL_ERA_FIXTURE, MODERN_FIXTURE } from './helpers/era-fixtures.js';
 import { ShareHome, stdioBackend } from './helpers/share-home.js';
 
@@ -51,6 +51,12 @@ interface BackendSpec {
    */
   progress: [...Call, number];
   prompt: [name: string, args: Record<string, string>, text: string];
+  /**
+   * A long call that reports progress once it has begun, to be cancelled then; and the tool that
+   * counts the cancellations its process saw (server-everything has none: there the session must
+   * simply go on).
+   */
+  cancel: [...Call, counter: string | undefined];
   resource: [uri: string, text: RegExp];
 }
 
@@ -63,6 +69,7 @@ const FIXTURE = (script: string): BackendSpec => ({
   elicit: ['ask', { kinds: ['elicitation'] }, /elicited: decline/],
   roots: ['ask', { kinds: ['roots'] }],
   progress: ['sleep', { ms: 100 }, 1],
+  cancel: ['sleep', { ms: 30_000 }, 'cancellations'],
   prompt: ['greeting', { name: 'Ada' }, 'Hello, Ada!'],
   resource: ['modern://info', /served by the modern fixture/],
 });
@@ -75,6 +82,8 @@ const BACKENDS: Record<BackendKind, BackendSpec> = {
     elicit: ['trigger-elicitation-request', {}, /declined/],
     roots: ['get-roots-list', {}],
     progress: ['trigger-long-running-operation', { duration: 0.3, steps: 3 }, 2],
+    // It does not stop when cancelled: kept short, so that closing its session need not wait for it.
+    cancel: ['trigger-long-running-operation', { duration: 1, steps: 10 }, undefined],
     prompt: ['simple-prompt', {}, 'This is a simple prompt without arguments.'],
     resource: ['demo://resource/static/document/architecture.md', /\S/],
   },
@@ -111,6 +120,8 @@ interface AnyClient {
   names(): Promise<string[]>;
   /** The text of a tool's result; `progress` counts its progress notifications. */
   call(name: string, args: Record<string, unknown>, progress?: { seen: number }): Promise<string>;
+  /** Calls a tool and cancels the call at its first progress notification; resolves once it has failed. */
+  cancelled(name: string, args: Record<string, unknown>): Promise<void>;
   prompt(name: string, args: Record<string, string>): Promise<string>;
   read(uri: string): Promise<{ uri: string; text: string }>;
   close(): Promise<void>;
@@ -123,6 +134,12 @@ const firstContent = (result: { contents: unknown[] }): { uri: string; text: str
   return { uri: first.uri, text: first.text ?? '' };
 };
 
+/** Starts a call, aborts it at its first progress notification, and waits for it to fail. */
+async function cancelAtStart(call: (signal: AbortSignal, onprogress: () => void) => Promise<unknown>): Promise<void> {
+  const controller = new AbortController();
+  await assert.rejects(call(controller.signal, () => controller.abort('the matrix cancels')));
+}
+
 async function connect(kind: ClientKind, target: { stdio: string[] } | { url: URL }, env: NodeJS.ProcessEnv): Promise<AnyClient> {
   const fullEnv = { ...(process.env as Record<string, string>), ...(env as Record<string, string>) };
   if (kind === 'SDK v1 (2025-11-25)') {
@@ -134,6 +151,7 @@ async function connect(kind: ClientKind, target: { stdio: string[] } | { url: UR
     return {
       names: async () => (await client.listTools()).tools.map((t) => t.name),
       call: async (name, args, progress) => textOf(await client.callTool({ name, arguments: args }, undefined, progress === undefined ? {} : { onprogress: () => void progress.seen++ })),
+      cancelled: (name, args) => cancelAtStart((signal, onprogress) => client.callTool({ name, arguments: args }, undefined, { signal, onprogress })),
       prompt: async (name, args) => promptText(await client.getPrompt({ name, arguments: args })),
       read: async (uri) => firstContent(await client.readResource({ uri })),
       close: () => client.close(),
@@ -148,6 +166,7 @@ async function connect(kind: ClientKind, target: { stdio: string[] } | { url: UR
   return {
     names: async () => (await client.listTools()).tools.map((t) => t.name),
     call: async (name, args, progress) => textOf(await client.callTool({ name, arguments: args }, progress === undefined ? {} : { onprogress: () => void progress.seen++ })),
+    cancelled: (name, args) => cancelAtStart((signal, onprogress) => client.callTool({ name, arguments: args }, { signal, onprogress })),
     prompt: async (name, args) => promptText(await client.getPrompt({ name, arguments: args })),
     read: async (uri) => firstContent(await client.readResource({ uri })),
     close: () => client.close(),
@@ -257,6 +276,12 @@ describe('protocol matrix: clients × backends × paths', () => {
             assert.match(await session.call(`${prefix}${spec.sample[0]}`, spec.sample[1]), new RegExp(SAMPLED), 'the backend’s sampling request answered by the client');
             assert.match(await session.call(`${prefix}${spec.elicit[0]}`, spec.elicit[1]), spec.elicit[2], 'the elicitation declined by the client');
             assert.match(await session.call(`${prefix}${spec.roots[0]}`, spec.roots[1]), new RegExp(ROOT.uri), 'the client’s roots');
+            const [long, longArgs, counter] = spec.cancel;
+            const count = async (): Promise<number> => (counter === undefined ? 0 : Number(await session.call(`${prefix}${counter}`, {})));
+            const before = await count();
+            await session.cancelled(`${prefix}${long}`, longArgs);
+            if (counter !== undefined) await waitFor(async () => (await count()) === before + 1, 10_000, 'the cancellation at the backend');
+            assert.equal(await session.call(`${prefix}${echo}`, args), expected, 'the session goes on after a cancellation');
           } finally {
             await session.close();
           }

@@ -9,7 +9,7 @@ import { type LineTransport, carriesLines } from '../mcp/stream-transport.js';
 import { Cancellation, type RawMessage, type RawResponse, type RequestOptions, type UpstreamConnection, type UpstreamHandlers, upstreamErrorResponse } from '../mcp/upstream.js';
 import { LIST_CHANGED_KINDS, copyCatalogue, relist, type Backend, type BackendCatalogue, type ListKind } from './backend.js';
 import { RESOURCE_NOT_FOUND, isResourceNotFound, type Catalogue } from './catalogue.js';
-import { logCall } from './call-log.js';
+import { type CallRecord, logCall } from './call-log.js';
 import { type InputClient, callWithInput } from './era-backend.js';
 import { ModernClient, type ModernSessionPort } from './era-client.js';
 import { isModernVersion, readEnvelope } from '../mcp/modern.js';
@@ -783,7 +783,7 @@ export class GatewaySession {
     if (this.#draining.length > 0) this.#drained(call);
     if (call.name !== undefined || call.method === 'prompts/get' || call.method === 'resources/read') {
       const name = call.name ?? String(call.params['uri'] ?? call.params['name']);
-      const record = { ...call, name, backend: call.backend.id, outcome: result };
+      const record: CallRecord = { method: call.method, name, backend: call.backend.id, started: call.started, outcome: result, params: call.params };
       logCall(this.#logger, this.#host.config.logArguments, record);
       this.#host.metrics?.call(record);
     }

@@ -134,9 +134,11 @@ export async function runStdio(options: RunStdioOptions): Promise<RunStdioResult
         writeOut(JSON.stringify({ jsonrpc: '2.0', id: problem.id, error: { code: problem.code, message: problem.message } }));
         return;
       }
-      // A subscriptions/listen (MCP 2026-07-28) is answered only when it ends: not waited for at stdin's end.
-      const view = message as RoutingView;
+      // A subscriptions/listen (MCP 2026-07-28) is answered only when it ends, and a request the
+      // client cancelled may never be: neither is waited for at stdin's end.
+      const view = message as RoutingView & { params?: { requestId?: unknown } };
       if (isRequest(view) && view.method !== 'subscriptions/listen') pending.add(view.id as JsonRpcId);
+      else if (view.method === 'notifications/cancelled') pending.delete(view.params?.requestId as JsonRpcId);
       if (!wire.write(line)) fromClient.pause();
     };
     const fromClient = new LineReader(input, splitter, onClientLine);

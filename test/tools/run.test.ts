@@ -60,6 +60,18 @@ describe('mcp-tools run on raw stdio', () => {
     assert.match(parsed(cli.stdoutLines).find((r) => r.id === 'slow')?.result?.content?.[0]?.text ?? '', /completed/i);
   });
 
+  it('relaying, does not wait at stdin\'s end for the answer to a request the client cancelled', { timeout: 20_000 }, async () => {
+    const cli = startCli('mcp-tools', ['run', bridge.token, '--no-handover'], env);
+    const cancel = { jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId: 'long', reason: 'changed my mind' } };
+    // server-everything goes on with the operation when told it is cancelled: its answer would come in 60 s.
+    cli.proc.stdin?.write(lines(INITIALIZE, INITIALIZED, { jsonrpc: '2.0', id: 'long', method: 'tools/call', params: { name: 'trigger-long-running-operation', arguments: { duration: 60, steps: 2 } } }));
+    await waitFor(() => parsed(cli.stdoutLines).some((r) => r.id === 'init'), 10_000, 'initialize answer');
+    cli.proc.stdin?.end(lines(cancel));
+    const { code } = await cli.exited;
+    assert.equal(code, 0);
+    assert.ok(!parsed(cli.stdoutLines).some((r) => r.id === 'long'), 'it left without the answer');
+  });
+
   it('relaying, fails pending requests with JSON-RPC errors and exits non-zero when the share goes away', async () => {
     const doomed = await home.startBridge([process.execPath, EVERYTHING_BIN, 'stdio']);
     const cli = startCli('mcp-tools', ['run', doomed.token, '--no-handover'], env);
