@@ -172,18 +172,24 @@ export class ModernHttpFront {
     this.#write(route, this.#forClient(message, wireId, route), false);
   }
 
-  /** The open request a request-related notification belongs to: by progress token, else (a log line) the newest. */
+  /**
+   * The open request a request-related notification belongs to: by progress token; else (a log
+   * line, which names no request) the only one open. With several open, which one caused it is
+   * not known, and the requests may be different clients': it is dropped rather than guessed.
+   */
   #relatedTo(params: Obj): string | undefined {
-    let newest: string | undefined;
+    let only: string | undefined;
+    let open = 0;
     for (const [wireId, route] of this.#routes) {
       if (route.listen) continue;
       if (params['progressToken'] !== undefined) {
         if (route.progressToken === params['progressToken']) return wireId;
         continue;
       }
-      newest = wireId;
+      only = wireId;
+      open++;
     }
-    return newest;
+    return open === 1 ? only : undefined;
   }
 
   /** The message with the client's own id, also where it names the subscription. */
