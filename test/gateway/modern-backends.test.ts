@@ -316,6 +316,34 @@ ${stdioBackend('m', MODERN)}${stdioBackend('d', DUAL_ERA)}`);
     }
   });
 
+  it('over HTTP, gives a log line to the one request open, and drops it while several are', async () => {
+    const { cli, url } = await startHttpFront(gatewayToken, home.env);
+    try {
+      const meta = { 'io.modelcontextprotocol/protocolVersion': '2026-07-28', 'io.modelcontextprotocol/clientCapabilities': {}, 'io.modelcontextprotocol/clientInfo': { name: 'raw', version: '1' }, 'io.modelcontextprotocol/logLevel': 'debug' };
+      const post = (id: string, name: string, args: Record<string, unknown>, extra: Record<string, unknown> = {}): Promise<Response> =>
+        fetch(url, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', 'mcp-protocol-version': '2026-07-28', 'mcp-method': 'tools/call', 'mcp-name': name },
+          body: JSON.stringify({ jsonrpc: '2.0', id, method: 'tools/call', params: { name, arguments: args, _meta: { ...meta, ...extra } } }),
+        });
+      const logLines = (body: string): number => (body.match(/notifications\/message/g) ?? []).length;
+      // A sleeps (its progress at the start says it is open at the backend) while B logs.
+      const sleeping = await post('a', 'm_sleep', { ms: 1_500 }, { progressToken: 'a' });
+      const reader = (sleeping.body as ReadableStream<Uint8Array>).getReader();
+      let seenA = Buffer.from((await reader.read()).value ?? []).toString();
+      assert.match(seenA, /notifications\/progress/);
+      const logged = await (await post('b', 'm_log', { text: 'two open' })).text();
+      for (let chunk = await reader.read(); !chunk.done; chunk = await reader.read()) seenA += Buffer.from(chunk.value).toString();
+      assert.match(seenA, /slept 1500/);
+      assert.equal(logLines(seenA), 0, 'no log line of another request');
+      assert.equal(logLines(logged), 0, 'while two were open, which one logged was not known');
+      assert.equal(logLines(await (await post('c', 'm_log', { text: 'alone' })).text()), 2, 'alone, its log lines');
+    } finally {
+      cli.proc.kill('SIGTERM');
+      await cli.exited;
+    }
+  });
+
   it('serves a 2026-07-28 client’s listen for a modern backend’s resource, end to end', async () => {
     const modern = await connectV2ThroughTools(gatewayToken, home.env, { pin: '2026-07-28' });
     try {
