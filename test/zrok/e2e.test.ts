@@ -164,15 +164,7 @@ describe('zrok shares through the zrok2 stand-in', () => {
   });
 
   it('reaches the original gateway (SSE only) from our mcp-tools and our gateway', async () => {
-    const original = spawn(process.execPath, [SSE_ONLY], { stdio: ['ignore', 'pipe', 'inherit'] });
-    children.push(original);
-    const { port } = await firstJsonLine<{ port: number }>(original);
-    const share = spawn(ZROK2_STANDIN, ['share', 'private', `http://127.0.0.1:${port}`, '--backend-mode', 'proxy', '--open', '--subordinate'], {
-      env: { ...process.env, ...serverEnv },
-      stdio: ['ignore', 'pipe', 'ignore'],
-    });
-    children.push(share);
-    const { token } = await firstJsonLine<{ token: string }>(share);
+    const token = await shareForeign([SSE_ONLY]);
 
     const called = await runCli('mcp-tools', ['call', token, 'fs_read_file', '{"path":"a.txt"}', '--provider', 'zrok'], clientEnv);
     assert.equal(called.stdout, 'contents of a.txt', called.stderr);
@@ -189,8 +181,6 @@ describe('zrok shares through the zrok2 stand-in', () => {
     const chained = await connectThroughTools(gateway.token, clientEnv);
     assert.equal(text(await chained.client.callTool({ name: 'team_fs_read_file', arguments: { path: 'c.txt' } })), 'contents of c.txt');
     await chained.client.close();
-    share.kill('SIGTERM');
-    original.kill('SIGTERM');
   });
 
   /** Starts a stand-in of another implementation's server and shares it on the stand-in zrok. */
