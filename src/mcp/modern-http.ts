@@ -3,6 +3,7 @@ import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import type { JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
 import type { Logger } from '../log.js';
 import { type JsonRpcId, JsonRpcErrorCode } from './jsonrpc.js';
+import { LazyUpstream } from './lazy-upstream.js';
 import { type ToolHeaders, decodeHeaderValue, noteToolHeaders, paramHeaderMismatch } from './modern-headers.js';
 import { META, ModernErrorCode, envelopeVersion, isModernVersion } from './modern.js';
 
@@ -47,18 +48,15 @@ export function isModernPost(req: IncomingMessage, body: unknown): boolean {
  * `Mcp-Method` and `Mcp-Name` headers must agree with the body (-32020 and 400 otherwise).
  */
 export class ModernHttpFront {
-  readonly #open: () => Promise<Transport>;
-  readonly #logger: Logger;
+  readonly #upstream: LazyUpstream;
   readonly #jsonOnly: boolean;
   readonly #routes = new Map<string, Route>();
   /** The `Mcp-Param-*` declarations of the tools this front has listed, to check calls against. */
   readonly #toolHeaders: ToolHeaders = new Map();
-  #upstream: Promise<Transport> | undefined;
   #nextId = 0;
 
   constructor(open: () => Promise<Transport>, logger: Logger, jsonOnly: boolean) {
-    this.#open = open;
-    this.#logger = logger;
+    this.#upstream = new LazyUpstream(open, { message: (upstream, message) => this.#fromServer(upstream, message), closed: () => this.#closed() }, logger);
     this.#jsonOnly = jsonOnly;
   }
 
@@ -70,7 +68,7 @@ export class ModernHttpFront {
       writeJson(res, 400, { jsonrpc: '2.0', id, error: { code: ModernErrorCode.HeaderMismatch, message: `Bad Request: header mismatch: ${mismatch}` } });
       return;
     }
-    const upstream = await this.#connection();
+    const upstream = await this.#upstream.get();
     if (id === undefined) {
       res.writeHead(202).end();
       await upstream.send(this.#inbound(message) as JSONRPCMessage);
@@ -115,10 +113,8 @@ export class ModernHttpFront {
   }
 
   /** Ends the server-side session; open requests get an error. */
-  async close(): Promise<void> {
-    const upstream = this.#upstream;
-    this.#upstream = undefined;
-    if (upstream !== undefined) await (await upstream).close();
+  close(): Promise<void> {
+    return this.#upstream.close();
   }
 
   /** A client notification: a cancellation names the client's id, which is ours on the wire. */
@@ -130,23 +126,12 @@ export class ModernHttpFront {
     return wireId === undefined ? message : { ...message, params: { ...params, requestId: wireId } };
   }
 
-  #connection(): Promise<Transport> {
-    this.#upstream ??= (async () => {
-      const upstream = await this.#open();
-      upstream.onmessage = (message) => this.#fromServer(upstream, message);
-      upstream.onclose = () => {
-        this.#upstream = undefined;
-        for (const [wireId, route] of this.#routes) {
-          this.#routes.delete(wireId);
-          this.#write(route, { jsonrpc: '2.0', id: route.clientId, error: { code: JsonRpcErrorCode.ConnectionClosed, message: 'server session closed' } }, true);
-        }
-      };
-      upstream.onerror = (error) => this.#logger.debug({ err: error.message }, 'modern http: upstream error');
-      await upstream.start();
-      return upstream;
-    })();
-    this.#upstream.catch(() => (this.#upstream = undefined));
-    return this.#upstream;
+  /** The server side closed: every request still open is answered with an error. */
+  #closed(): void {
+    for (const [wireId, route] of this.#routes) {
+      this.#routes.delete(wireId);
+      this.#write(route, { jsonrpc: '2.0', id: route.clientId, error: { code: JsonRpcErrorCode.ConnectionClosed, message: 'server session closed' } }, true);
+    }
   }
 
   #fromServer(upstream: Transport, message: Obj): void {

@@ -1,6 +1,7 @@
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import type { JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
 import type { Logger } from '../log.js';
+import { LazyUpstream } from './lazy-upstream.js';
 import { type JsonRpcId, JsonRpcErrorCode, type RoutingView, errorResponse, isRequest, isResponse } from './jsonrpc.js';
 
 interface Route {
@@ -16,17 +17,14 @@ interface Route {
  * travel on in this mode and are refused.
  */
 export class StatelessMultiplexer {
-  readonly #open: () => Promise<Transport>;
-  readonly #logger: Logger;
-  #upstream: Promise<Transport> | undefined;
+  readonly #upstream: LazyUpstream;
   #initialize: Promise<unknown> | undefined;
   #nextId = 0;
   readonly #routes = new Map<string, Route>();
   readonly #progress = new Map<JsonRpcId, Route>();
 
   constructor(open: () => Promise<Transport>, logger: Logger) {
-    this.#open = open;
-    this.#logger = logger;
+    this.#upstream = new LazyUpstream(open, { message: (upstream, message) => this.#fromServer(upstream, message), closed: () => this.#closed() }, logger);
   }
 
   /** Serves one POST's transport until it closes. */
@@ -40,10 +38,8 @@ export class StatelessMultiplexer {
   }
 
   /** Ends the shared server-side session. */
-  async close(): Promise<void> {
-    const upstream = this.#upstream;
-    this.#upstream = undefined;
-    if (upstream !== undefined) await (await upstream).close();
+  close(): Promise<void> {
+    return this.#upstream.close();
   }
 
   async #fromClient(front: Transport, message: JSONRPCMessage): Promise<void> {
@@ -60,7 +56,7 @@ export class StatelessMultiplexer {
     } else {
       await this.#initialize;
     }
-    const upstream = await this.#connection();
+    const upstream = await this.#upstream.get();
     if (isRequest(view)) {
       const wireId = `sl-${++this.#nextId}`;
       const route = { front, id: view.id as JsonRpcId };
@@ -85,7 +81,7 @@ export class StatelessMultiplexer {
 
   #initialized(params: Record<string, unknown>): Promise<unknown> {
     this.#initialize ??= (async () => {
-      const upstream = await this.#connection();
+      const upstream = await this.#upstream.get();
       const answer = new Promise<unknown>((resolve, reject) => {
         this.#routes.set('sl-init', {
           id: 'sl-init',
@@ -110,25 +106,13 @@ export class StatelessMultiplexer {
     return this.#initialize;
   }
 
-  #connection(): Promise<Transport> {
-    this.#upstream ??= (async () => {
-      const upstream = await this.#open();
-      upstream.onmessage = (message) => this.#fromServer(upstream, message);
-      upstream.onclose = () => {
-        // The next request opens (and initializes) a fresh session.
-        this.#upstream = undefined;
-        this.#initialize = undefined;
-        for (const [wireId, route] of this.#routes) {
-          this.#routes.delete(wireId);
-          void route.front.send(errorResponse(route.id, JsonRpcErrorCode.ConnectionClosed, 'server session closed')).catch(() => undefined);
-        }
-      };
-      upstream.onerror = (error) => this.#logger.debug({ err: error }, 'stateless: upstream error');
-      await upstream.start();
-      return upstream;
-    })();
-    this.#upstream.catch(() => (this.#upstream = undefined));
-    return this.#upstream;
+  /** The server side closed: the next request opens (and initializes) a fresh session. */
+  #closed(): void {
+    this.#initialize = undefined;
+    for (const [wireId, route] of this.#routes) {
+      this.#routes.delete(wireId);
+      void route.front.send(errorResponse(route.id, JsonRpcErrorCode.ConnectionClosed, 'server session closed')).catch(() => undefined);
+    }
   }
 
   #fromServer(upstream: Transport, message: JSONRPCMessage): void {
