@@ -1,6 +1,6 @@
 // Backends die with a gateway or bridge killed by SIGKILL (issue 17, finding 11), even one busy in
 // a call that reads nothing meanwhile (stdin EOF cannot end it): the optional package's parent
-// guard (PR_SET_PDEATHSIG) kills each backend's process group.
+// guard (PR_SET_PDEATHSIG) stops each backend's process group (SIGTERM, SIGKILL 2 s later).
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { connectThroughTools, descendants, isAlive, waitFor } from '../helpers/cli.js';

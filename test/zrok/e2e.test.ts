@@ -13,7 +13,9 @@ import { ZROK2_STANDIN, enabledHome, runZrok2, settledStandins, standinProcesses
 import { EVERYTHING_BIN, binPath, connectThroughTools, runCli, startBridge, startGateway, waitFor, type RunningShare } from '../helpers/cli.js';
 import { tapProgress, text } from '../helpers/mcp.js';
 import { dynamicBackend, firstJsonLine } from '../helpers/share-home.js';
+import { nativePackage } from '../../src/wire/native.js';
 
+const GUARD_SKIP = nativePackage()?.parentGuardPath === undefined ? 'the parent guard of @mcp-gateway/fd-passing is not built here (Linux with a compiler)' : undefined;
 const SSE_ONLY = fileURLToPath(new URL('../fixtures/sse-only-server.js', import.meta.url));
 const ROOT_STREAMABLE = fileURLToPath(new URL('../fixtures/root-streamable-server.js', import.meta.url));
 
@@ -78,6 +80,22 @@ describe('zrok shares through the zrok2 stand-in', () => {
       assert.deepEqual(await settledStandins(clientHome, 10_000), [], `no zrok2 access left after ${signal}`);
     }
     await bridge.stop();
+  });
+
+  it('leaves no zrok2 behind when the bridge or mcp-tools is killed with SIGKILL (the parent guard)', { skip: GUARD_SKIP }, async () => {
+    const bridge = await startBridge(['--provider', 'zrok', '--access-grant', 'account-client', process.execPath, EVERYTHING_BIN, 'stdio'], serverEnv);
+    shares.push(bridge);
+    const tools = spawn(process.execPath, [binPath('mcp-tools'), 'run', bridge.token, '--provider', 'zrok', '--no-handover'], { env: { ...process.env, ...clientEnv }, stdio: ['pipe', 'pipe', 'ignore'] });
+    const answered = firstJsonLine<{ id: number }>(tools);
+    tools.stdin.write(`${JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'sigkill', version: '1' } } })}\n`);
+    assert.equal((await answered).id, 1);
+    assert.equal((await standinProcesses(clientHome)).length, 1, 'the access');
+    assert.equal((await standinProcesses(serverHome)).length, 1, 'the share');
+    tools.kill('SIGKILL');
+    assert.deepEqual(await settledStandins(clientHome, 10_000), [], 'the access went with mcp-tools');
+    bridge.proc.kill('SIGKILL');
+    await bridge.exited;
+    assert.deepEqual(await settledStandins(serverHome, 10_000), [], 'the share went with the bridge');
   });
 
   it('auto serves on zrok when zrok2 is enabled, and says so', async () => {

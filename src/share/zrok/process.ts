@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { LineSplitter } from '../../wire/lines.js';
+import { guardedCommand } from '../../wire/native.js';
 
 /** One stdout line of `zrok2 … --subordinate`: a JSON object whose `msg` says what it is. */
 export type ZrokLine = Record<string, unknown>;
@@ -19,15 +20,16 @@ export interface ZrokCommand {
 const STDERR_TAIL_LINES = 20;
 
 // Children still running when this process exits get SIGTERM (never SIGKILL): zrok2 then
-// releases its share or access itself, where a kill would leak it on the zrok network.
-const running = new Set<ChildProcess>();
+// releases its share or access itself, where a kill would leak it on the zrok network. Killed
+// with no chance to do that (SIGKILL), we leave the parent guard to do it (where it is built).
+const running = new Set<ZrokProcess>();
 let exitHookInstalled = false;
-function track(child: ChildProcess): void {
-  running.add(child);
+function track(process_: ZrokProcess): void {
+  running.add(process_);
   if (!exitHookInstalled) {
     exitHookInstalled = true;
     process.on('exit', () => {
-      for (const c of running) c.kill('SIGTERM');
+      for (const p of running) p.signal('SIGTERM');
     });
   }
 }
@@ -47,6 +49,8 @@ export class ZrokProcess {
   /** How it exited, once it has. */
   exitStatus: { code: number | null; signal: NodeJS.Signals | null } | undefined;
   readonly #child: ChildProcess;
+  /** Started under the parent guard, in a group of its own: signals go to the group. */
+  readonly #group: boolean;
   readonly #stderrTail: string[] = [];
   #settleBoot: (outcome: BootOutcome) => void = () => undefined;
   #stopping: Promise<void> | undefined;
@@ -61,8 +65,12 @@ export class ZrokProcess {
       };
       this.#settleBoot = settle;
     });
-    this.#child = spawn(command.binary, command.args, { env: command.env, stdio: ['ignore', 'pipe', 'pipe'] });
-    track(this.#child);
+    // Under the parent guard (Linux, optional package) as the leader of its own process group: it
+    // gets SIGTERM, then SIGKILL, should we die without stopping it.
+    const [binary, args] = guardedCommand(command.binary, command.args, command.env);
+    this.#group = binary !== command.binary;
+    this.#child = spawn(binary, args, { env: command.env, stdio: ['ignore', 'pipe', 'pipe'], detached: this.#group });
+    track(this);
     this.exited = new Promise((resolve) => {
       this.#child.once('exit', (code, signal) => resolve({ code, signal }));
       // A spawn failure emits 'error' and no 'exit'.
@@ -75,7 +83,7 @@ export class ZrokProcess {
     });
     void this.exited.then(({ code, signal }) => {
       this.exitStatus = { code, signal };
-      running.delete(this.#child);
+      running.delete(this);
       this.lastError ??= this.#stderrError();
       this.#settleBoot({ ok: false, reason: 'exit', text: this.lastError ?? `zrok2 exited (${signal ?? `code ${String(code)}`})` });
     });
@@ -105,17 +113,29 @@ export class ZrokProcess {
   stop(graceMs: number): Promise<void> {
     this.#stopping ??= (async () => {
       if (this.hasExited) return;
-      this.#child.kill('SIGTERM');
+      this.signal('SIGTERM');
       let timer: NodeJS.Timeout | undefined;
       const graceOver = new Promise<'timeout'>((resolve) => (timer = setTimeout(() => resolve('timeout'), graceMs)));
       const first = await Promise.race([this.exited, graceOver]);
       clearTimeout(timer);
       if (first === 'timeout') {
-        this.#child.kill('SIGKILL');
+        this.signal('SIGKILL');
         await this.exited;
       }
     })();
     return this.#stopping;
+  }
+
+  /** Sends `signal` to the process (and, under the guard, to its group: the guard passes none on). */
+  signal(signal: NodeJS.Signals): void {
+    const pid = this.#child.pid;
+    if (this.hasExited || pid === undefined) return;
+    try {
+      if (this.#group) process.kill(-pid, signal);
+      else this.#child.kill(signal);
+    } catch {
+      // gone meanwhile
+    }
   }
 
   #onLine(raw: Buffer): void {
