@@ -16,9 +16,14 @@ describe('mcp-gateway start-up', () => {
   it('prints its token without waiting for a discovery process that ignores the end of its input', async () => {
     const gateway = await home.startGateway(`backends:\n${stdioBackend('slow', DYNAMIC_FIXTURE, ['--stubborn'])}`);
     const pid = gateway.proc.pid as number;
-    // The discovery process is still being stopped: it ignores the end of its input and SIGTERM, so
-    // it lasts the two grace periods (2 s each) before SIGKILL.
-    assert.ok(descendants(pid).some(isAlive), 'the token came before the discovery process was gone');
+    // The discovery process ignores the end of its input and SIGTERM, so stopping it takes the two
+    // grace periods (2 s each) before SIGKILL: a gateway that waited for it would have served 4 s
+    // or more after discovery. The log's own times tell, however late this process gets to look.
+    await waitFor(() => /serving; connect with/.test(gateway.stderr()), 10_000, 'the serving line in the log');
+    const lines = gateway.stderr().split('\n').filter((line) => line.startsWith('{')).map((line) => JSON.parse(line) as { time: number; msg: string });
+    const discovered = lines.find((line) => line.msg === 'backend ready')?.time;
+    const served = lines.find((line) => line.msg.startsWith("gateway 'mcp-gateway' serving"))?.time;
+    assert.ok(discovered !== undefined && served !== undefined && served - discovered < 4_000, `discovered at ${discovered}, served at ${served}`);
     await waitFor(() => !descendants(pid).some(isAlive), 15_000, 'the discovery process to be stopped');
     const { code } = await gateway.stop();
     assert.equal(code, 0);
