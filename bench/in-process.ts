@@ -140,6 +140,7 @@ async function gatewaySession(clientIn: PassThrough, clientOut: Writable, server
     tracing: undefined,
     ready: Promise.resolve(),
     catalogue: () => catalogue,
+    subscribedElsewhere: () => false,
     buildCatalogue: (view) => Catalogue.build([backend], config.aggregator.separator, false, view),
     initializeResult: (protocolVersion) => ({ protocolVersion, capabilities: { tools: {} }, serverInfo: { name: 'in-process', version: '1' } }),
     openSessionConnection: () => Promise.resolve(upstream),

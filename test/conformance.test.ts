@@ -116,7 +116,8 @@ void describe('conformance fixture over streamable HTTP', () => {
 });
 
 void describe('conformance fixture over stdio', () => {
-  void it('answers pending requests and exits cleanly once stdin ends', { timeout: 10_000 }, async () => {
+  // A fixture that hung instead of exiting would run into the test's timeout.
+  void it('answers pending requests and exits cleanly once stdin ends', { timeout: 60_000 }, async () => {
     const child = spawn(process.execPath, [FIXTURE, '--stdio'], { stdio: ['pipe', 'pipe', 'inherit'] });
     const exited = once(child, 'exit') as Promise<[number | null, NodeJS.Signals | null]>;
     let stdout = '';
@@ -134,11 +135,9 @@ void describe('conformance fixture over stdio', () => {
     ];
     child.stdin.end(messages.map((message) => `${JSON.stringify(message)}\n`).join(''));
 
-    const started = Date.now();
     const [code, signal] = await exited;
     assert.equal(signal, null);
     assert.equal(code, 0);
-    assert.ok(Date.now() - started < 5000, 'should exit once the pending call is answered, not hang');
 
     const replies = stdout
       .split('\n')

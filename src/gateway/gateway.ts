@@ -245,6 +245,11 @@ export class Gateway implements SessionHost {
     return Catalogue.build(this.#backends, this.config.aggregator.separator, false, view);
   }
 
+  subscribedElsewhere(uri: string, session: GatewaySession): boolean {
+    for (const other of this.#sessions) if (other !== session && other.subscribed(uri)) return true;
+    return false;
+  }
+
   catalogue(): Catalogue {
     return this.#catalogue;
   }

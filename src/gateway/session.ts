@@ -32,6 +32,8 @@ export interface SessionHost {
   /** Settles once start-up discovery is done. */
   readonly ready: Promise<void>;
   catalogue(): Catalogue;
+  /** True when a session other than `session` is subscribed to `uri`. */
+  subscribedElsewhere(uri: string, session: GatewaySession): boolean;
   /** A merged view with what `view` says of each backend (a session's own). */
   buildCatalogue(view: (backend: Backend) => BackendCatalogue | undefined): Catalogue;
   /** The gateway's own answer to `initialize`. */
@@ -513,6 +515,10 @@ export class GatewaySession {
         if (method === 'resources/subscribe') this.#subscriptions.add(uri);
         else if (method === 'resources/unsubscribe') this.#subscriptions.delete(uri);
         const backend = catalogue.resolveResource(uri);
+        // A shared backend holds one subscription for every session: it stays while any wants it.
+        if (method === 'resources/unsubscribe' && backend?.config.isolation === 'shared' && this.#host.subscribedElsewhere(uri, this)) {
+          return this.#reply(id, { result: {} });
+        }
         if (backend !== undefined) return this.#forward(id, backend, method, params);
         // Listed by nobody: the backends that offer resources (and whose filter lets it by) are asked in turn.
         const candidates = catalogue.resourceBackends.filter((b) => b.filters.resources(uri));

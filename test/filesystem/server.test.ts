@@ -143,8 +143,9 @@ function spawnCli(args: string[]): Spawned {
   let err = '';
   child.stdout?.setEncoding('utf8').on('data', (chunk: string) => (out += chunk));
   child.stderr?.setEncoding('utf8').on('data', (chunk: string) => (err += chunk));
-  // A hung child must fail the test, not hang the run.
-  const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
+  // A hung child must fail the test, not hang the run (a wide margin: a loaded CI machine can take
+  // seconds just to start node).
+  const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
   const closed = once(child, 'close').then(([code, signal]) => {
     clearTimeout(timer);
     return { code: code as number | null, signal: signal as NodeJS.Signals | null };

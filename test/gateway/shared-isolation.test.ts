@@ -148,4 +148,22 @@ describe('mcp-gateway: a shared backend keeps sessions apart', () => {
     await a.client.ping();
     assert.deepEqual(a.updates, [uri], 'no update after unsubscribing');
   });
+
+  it('keeps the shared backend subscribed while any session is: one unsubscribing does not end the others’ updates', async () => {
+    const uri = 'dyn://note';
+    const heard = { a: 0, b: 0 };
+    a.client.setNotificationHandler(ResourceUpdatedNotificationSchema, () => void heard.a++);
+    b.client.setNotificationHandler(ResourceUpdatedNotificationSchema, () => void heard.b++);
+    await a.client.subscribeResource({ uri });
+    await b.client.subscribeResource({ uri });
+    await a.client.unsubscribeResource({ uri });
+    // The backend announces updates only of what its connection is subscribed to (as servers do).
+    await c.client.callTool({ name: 'dyn_touch', arguments: { uri } });
+    await Promise.all([a.client.ping(), b.client.ping()]);
+    assert.deepEqual(heard, { a: 0, b: 1 });
+    await b.client.unsubscribeResource({ uri });
+    await c.client.callTool({ name: 'dyn_touch', arguments: { uri } });
+    await b.client.ping();
+    assert.deepEqual(heard, { a: 0, b: 1 }, 'the last one out unsubscribes at the backend');
+  });
 });
