@@ -229,9 +229,12 @@ export class GatewaySession {
     this.#connections.clear();
     for (const entry of this.#draining.splice(0)) entry.close();
     this.#open.clear();
-    await Promise.allSettled(connections.map(async (c) => (await c).close()));
+    const stopping = Promise.allSettled(connections.map(async (c) => (await c).close()));
+    // The client hears the end at once; its backends stop meanwhile (a server that ignores the
+    // end of its input takes the stop's grace periods, which are no business of the client's).
     await this.#client.close().catch(() => undefined);
     this.#host.sessionClosed(this);
+    await stopping;
   }
 
   /** Passes a server→client request from a backend on to the client, remembering where to answer. */
