@@ -145,9 +145,8 @@ export class Bridge {
     // A random token is only known once listen() returns, and nobody can dial it before.
     let token = options.token ?? '';
     const onStdioHandover = (handover: StdioHandover): void => {
-      // Refused here, the client relays instead, and its session stream is refused with the reason.
-      const refused = full();
-      if (refused !== undefined) throw new GatewayError('LIMIT_EXCEEDED', refused);
+      // Refused here, the client relays instead, and its session stream is refused (and counted) with the reason.
+      if (sessions.size >= maxSessions) throw new GatewayError('LIMIT_EXCEEDED', 'the bridge serves its maximum of sessions');
       const upstream = spawnSession(newLabel(), { stdio: [handover.input, handover.output] });
       acceptStdio(upstream, handover, grace, (exit) => (state.stopping || exit.code !== 0 ? `share '${token}' closed the session${state.stopping ? '' : ` (${describeExit(server, exit)})`}` : undefined));
     };
