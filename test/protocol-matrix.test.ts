@@ -118,8 +118,14 @@ function expectedFailure(client: ClientKind, backend: BackendKind, path: PathKin
 /** A client of one kind, answering sampling, elicitation (declined) and roots, whichever SDK. */
 interface AnyClient {
   names(): Promise<string[]>;
-  /** The text of a tool's result; `progress` counts its progress notifications. */
-  call(name: string, args: Record<string, unknown>, progress?: { seen: number }): Promise<string>;
+  /** The text of a tool's result; with `progress`, the call asks for progress notifications. */
+  call(name: string, args: Record<string, unknown>, progress?: boolean): Promise<string>;
+  /**
+   * Progress notifications that reached the client's transport so far: what the path delivered.
+   * (The SDKs hand one to `onprogress` a microtask late, so one that arrives with its call's answer
+   * is lost to the handler: that is theirs, not the path's.)
+   */
+  progressSeen(): number;
   /** Calls a tool and cancels the call at its first progress notification; resolves once it has failed. */
   cancelled(name: string, args: Record<string, unknown>): Promise<void>;
   prompt(name: string, args: Record<string, string>): Promise<string>;
@@ -134,6 +140,17 @@ const firstContent = (result: { contents: unknown[] }): { uri: string; text: str
   return { uri: first.uri, text: first.text ?? '' };
 };
 
+/** Counts the progress notifications that reach a connected transport, before its SDK handles them. */
+function tapProgress(transport: { onmessage?: ((message: never, extra?: never) => void) | undefined }): { progress: number } {
+  const wire = { progress: 0 };
+  const deliver = transport.onmessage as ((message: { method?: string }, extra?: unknown) => void) | undefined;
+  transport.onmessage = ((message: { method?: string }, extra?: unknown) => {
+    if (message.method === 'notifications/progress') wire.progress++;
+    deliver?.(message, extra);
+  });
+  return wire;
+}
+
 /** Starts a call, aborts it at its first progress notification, and waits for it to fail. */
 async function cancelAtStart(call: (signal: AbortSignal, onprogress: () => void) => Promise<unknown>): Promise<void> {
   const controller = new AbortController();
@@ -147,10 +164,13 @@ async function connect(kind: ClientKind, target: { stdio: string[] } | { url: UR
     client.setRequestHandler(CreateMessageRequestSchema, () => ({ model: 'm', role: 'assistant', content: { type: 'text', text: SAMPLED } }));
     client.setRequestHandler(ElicitRequestSchema, () => ({ action: 'decline' }));
     client.setRequestHandler(ListRootsRequestSchema, () => ({ roots: [ROOT] }));
-    await client.connect('url' in target ? new V1Http(target.url) : new V1Stdio({ command: process.execPath, args: target.stdio, env: fullEnv, stderr: 'ignore' }));
+    const transport = 'url' in target ? new V1Http(target.url) : new V1Stdio({ command: process.execPath, args: target.stdio, env: fullEnv, stderr: 'ignore' });
+    await client.connect(transport);
+    const wire = tapProgress(transport);
     return {
       names: async () => (await client.listTools()).tools.map((t) => t.name),
-      call: async (name, args, progress) => textOf(await client.callTool({ name, arguments: args }, undefined, progress === undefined ? {} : { onprogress: () => void progress.seen++ })),
+      call: async (name, args, progress) => textOf(await client.callTool({ name, arguments: args }, undefined, progress === true ? { onprogress: () => undefined } : {})),
+      progressSeen: () => wire.progress,
       cancelled: (name, args) => cancelAtStart((signal, onprogress) => client.callTool({ name, arguments: args }, undefined, { signal, onprogress })),
       prompt: async (name, args) => promptText(await client.getPrompt({ name, arguments: args })),
       read: async (uri) => firstContent(await client.readResource({ uri })),
@@ -162,10 +182,13 @@ async function connect(kind: ClientKind, target: { stdio: string[] } | { url: UR
   client.setRequestHandler('sampling/createMessage', () => ({ model: 'm', role: 'assistant', content: { type: 'text', text: SAMPLED } }));
   client.setRequestHandler('elicitation/create', () => ({ action: 'decline' }));
   client.setRequestHandler('roots/list', () => ({ roots: [ROOT] }));
-  await client.connect('url' in target ? new V2Http(target.url) : new V2Stdio({ command: process.execPath, args: target.stdio, env: fullEnv, stderr: 'ignore' }));
+  const transport = 'url' in target ? new V2Http(target.url) : new V2Stdio({ command: process.execPath, args: target.stdio, env: fullEnv, stderr: 'ignore' });
+  await client.connect(transport);
+  const wire = tapProgress(transport);
   return {
     names: async () => (await client.listTools()).tools.map((t) => t.name),
-    call: async (name, args, progress) => textOf(await client.callTool({ name, arguments: args }, progress === undefined ? {} : { onprogress: () => void progress.seen++ })),
+    call: async (name, args, progress) => textOf(await client.callTool({ name, arguments: args }, progress === true ? { onprogress: () => undefined } : {})),
+    progressSeen: () => wire.progress,
     cancelled: (name, args) => cancelAtStart((signal, onprogress) => client.callTool({ name, arguments: args }, { signal, onprogress })),
     prompt: async (name, args) => promptText(await client.getPrompt({ name, arguments: args })),
     read: async (uri) => firstContent(await client.readResource({ uri })),
@@ -266,9 +289,10 @@ describe('protocol matrix: clients × backends × paths', () => {
             const [echo, args, expected] = spec.echo(`${client}/${path}`);
             assert.ok((await session.names()).includes(`${prefix}echo`), 'tools listed');
             assert.equal(await session.call(`${prefix}${echo}`, args), expected);
-            const progress = { seen: 0 };
-            await session.call(`${prefix}${spec.progress[0]}`, spec.progress[1], progress);
-            assert.ok(progress.seen >= spec.progress[2], `progress notifications: ${progress.seen}`);
+            const progressBefore = session.progressSeen();
+            await session.call(`${prefix}${spec.progress[0]}`, spec.progress[1], true);
+            const seen = session.progressSeen() - progressBefore;
+            assert.ok(seen >= spec.progress[2], `progress notifications: ${seen}`);
             assert.equal(await session.prompt(`${prefix}${spec.prompt[0]}`, spec.prompt[1]), spec.prompt[2]);
             const read = await session.read(spec.resource[0]);
             assert.equal(read.uri, spec.resource[0]);

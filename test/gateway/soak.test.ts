@@ -140,7 +140,8 @@ describe('soak: 20 clients x 500 calls on every path', () => {
     const rssAfter = rssBytes(pid);
     const detail = `${CLIENTS * CALLS} calls in ${seconds.toFixed(1)} s; fds ${fdsBefore} -> ${fdsAfter}; RSS ${(rssBefore / 2 ** 20).toFixed(1)} -> ${(rssAfter / 2 ** 20).toFixed(1)} MiB`;
     process.stderr.write(`soak: ${detail}\n`);
-    assert.equal(fdsAfter, fdsBefore, detail);
+    // More would be a leak; fewer is something of before the soak that has finished closing.
+    assert.ok(fdsAfter <= fdsBefore, detail);
     assert.ok(rssAfter - rssBefore < RSS_SLACK_BYTES, detail);
 
     const backends = descendants(pid);
