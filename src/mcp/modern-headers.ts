@@ -74,13 +74,19 @@ export function scanHeaderDeclarations(schema: unknown): HeaderScan {
   return fault === undefined ? { valid: true, declarations } : { valid: false, reason: fault };
 }
 
+/** The argument at `path` of a call's `arguments`, and its text as a header carries it (undefined when absent or not a primitive). */
+function declaredArgument(args: unknown, path: readonly string[]): { value: unknown; text: string | undefined } {
+  let value: unknown = args;
+  for (const key of path) value = value !== null && typeof value === 'object' ? (value as Obj)[key] : undefined;
+  const text = typeof value === 'string' ? value : typeof value === 'boolean' || (typeof value === 'number' && Number.isFinite(value)) ? String(value) : undefined;
+  return { value, text };
+}
+
 /** The `Mcp-Param-*` headers for a call with `args`, by the tool's declarations. */
 export function paramHeaders(declarations: readonly HeaderDeclaration[], args: unknown): [string, string][] {
   const headers: [string, string][] = [];
   for (const { path, header } of declarations) {
-    let value: unknown = args;
-    for (const key of path) value = value !== null && typeof value === 'object' ? (value as Obj)[key] : undefined;
-    const text = typeof value === 'string' ? value : typeof value === 'boolean' || (typeof value === 'number' && Number.isFinite(value)) ? String(value) : undefined;
+    const { text } = declaredArgument(args, path);
     if (text !== undefined) headers.push([`Mcp-Param-${header}`, headerSafe(text)]);
   }
   return headers;
@@ -93,9 +99,7 @@ export function paramHeaders(declarations: readonly HeaderDeclaration[], args: u
  */
 export function paramHeaderMismatch(declarations: readonly HeaderDeclaration[], args: unknown, header: (name: string) => string | undefined): string | undefined {
   for (const { path, header: name } of declarations) {
-    let value: unknown = args;
-    for (const key of path) value = value !== null && typeof value === 'object' ? (value as Obj)[key] : undefined;
-    const text = typeof value === 'string' ? value : typeof value === 'boolean' || (typeof value === 'number' && Number.isFinite(value)) ? String(value) : undefined;
+    const { value, text } = declaredArgument(args, path);
     if (text === undefined) continue;
     const sent = header(`mcp-param-${name.toLowerCase()}`);
     if (sent === undefined) return `the body carries ${path.join('.')} but the Mcp-Param-${name} header is absent`;
