@@ -117,16 +117,25 @@ export async function connectThroughTools(
   return { client, transport };
 }
 
-/** True for an `mcp-parent-guard` process (see src/mcp/stdio-upstream.ts). */
-export function isParentGuard(pid: number): boolean {
+/** A process's NUL-separated command line, or undefined once it is gone. */
+function cmdline(pid: number): string | undefined {
   try {
-    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0')[0]?.endsWith('/mcp-parent-guard') === true;
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8');
   } catch {
-    return false;
+    return undefined;
   }
 }
 
-/** Every live descendant pid of `pid`, read from /proc, parent guards left out. */
+/** True for an `mcp-parent-guard` process (see src/mcp/stdio-upstream.ts). */
+export function isParentGuard(pid: number): boolean {
+  return cmdline(pid)?.split('\0')[0]?.endsWith('/mcp-parent-guard') === true;
+}
+
+/**
+ * Every live descendant pid of `pid`, read from /proc, parent guards left out, and so are children
+ * still forked but not yet exec'd (their command line is their parent's): such a child becomes a
+ * parent guard or a backend a moment later, and counting it would make waits pass too soon.
+ */
 export function descendants(pid: number): number[] {
   const result: number[] = [];
   const visit = (parent: number): void => {
@@ -146,7 +155,7 @@ export function descendants(pid: number): number[] {
       for (const child of children.split(' ').filter(Boolean).map(Number)) {
         // The parent guard (optional native package) stands between a gateway and each backend:
         // the backend is what tests count and signal.
-        if (!isParentGuard(child)) result.push(child);
+        if (!isParentGuard(child) && cmdline(child) !== cmdline(parent)) result.push(child);
         visit(child);
       }
     }

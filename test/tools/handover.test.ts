@@ -13,7 +13,12 @@ import { ShareHome, dynamicBackend, everythingBackend, stopAndReap } from '../he
 
 const INITIALIZE = { jsonrpc: '2.0', id: 'init', method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'raw', version: '1' } } };
 const INITIALIZED = { jsonrpc: '2.0', method: 'notifications/initialized' };
-const call = (id: number | string, name: string, args: Record<string, unknown>): object => ({ jsonrpc: '2.0', id, method: 'tools/call', params: { name, arguments: args } });
+const call = (id: number | string, name: string, args: Record<string, unknown>, meta?: object): object => ({
+  jsonrpc: '2.0',
+  id,
+  method: 'tools/call',
+  params: { name, arguments: args, ...(meta === undefined ? {} : { _meta: meta }) },
+});
 
 function lines(...messages: object[]): string {
   return messages.map((m) => JSON.stringify(m)).join('\n') + '\n';
@@ -239,21 +244,26 @@ describe('mcp-tools run hands its stdio over to a local gateway', { skip: FD_PAS
 
   /**
    * A gateway of its own, and a client handed over to it with a 30 s call (`id`) at its backend:
-   * our fixture, or server-everything, which goes on with a call when its stdin ends.
+   * our fixture, or server-everything, which goes on with a call when its stdin ends. Returns once
+   * the backend has sent the call's first progress: a process counted before then could be the
+   * gateway's fork that is yet to become the parent guard (not counted) of the backend.
    */
   async function callInFlight(id: number, backend: 'dyn' | 'everything' = 'dyn'): Promise<{ doomed: RunningShare; cli: RunningCli }> {
     const doomed = await home.startGateway(backend === 'dyn' ? config : gatewayConfig(everythingBackend('ev')));
     await waitFor(() => descendants(doomed.proc.pid as number).length === 0, 10_000, 'discovery to finish');
     const cli = start(['run', doomed.token]);
+    const progressToken = `progress-${id}`;
     const long =
       backend === 'dyn'
-        ? call(id, 'dyn_sleep', { ms: 30_000 })
-        : call(id, 'ev_trigger-long-running-operation', { duration: 30, steps: 3 });
+        ? call(id, 'dyn_sleep', { ms: 30_000 }, { progressToken })
+        : call(id, 'ev_trigger-long-running-operation', { duration: 30, steps: 60 }, { progressToken });
     cli.proc.stdin?.write(lines(INITIALIZE, INITIALIZED, long));
     await answered(cli, 'init');
     await waitFor(() => handedOver(cli), 10_000, 'the handover');
-    // Let the call reach the backend before the gateway starts stopping.
-    await waitFor(() => descendants(doomed.proc.pid as number).length > 0, 10_000, 'the session backend');
+    // The call has reached the backend before the gateway starts stopping.
+    const progressed = (): boolean =>
+      cli.stdoutLines.some((line) => (JSON.parse(line) as { params?: { progressToken?: unknown } }).params?.progressToken === progressToken);
+    await waitFor(progressed, 10_000, 'the call to report progress');
     return { doomed, cli };
   }
 
@@ -326,7 +336,7 @@ describe('mcp-tools run hands its stdio over to a local gateway', { skip: FD_PAS
     assert.ok(backends.length > 0, 'the call runs in a backend');
     try {
       assert.equal((await doomed.stop()).code, 0);
-      await waitFor(() => backends.every((pid) => !isAlive(pid)), 5_000, 'the session backend to exit');
+      await waitFor(() => backends.every((pid) => !isAlive(pid)), 10_000, 'the session backend to exit');
     } finally {
       for (const pid of backends) if (isAlive(pid)) process.kill(pid, 'SIGKILL');
     }
