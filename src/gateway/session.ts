@@ -1,21 +1,20 @@
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import type { JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
 import type { GatewayConfig } from '../config/types.js';
-import { GatewayError, describeError, isGatewayError } from '../errors.js';
+import { describeError, isGatewayError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { type JsonRpcId, JsonRpcErrorCode, type RoutingView, checkEnvelope, isRequest, isResponse } from '../mcp/jsonrpc.js';
-import { PassThroughResponse, type PassOnTarget, passOn } from '../mcp/passthrough.js';
+import type { PassOnTarget } from '../mcp/passthrough.js';
 import { type LineTransport, carriesLines } from '../mcp/stream-transport.js';
-import { Cancellation, type RawMessage, type RawResponse, type RequestOptions, type UpstreamConnection, type UpstreamHandlers, upstreamErrorResponse } from '../mcp/upstream.js';
+import type { RawMessage, RawResponse, UpstreamConnection, UpstreamHandlers } from '../mcp/upstream.js';
 import { LIST_CHANGED_KINDS, copyCatalogue, relist, type Backend, type BackendCatalogue, type ListKind } from './backend.js';
 import { RESOURCE_NOT_FOUND, isResourceNotFound, type Catalogue } from './catalogue.js';
-import { type CallRecord, logCall } from './call-log.js';
-import { type InputClient, callWithInput } from './era-backend.js';
+import type { InputClient } from './era-backend.js';
 import { ModernClient, type ModernSessionPort } from './era-client.js';
 import { isModernVersion, readEnvelope } from '../mcp/modern.js';
 import type { Metrics } from './metrics.js';
-import type { CallTrace, Tracing } from './tracing.js';
-import { isPolicyRefusal } from './path-policy.js';
+import type { Tracing } from './tracing.js';
+import { type CallsPort, SessionCalls } from './session-calls.js';
 import { RELATED_TASK, type ResponseHook, SessionTasks } from './tasks.js';
 
 /** Resource URIs one session may be subscribed to at once (each costs the gateway and a backend something). */
@@ -53,37 +52,6 @@ export interface SessionHost {
   backendCrashed(backend: Backend): void;
 }
 
-/** A request the client made and a backend is working on. */
-interface InFlight {
-  /** The client's id for it (ours while a modern client's call waits for its input: era-client.ts). */
-  id: JsonRpcId;
-  readonly backend: Backend;
-  readonly method: string;
-  /** As sent to the backend (names already mapped back to the backend's own). */
-  readonly params: Record<string, unknown>;
-  /** The name the client used (tools/call), for the call log. */
-  readonly name: string | undefined;
-  readonly started: number;
-  readonly cancellation: Cancellation;
-  readonly options: RequestOptions;
-  /** Ends the claim on a shared backend. */
-  readonly release: (() => void) | undefined;
-  /** Sees the parsed answer before the client does (task ids mapped, next backend tried). */
-  readonly hook: ResponseHook | undefined;
-  /** Set once the request was sent again on a new backend session. */
-  retried: boolean;
-  /** Set once the client got its answer (or needs none). */
-  settled: boolean;
-  /** Its spans, when tracing. */
-  readonly trace: CallTrace | undefined;
-}
-
-/** A connection a reload retired, and the calls it still carries. */
-interface Draining {
-  calls: Set<InFlight>;
-  close: () => void;
-}
-
 /** A request we sent the client (a backend's, passed on, or the gateway's own): where its answer goes. */
 interface Relayed {
   /** The backend connection that asked, and its id there (none for a request of the gateway's own). */
@@ -106,8 +74,7 @@ export class GatewaySession {
   readonly #stream: LineTransport | undefined;
   readonly #host: SessionHost;
   readonly #logger: Logger;
-  readonly #connections = new Map<string, Promise<UpstreamConnection>>();
-  readonly #inFlight = new Map<JsonRpcId, InFlight>();
+  readonly #calls: SessionCalls;
   readonly #relayed = new Map<string, Relayed>();
   /**
    * What this session's own backend processes offer, by backend id, where that was listed from
@@ -116,8 +83,6 @@ export class GatewaySession {
   readonly #views = new Map<string, BackendCatalogue>();
   /** The merged view built from #views, until one of them (or the gateway's) changes. */
   #catalogue: Catalogue | undefined;
-  /** Connections of backends a reload retired, closed once their calls in flight are done. */
-  readonly #draining: Draining[] = [];
   /** Resource URIs this client subscribed to (a shared backend's updates go to subscribers only). */
   readonly #subscriptions = new Set<string>();
   readonly #tasks: SessionTasks;
@@ -131,8 +96,6 @@ export class GatewaySession {
   #unanswered = 0;
   /** Set once the host's start-up discovery has settled: later requests need not wait for it. */
   #hostReady = false;
-  /** Connections already open, by backend id, so a call to one does not wait on a promise. */
-  readonly #open = new Map<string, UpstreamConnection>();
   #closeWhenIdle = false;
   readonly #passOnTarget: PassOnTarget;
   /** Set at the first request of an MCP 2026-07-28 client (one that sends no initialize). */
@@ -159,6 +122,7 @@ export class GatewaySession {
       if (!this.#closed) stream?.sendLine(parts);
     };
     this.#passOnTarget = { sendLine: stream === undefined ? undefined : sendLine, send: (message) => this.send(message) };
+    this.#calls = new SessionCalls(this.#callsPort());
     const routes = { forward: this.#forward.bind(this), reply: this.#reply.bind(this) };
     this.#tasks = new SessionTasks(routes, host.config.aggregator.callTimeoutMs);
   }
@@ -177,7 +141,7 @@ export class GatewaySession {
 
   /** Requests of this client a backend is still working on. */
   get busy(): number {
-    return this.#inFlight.size;
+    return this.#calls.size;
   }
 
   /** For the idle timeout: a request unanswered either way, and when the last message passed. */
@@ -219,17 +183,10 @@ export class GatewaySession {
   async close(reason?: string): Promise<void> {
     if (this.#closing) return;
     this.#closing = true;
-    const calls = [...this.#inFlight.values()];
-    if (reason !== undefined) for (const call of calls) this.#settle(call, new GatewayError('UPSTREAM_CLOSED', reason));
+    if (reason !== undefined) this.#calls.answerAll(reason);
     this.#closed = true;
     this.#era?.close();
-    // The backends stop working on them (and, shared ones, send no answer to a session gone).
-    for (const call of calls) call.cancellation.abort('client left');
-    const connections = [...this.#connections.values()];
-    this.#connections.clear();
-    for (const entry of this.#draining.splice(0)) entry.close();
-    this.#open.clear();
-    const stopping = Promise.allSettled(connections.map(async (c) => (await c).close()));
+    const stopping = this.#calls.stop();
     // The client hears the end at once; its backends stop meanwhile (a server that ignores the
     // end of its input takes the stop's grace periods, which are no business of the client's).
     await this.#client.close().catch(() => undefined);
@@ -242,7 +199,7 @@ export class GatewaySession {
     const relayId = `gw-${++this.#nextRelayId}`;
     this.#relayed.set(relayId, { connection, upstreamId: message.id, answer: (response) => connection.respond(message.id, response) });
     if (this.#era !== undefined && !this.#initialized) {
-      this.#era.serverRequest(relayId, message, this.#causeOf(connection));
+      this.#era.serverRequest(relayId, message, this.#calls.causeOf(connection));
       return;
     }
     this.send({ ...this.#tasks.outbound(connection, message), id: relayId });
@@ -268,9 +225,7 @@ export class GatewaySession {
     const taskId = (meta[RELATED_TASK] as { taskId?: unknown } | undefined)?.taskId;
     if (typeof taskId === 'string' && this.#tasks.owns(connection, taskId)) return true;
     const token = meta['progressToken'];
-    if (token === undefined) return false;
-    for (const call of this.#inFlight.values()) if (call.options.sentProgressToken === token) return true;
-    return false;
+    return token !== undefined && this.#calls.sentProgressToken(token);
   }
 
   /** True if the client subscribed to updates of `uri`. */
@@ -300,8 +255,8 @@ export class GatewaySession {
     return mine;
   }
 
-  /** Handlers for a connection owned by this session. */
-  handlersFor(backend: Backend, connection: () => UpstreamConnection | undefined, pending: () => Promise<UpstreamConnection> | undefined = () => undefined): UpstreamHandlers {
+  /** Handlers for a connection owned by this session (the one it uses for that backend). */
+  #handlersFor(backend: Backend, connection: () => UpstreamConnection | undefined): UpstreamHandlers {
     return {
       onRequest: (message) => {
         const c = connection();
@@ -323,9 +278,6 @@ export class GatewaySession {
         this.send(message);
       },
       onClose: (unexpected) => {
-        // A connection a reload retired is no longer the one this session uses for that id.
-        if (this.#connections.get(backend.id) !== pending()) return;
-        this.#connections.delete(backend.id);
         // Until a new process starts, the discovery view stands in again.
         if (this.#views.delete(backend.id)) this.#catalogue = undefined;
         if (unexpected && !this.#closed) this.#host.backendCrashed(backend);
@@ -387,34 +339,10 @@ export class GatewaySession {
       adopt: (init) => (this.#clientInit = init),
       setLogLevel: (level) => void this.#setLevel(undefined, { level }),
       self: () => this.#host.initializeResult('2025-11-25'),
-      suspend: (clientId, key) => {
-        const call = this.#inFlight.get(clientId);
-        if (call === undefined || call.settled) return false;
-        this.#inFlight.delete(clientId);
-        call.id = key;
-        this.#inFlight.set(key, call);
-        return true;
-      },
-      abandon: (key, reason) => this.#inFlight.get(key)?.cancellation.abort(reason),
+      suspend: (clientId, key) => this.#calls.rekey(clientId, key),
+      abandon: (key, reason) => this.#calls.cancel(key, reason),
       answerRelayed: (relayId, response) => this.#answerRelayed(relayId, response),
     };
-  }
-
-  /**
-   * The newest call of this session in flight on `connection`: what caused the backend's request.
-   * A backend asks things while it starts too (roots after initialize), before its connection is
-   * known here: then a call waiting for a backend to start is the cause.
-   */
-  #causeOf(connection: UpstreamConnection): JsonRpcId | undefined {
-    let cause: JsonRpcId | undefined;
-    let starting: JsonRpcId | undefined;
-    for (const call of this.#inFlight.values()) {
-      if (call.settled) continue;
-      const open = this.#open.get(call.backend.id);
-      if (open === connection) cause = call.id;
-      else if (open === undefined) starting = call.id;
-    }
-    return cause ?? starting;
   }
 
   /** One request of the client needs no more answer (it was answered, or cancelled). */
@@ -425,11 +353,11 @@ export class GatewaySession {
 
   #onNotification(method: string, params: Record<string, unknown>): void {
     if (method === 'notifications/cancelled') {
-      this.#inFlight.get(params['requestId'] as JsonRpcId)?.cancellation.abort(params['reason'] ?? 'cancelled by client');
+      this.#calls.cancel(params['requestId'] as JsonRpcId, params['reason'] ?? 'cancelled by client');
       return;
     }
     if (method === 'notifications/roots/list_changed') {
-      for (const connection of this.#connections.values()) void connection.then((c) => c.notify(method, params), () => undefined);
+      for (const connection of this.#calls.connections()) void connection.then((c) => c.notify(method, params), () => undefined);
     }
   }
 
@@ -568,9 +496,8 @@ export class GatewaySession {
     this.#logLevel = String(params['level']);
     const timeoutMs = this.#host.config.aggregator.callTimeoutMs;
     // Only backends already running hear it now; the others get it when they start.
-    const connections = [...this.#connections.values()];
     await Promise.allSettled(
-      connections.map(async (pending) => {
+      this.#calls.connections().map(async (pending) => {
         const connection = await pending;
         await connection.request('logging/setLevel', params, { timeoutMs });
       }),
@@ -578,60 +505,13 @@ export class GatewaySession {
     if (id !== undefined) this.#reply(id, { result: {} });
   }
 
-  /** The connection this session uses for a backend, starting a session backend on first use. */
-  #connection(backend: Backend): Promise<UpstreamConnection> {
-    if (backend.config.isolation === 'shared') return this.#host.sharedConnection(backend);
-    let pending = this.#connections.get(backend.id);
-    if (pending === undefined) {
-      let opened: UpstreamConnection | undefined;
-      const mine: { pending?: Promise<UpstreamConnection> } = {};
-      const handlers = this.handlersFor(backend, () => opened, () => mine.pending);
-      pending = this.#host.openSessionConnection(backend, this, handlers).then(async (connection) => {
-        opened = connection;
-        // A server may offer a client something else than discovery saw (by its capabilities, or
-        // as it changes at run time): what this process lists replaces the discovery view.
-        this.#refreshView(backend, connection, ['tools', 'prompts', 'resources']);
-        if (this.#logLevel !== undefined && backend.catalogue?.capabilities['logging'] !== undefined) {
-          await connection.request('logging/setLevel', { level: this.#logLevel }, { timeoutMs: this.#host.config.aggregator.callTimeoutMs }).catch(() => undefined);
-        }
-        return connection;
-      });
-      mine.pending = pending;
-      this.#connections.set(backend.id, pending);
-      const failed = pending;
-      failed.catch(() => {
-        if (this.#connections.get(backend.id) === failed) this.#connections.delete(backend.id);
-      });
-    }
-    return pending;
-  }
-
   /**
    * Backends a reload removed or replaced: their next calls open new connections (to the new
    * backend of that id, if any); the old connections close once the calls they carry are done.
    */
   retireBackends(ids: ReadonlySet<string>): void {
-    for (const id of ids) {
-      const pending = this.#connections.get(id);
-      this.#connections.delete(id);
-      this.#open.delete(id);
-      if (this.#views.delete(id)) this.#catalogue = undefined;
-      if (pending === undefined) continue;
-      const close = (): void => void pending.then((connection) => connection.close(), () => undefined);
-      const calls = new Set([...this.#inFlight.values()].filter((call) => call.backend.id === id));
-      if (calls.size === 0) close();
-      else this.#draining.push({ calls, close });
-    }
-  }
-
-  /** A call is over: a retired connection it was the last call of closes. */
-  #drained(call: InFlight): void {
-    for (let i = this.#draining.length - 1; i >= 0; i--) {
-      const entry = this.#draining[i] as Draining;
-      if (!entry.calls.delete(call) || entry.calls.size > 0) continue;
-      this.#draining.splice(i, 1);
-      entry.close();
-    }
+    for (const id of ids) if (this.#views.delete(id)) this.#catalogue = undefined;
+    this.#calls.retire(ids);
   }
 
   /** What this client sees: the gateway's view, with what its own backend processes offer. */
@@ -667,134 +547,39 @@ export class GatewaySession {
     return this.#clientInit;
   }
 
-  /**
-   * Sends a request on to a backend and its answer back to the client. Callbacks, not promises,
-   * all the way: with the backend's connection open, the answer leaves in the same turn of the
-   * event loop as it arrived.
-   */
   #forward(id: JsonRpcId, backend: Backend, method: string, params: Record<string, unknown>, hook?: ResponseHook, name?: string): void {
-    const limit = this.#host.config.maxConcurrentCalls;
-    if (this.#inFlight.size >= limit) {
-      this.#host.metrics?.refused('concurrency_limit');
-      this.#fail(id, JsonRpcErrorCode.ConnectionClosed, `too many concurrent requests in this session (max_concurrent_calls: ${limit})`);
-      return;
-    }
-    const cancellation = new Cancellation();
-    const meta = params['_meta'] as { progressToken?: unknown } | undefined;
-    const clientToken = meta?.progressToken;
-    const trace = this.#host.tracing?.call({ method, target: name ?? (typeof params['uri'] === 'string' ? params['uri'] : undefined), session: this.id, backend: backend.id, requestId: id, meta });
-    // The backend continues the trace from our span, not the client's.
-    if (trace !== undefined) params = { ...params, _meta: { ...meta, ...trace.carrier } };
-    // A hook needs the answer parsed (a large one is not a not-found error: resources pass it through).
-    // A modern client's answers are reshaped (src/gateway/era-client.ts): they must be parsed.
-    const passThrough = this.#era === undefined && (hook === undefined || method === 'resources/read');
-    const options: RequestOptions = { timeoutMs: this.#host.config.aggregator.callTimeoutMs, cancellation, passThrough, client: this.#clientInit };
-    if (clientToken !== undefined) {
-      options.onProgress = (notification) => this.send({ ...notification, params: { ...notification.params, progressToken: clientToken } });
-    }
-    const call: InFlight = {
-      id,
-      backend,
-      method,
-      params,
-      name,
-      started: performance.now(),
-      cancellation,
-      options,
-      release: backend.config.isolation === 'shared' ? this.#host.claimShared(backend, this) : undefined,
-      hook,
-      retried: false,
-      settled: false,
-      trace,
-    };
-    this.#inFlight.set(id, call);
-    const refusal = method === 'tools/call' ? backend.pathPolicy?.refusal(params) : undefined;
-    if (refusal !== undefined) {
-      this.#host.metrics?.refused('policy');
-      return this.#settle(call, refusal);
-    }
-    if (backend.unavailable !== undefined) {
-      this.#host.metrics?.refused('unavailable');
-      this.#settle(call, new GatewayError('UPSTREAM_UNAVAILABLE', `backend '${backend.id}' is unavailable (${backend.unavailable}); it is being restarted in the background`));
-      return;
-    }
-    this.#dispatch(call);
+    this.#calls.forward(id, backend, method, params, hook, name);
   }
 
-  /** Sends the call on the backend's open connection, opening one first if needed. */
-  #dispatch(call: InFlight): void {
-    const open = this.#open.get(call.backend.id);
-    if (open !== undefined && !open.closed) {
-      this.#send(call, open);
-      return;
-    }
-    this.#connection(call.backend).then(
-      (connection) => {
-        this.#open.set(call.backend.id, connection);
-        this.#send(call, connection);
+  /** What this session's calls may do with it. */
+  #callsPort(): CallsPort {
+    const host = this.#host;
+    return {
+      sessionId: this.id,
+      config: host.config,
+      logger: this.#logger,
+      metrics: host.metrics,
+      tracing: host.tracing,
+      inputClient: this.#inputClient,
+      passOnTarget: this.#passOnTarget,
+      open: (backend, handlers) => host.openSessionConnection(backend, this, handlers),
+      shared: (backend) => host.sharedConnection(backend),
+      claimShared: (backend) => host.claimShared(backend, this),
+      handlersFor: (backend, connection) => this.#handlersFor(backend, connection),
+      opened: async (backend, connection) => {
+        // A server may offer a client something else than discovery saw (by its capabilities, or
+        // as it changes at run time): what this process lists replaces the discovery view.
+        this.#refreshView(backend, connection, ['tools', 'prompts', 'resources']);
+        if (this.#logLevel !== undefined && backend.catalogue?.capabilities['logging'] !== undefined) {
+          const timeoutMs = host.config.aggregator.callTimeoutMs;
+          await connection.request('logging/setLevel', { level: this.#logLevel }, { timeoutMs }).catch(() => undefined);
+        }
       },
-      (error: unknown) => this.#settle(call, error instanceof Error ? error : new Error(String(error))),
-    );
-  }
-
-  #send(call: InFlight, connection: UpstreamConnection): void {
-    if (call.cancellation.aborted) {
-      this.#settle(call, new GatewayError('UPSTREAM_CLOSED', 'cancelled'));
-      return;
-    }
-    callWithInput(connection, call.method, call.params, call.options, this.#inputClient, (outcome) => {
-      if (!call.retried && isGatewayError(outcome, 'UPSTREAM_SESSION_LOST')) {
-        // The server restarted and forgot us: initialize a new session and ask once more.
-        this.#logger.info({ backend: call.backend.id }, 'backend lost the session; re-initializing');
-        call.retried = true;
-        connection.close().catch(() => undefined);
-        this.#connections.delete(call.backend.id);
-        this.#open.delete(call.backend.id);
-        this.#dispatch(call);
-        return;
-      }
-      const instead = call.hook !== undefined && !(outcome instanceof Error) && !(outcome instanceof PassThroughResponse) ? call.hook(outcome, connection) : undefined;
-      if (instead === undefined) return this.#settle(call, outcome);
-      // Dropped unanswered: the continuation answers the client.
-      call.settled = true;
-      if (this.#inFlight.get(call.id) === call) this.#inFlight.delete(call.id);
-      call.release?.();
-      instead();
-    });
-  }
-
-  /** The call is over: answer the client (unless it cancelled) and log it. */
-  #settle(call: InFlight, outcome: RawResponse | PassThroughResponse | Error): void {
-    // Already over: the gateway is stopping and told the client so.
-    if (call.settled) return;
-    call.settled = true;
-    // A client may reuse an id while the first request runs; each gets its answer.
-    if (this.#inFlight.get(call.id) === call) this.#inFlight.delete(call.id);
-    call.release?.();
-    let result: string;
-    if (call.cancellation.aborted) {
-      result = 'cancelled'; // the client asked for it: no answer is due
-      this.#answered();
-    } else if (outcome instanceof Error) {
-      result = describeError(outcome);
-      this.#reply(call.id, upstreamErrorResponse(outcome));
-    } else if (outcome instanceof PassThroughResponse) {
-      result = passOn(outcome, call.id, this.#passOnTarget);
-      this.#answered();
-    } else {
-      result = outcome.error !== undefined ? 'error' : isPolicyRefusal(outcome) ? 'refused' : outcome.result?.['isError'] === true ? 'tool_error' : 'ok';
-      // The backend's own message, passed on with the client's id in place of ours.
-      (outcome as RawMessage)['id'] = call.id;
-      this.send(outcome as RawMessage);
-      this.#answered();
-    }
-    call.trace?.end(result);
-    if (this.#draining.length > 0) this.#drained(call);
-    if (call.name !== undefined || call.method === 'prompts/get' || call.method === 'resources/read') {
-      const name = call.name ?? String(call.params['uri'] ?? call.params['name']);
-      const record: CallRecord = { method: call.method, name, backend: call.backend.id, started: call.started, outcome: result, params: call.params };
-      logCall(this.#logger, this.#host.config.logArguments, record);
-      this.#host.metrics?.call(record);
-    }
+      reshapes: () => this.#era !== undefined,
+      clientInit: () => this.#clientInit,
+      reply: (id, response) => this.#reply(id, response),
+      send: (message) => this.send(message),
+      answered: () => this.#answered(),
+    };
   }
 }
