@@ -18,12 +18,12 @@ type Obj = Record<string, unknown>;
 /** How a listen reaches the backend: the connection's own request. */
 export type ListenCall = (method: string, params: Obj, options: RequestOptions, done: ResponseCallback) => void;
 
-/** One open listen: how to end it, and for a resource's, the subscribe still owed an answer. */
+/** One open listen: how to end it, and for a resource's, the subscribes still owed an answer. */
 interface Listen {
   readonly uri: string | undefined;
   readonly cancellation: Cancellation;
-  /** The subscribe's caller, until the acknowledgement (or a refusal) answers it. */
-  answer: ResponseCallback | undefined;
+  /** The subscribes' callers, until the acknowledgement (or a refusal) answers them all. */
+  answers: ResponseCallback[];
   ended: boolean;
 }
 
@@ -45,18 +45,24 @@ export class ModernListens {
     if (announces('tools')) filter['toolsListChanged'] = true;
     if (announces('prompts')) filter['promptsListChanged'] = true;
     if (announces('resources')) filter['resourcesListChanged'] = true;
-    if (Object.keys(filter).length > 0) this.#open(undefined, filter, undefined);
+    if (Object.keys(filter).length > 0) this.#open(undefined, filter, []);
   }
 
   /** `resources/subscribe {uri}`: answered when the server has acknowledged the listen for it. */
   subscribe(uri: string, done: ResponseCallback): void {
-    if (this.#uris.has(uri)) return done(answered());
-    this.#open(uri, { resourceSubscriptions: [uri] }, done);
+    const open = this.#uris.get(uri);
+    if (open === undefined) return this.#open(uri, { resourceSubscriptions: [uri] }, [done]);
+    // Not acknowledged yet: this one hears what the first hears.
+    if (open.answers.length > 0) open.answers.push(done);
+    else done(answered());
   }
 
   /** `resources/unsubscribe {uri}`: the listen for it is cancelled (the server is told). */
   unsubscribe(uri: string, done: ResponseCallback): void {
-    this.#uris.get(uri)?.cancellation.abort('unsubscribed');
+    const open = this.#uris.get(uri);
+    // Forgotten at once: a subscribe right after opens a listen of its own.
+    this.#uris.delete(uri);
+    open?.cancellation.abort('unsubscribed');
     done(answered());
   }
 
@@ -82,20 +88,18 @@ export class ModernListens {
 
   /**
    * Sends a listen with no deadline: it stays open until it is cancelled, the server ends it or
-   * the connection closes. Then it is forgotten, and a subscribe still unanswered hears why.
+   * the connection closes. Then it is forgotten, and the subscribes still unanswered hear why.
    */
-  #open(uri: string | undefined, notifications: Obj, answer: ResponseCallback | undefined): void {
-    const listen: Listen = { uri, cancellation: new Cancellation(), answer, ended: false };
+  #open(uri: string | undefined, notifications: Obj, answers: ResponseCallback[]): void {
+    const listen: Listen = { uri, cancellation: new Cancellation(), answers, ended: false };
     if (uri !== undefined) this.#uris.set(uri, listen);
     const options: RequestOptions = { timeoutMs: Infinity, cancellation: listen.cancellation };
     this.#call('subscriptions/listen', { notifications }, options, (outcome) => {
       listen.ended = true;
       if (uri !== undefined && this.#uris.get(uri) === listen) this.#uris.delete(uri);
       if (options.sentId !== undefined) this.#byId.delete(String(options.sentId));
-      const owed = listen.answer;
-      listen.answer = undefined;
-      if (owed === undefined) return;
-      owed(outcome instanceof Error || (outcome as RawResponse).error !== undefined ? outcome : refused(uri ?? ''));
+      const why = outcome instanceof Error || (outcome as RawResponse).error !== undefined ? outcome : refused(uri ?? '');
+      for (const owed of listen.answers.splice(0)) owed(why);
     });
     // (A connection already closed ends it before it is sent.)
     if (!listen.ended && options.sentId !== undefined) this.#byId.set(String(options.sentId), listen);
@@ -103,14 +107,16 @@ export class ModernListens {
 
   #acknowledged(id: string, honored: Obj): void {
     const listen = this.#byId.get(id);
-    const answer = listen?.answer;
-    if (listen === undefined || answer === undefined) return;
-    listen.answer = undefined;
+    if (listen === undefined || listen.answers.length === 0) return;
+    const owed = listen.answers.splice(0);
     const uris = honored['resourceSubscriptions'];
-    if (Array.isArray(uris) && uris.includes(listen.uri)) return answer(answered());
+    if (Array.isArray(uris) && uris.includes(listen.uri)) {
+      for (const answer of owed) answer(answered());
+      return;
+    }
     // The server does not deliver updates of this resource: no use keeping the listen open.
     listen.cancellation.abort('not honored');
-    answer(refused(listen.uri ?? ''));
+    for (const answer of owed) answer(refused(listen.uri ?? ''));
   }
 }
 
