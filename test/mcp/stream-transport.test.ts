@@ -229,11 +229,10 @@ describe('StreamTransport', () => {
     await transport.start();
     await transport.send({ jsonrpc: '2.0', id: 1, method: 'ping' });
     assert.deepEqual(await echoed, { jsonrpc: '2.0', id: 1, method: 'ping' });
-    const started = Date.now();
     await transport.close();
-    // No SIGTERM was needed: stdin's end reached the child (the grace before SIGTERM is 2 s).
+    // Exit code 0, no signal: stdin's end reached the child, no SIGTERM was needed (a node child
+    // without a handler dies of it).
     assert.deepEqual(await upstream.exited, { code: 0, signal: null });
-    assert.ok(Date.now() - started < 1_500, `the child took ${Date.now() - started} ms to exit`);
   });
 
   it('reports a child that died instead of crashing on its broken stdin', async () => {
