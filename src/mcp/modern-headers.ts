@@ -1,5 +1,4 @@
 import type { FetchLike, Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
-import type { JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
 import type { Logger } from '../log.js';
 import { META } from './era.js';
 
@@ -231,8 +230,8 @@ export function learningToolHeaders(transport: Transport, tools: ToolHeaders, lo
     const deliver = transport.onmessage;
     transport.onmessage = (message, extra) => {
       // A 2026-07-28 result says what it is (`resultType`); a 2025 server's tools are not its business.
-      const result = (message as { result?: { tools?: unknown; resultType?: unknown } }).result;
-      if (Array.isArray(result?.tools) && result.resultType !== undefined) learn(result.tools as Obj[], tools, logger, message);
+      const result = (message as { result?: Obj }).result;
+      if (result !== undefined && result['resultType'] !== undefined) keepUsableTools(result, tools, logger, 'warn');
       deliver?.(message, extra);
     };
     return start();
@@ -240,26 +239,37 @@ export function learningToolHeaders(transport: Transport, tools: ToolHeaders, lo
   return transport;
 }
 
-/** Notes the header declarations of the tools of a tools/list answer (valid ones only). */
-export function noteToolHeaders(listed: unknown, tools: ToolHeaders): void {
-  if (!Array.isArray(listed)) return;
-  for (const tool of listed as Obj[]) {
-    if (typeof tool['name'] !== 'string') continue;
+/**
+ * Takes a tools/list answer's tools: notes their header declarations (into `tools`) and returns
+ * the ones a conforming client uses, with those whose declaration is invalid (and why) apart.
+ */
+export function usableTools(listed: readonly Obj[], tools: ToolHeaders): { usable: Obj[]; invalid: { tool: string; reason: string }[] } {
+  const usable: Obj[] = [];
+  const invalid: { tool: string; reason: string }[] = [];
+  for (const tool of listed) {
+    const name = tool['name'];
+    if (typeof name !== 'string') {
+      usable.push(tool);
+      continue;
+    }
     const scan = scanHeaderDeclarations(tool['inputSchema']);
-    if (scan.valid && scan.declarations.length > 0) tools.set(tool['name'], scan.declarations);
-    else tools.delete(tool['name']);
+    if (scan.valid && scan.declarations.length > 0) tools.set(name, scan.declarations);
+    else tools.delete(name);
+    if (scan.valid) usable.push(tool);
+    else invalid.push({ tool: name, reason: scan.reason });
   }
+  return { usable, invalid };
 }
 
-function learn(listed: Obj[], tools: ToolHeaders, logger: Logger, message: JSONRPCMessage): void {
-  const usable = listed.filter((tool) => {
-    if (typeof tool['name'] !== 'string') return true;
-    const scan = scanHeaderDeclarations(tool['inputSchema']);
-    if (scan.valid) return true;
-    logger.warn({ tool: tool['name'], reason: scan.reason }, 'leaving out a tool whose x-mcp-header declaration is invalid');
-    tools.delete(tool['name']);
-    return false;
-  });
-  noteToolHeaders(usable, tools);
-  if (usable.length !== listed.length) (message as { result: Obj }).result['tools'] = usable;
+/**
+ * Takes out of a tools/list answer (`result`, changed in place) the tools whose x-mcp-header
+ * declaration is invalid, as a conforming 2026-07-28 client would, logging each at `level`;
+ * notes the others' declarations into `tools`.
+ */
+export function keepUsableTools(result: Obj, tools: ToolHeaders, logger: Logger, level: 'warn' | 'debug'): void {
+  const listed = result['tools'];
+  if (!Array.isArray(listed)) return;
+  const { usable, invalid } = usableTools(listed as Obj[], tools);
+  for (const left of invalid) logger[level](left, 'leaving out a tool whose x-mcp-header declaration is invalid');
+  if (invalid.length > 0) result['tools'] = usable;
 }

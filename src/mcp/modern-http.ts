@@ -4,7 +4,7 @@ import type { JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
 import type { Logger } from '../log.js';
 import { type JsonRpcId, JsonRpcErrorCode } from './jsonrpc.js';
 import { LazyUpstream } from './lazy-upstream.js';
-import { type ToolHeaders, decodeHeaderValue, noteToolHeaders, paramHeaderMismatch } from './modern-headers.js';
+import { type ToolHeaders, decodeHeaderValue, keepUsableTools, paramHeaderMismatch } from './modern-headers.js';
 import { META, ModernErrorCode, envelopeVersion, isModernVersion } from './modern.js';
 
 type Obj = Record<string, unknown>;
@@ -53,9 +53,11 @@ export class ModernHttpFront {
   readonly #routes = new Map<string, Route>();
   /** The `Mcp-Param-*` declarations of the tools this front has listed, to check calls against. */
   readonly #toolHeaders: ToolHeaders = new Map();
+  readonly #logger: Logger;
   #nextId = 0;
 
   constructor(open: () => Promise<Transport>, logger: Logger, jsonOnly: boolean) {
+    this.#logger = logger;
     this.#upstream = new LazyUpstream(open, { message: (upstream, message) => this.#fromServer(upstream, message), closed: () => this.#closed() }, logger);
     this.#jsonOnly = jsonOnly;
   }
@@ -140,7 +142,9 @@ export class ModernHttpFront {
       const route = this.#routes.get(String(id));
       if (route === undefined) return;
       this.#routes.delete(String(id));
-      if (route.method === 'tools/list') noteToolHeaders((message['result'] as Obj | undefined)?.['tools'], this.#toolHeaders);
+      // Tools a conforming client would leave out (warning its user) are left out here.
+      const result = message['result'] as Obj | undefined;
+      if (route.method === 'tools/list' && result !== undefined) keepUsableTools(result, this.#toolHeaders, this.#logger, 'debug');
       this.#write(route, this.#forClient(message, String(id), route), true);
       return;
     }

@@ -298,7 +298,12 @@ ${stdioBackend('m', MODERN)}${stdioBackend('d', DUAL_ERA)}`);
           headers: { 'content-type': 'application/json', accept: 'application/json', 'mcp-protocol-version': '2026-07-28', 'mcp-method': method, ...(method === 'tools/call' ? { 'mcp-name': String(params['name']) } : {}), ...extra },
           body: JSON.stringify({ jsonrpc: '2.0', id: 1, method, params: { ...params, _meta: envelope } }),
         });
-      assert.equal((await post('tools/list', {})).status, 200);
+      const listed = await post('tools/list', {});
+      assert.equal(listed.status, 200);
+      const names = ((await listed.json()) as { result: { tools: { name: string }[] } }).result.tools.map((t) => t.name);
+      assert.ok(names.includes('m_regional'));
+      // Served over stdio it stays for 2025 clients (see above); a 2026-07-28 client here would leave it out.
+      assert.ok(!names.includes('m_misdeclared'), 'the front leaves out a tool whose header declaration is invalid');
       const call = { name: 'm_regional', arguments: { region: 'eu' } };
       for (const [extra, why] of [[{}, /Mcp-Param-Region header is absent/], [{ 'mcp-param-region': 'us' }, /disagrees/]] as const) {
         const refused = await post('tools/call', call, extra);
