@@ -17,18 +17,18 @@ export const SAMPLED = 'sampled by the modern client';
 /** The root the tests' client offers. */
 export const ROOT = { uri: 'file:///srv/modern-root', name: 'modern-root' };
 
-/** A v2 client that declares sampling, elicitation and roots and answers them (also inside input_required). */
-export function modernClient(mode: EraMode, options: { autoFulfill?: boolean } = {}): Client {
+/** A v2 client that declares sampling, elicitation and roots (unless `roots: false`) and answers them (also inside input_required). */
+export function modernClient(mode: EraMode, options: { autoFulfill?: boolean; roots?: boolean } = {}): Client {
   const client = new Client(
     { name: 'modern-test', version: '1.0.0' },
     {
       versionNegotiation: mode === 'pin' ? { mode: { pin: '2026-07-28' } } : { mode: 'auto' },
-      capabilities: { sampling: {}, elicitation: { form: {}, url: {} }, roots: {} },
+      capabilities: { sampling: {}, elicitation: { form: {}, url: {} }, ...(options.roots === false ? {} : { roots: {} }) },
       ...(options.autoFulfill === false ? { inputRequired: { autoFulfill: false } } : {}),
     },
   );
   client.setRequestHandler('sampling/createMessage', () => ({ role: 'assistant', content: { type: 'text', text: SAMPLED }, model: 'test-model' }));
-  client.setRequestHandler('roots/list', () => ({ roots: [ROOT] }));
+  if (options.roots !== false) client.setRequestHandler('roots/list', () => ({ roots: [ROOT] }));
   client.setRequestHandler('elicitation/create', () => ({ action: 'accept', content: { name: 'Ada', color: 'teal', email: 'ada@example.org' } }));
   return client;
 }
