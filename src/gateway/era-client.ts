@@ -1,9 +1,11 @@
+import { randomBytes } from 'node:crypto';
 import type { Logger } from '../log.js';
 import { type JsonRpcId, JsonRpcErrorCode } from '../mcp/jsonrpc.js';
 import {
   ALL_VERSIONS,
   MODERN_VERSIONS,
   META,
+  MCP_LOG_LEVELS,
   MULTI_ROUND_METHODS,
   REMOVED_METHODS,
   type Envelope,
@@ -23,6 +25,8 @@ export interface ModernSessionPort {
   readonly callTimeoutMs: number;
   /** Most suspended calls at once (max_concurrent_calls). */
   readonly maxSuspended: number;
+  /** Most resources the client's listens may name at once. */
+  readonly maxSubscriptions: number;
   /** Writes a message to the client as it is. */
   post(message: Obj): void;
   /** One client request needs no more answer (it was answered here). */
@@ -56,6 +60,8 @@ interface Pending {
 interface Listen {
   readonly id: JsonRpcId;
   readonly filter: Obj;
+  /** The resources it listens to (`filter.resourceSubscriptions`, without repeats). */
+  readonly uris: ReadonlySet<string>;
 }
 
 const LIST_CHANGED_FILTER: Record<string, string> = {
@@ -81,6 +87,13 @@ export class ModernClient {
   readonly #listens = new Map<JsonRpcId, Listen>();
   /** Requests of our own (resources/subscribe for a listen) whose answers nobody awaits. */
   readonly #internal = new Set<string>();
+  /** How many open listens name each resource: subscribed at the first, unsubscribed after the last. */
+  readonly #listeners = new Map<string, number>();
+  /**
+   * Begins every id of the gateway's own in this session (its requests, suspended calls), so
+   * that none can be an id of the client's: it is refused as one.
+   */
+  readonly #reserved = `gw~${randomBytes(6).toString('base64url')}~`;
   readonly #inputRequired: InputRequired;
   #adopted = false;
   #logLevel: string | undefined;
@@ -88,7 +101,7 @@ export class ModernClient {
 
   constructor(port: ModernSessionPort) {
     this.#port = port;
-    this.#inputRequired = new InputRequired(port, (id, method, params) => {
+    this.#inputRequired = new InputRequired(port, this.#reserved, (id, method, params) => {
       this.#pending.set(id, { method, params });
       // The backend is asked afresh: the answers were the client's, for the URLs.
       const fresh = withoutEnvelope(params);
@@ -101,6 +114,9 @@ export class ModernClient {
   /** A request carrying the envelope. */
   request(id: JsonRpcId, method: string, params: Obj, envelope: Envelope): void {
     const port = this.#port;
+    if (typeof id === 'string' && id.startsWith(this.#reserved)) {
+      return this.#fail(id, { code: JsonRpcErrorCode.InvalidRequest, message: 'Invalid Request: this id is one the gateway uses for its own requests' });
+    }
     if (!MODERN_VERSIONS.includes(envelope.version)) return this.#fail(id, unsupportedVersion(envelope.version));
     if (envelope.capabilities === undefined) {
       return this.#fail(id, { code: JsonRpcErrorCode.InvalidParams, message: `Invalid params: the _meta envelope lacks ${META.clientCapabilities}` });
@@ -108,6 +124,9 @@ export class ModernClient {
     if (!this.#adopted) {
       this.#adopted = true;
       port.adopt({ protocolVersion: BACKEND_REVISION, capabilities: envelope.capabilities, clientInfo: envelope.clientInfo ?? { name: 'modern-client', version: '0' } });
+    }
+    if (envelope.logLevel !== undefined && !MCP_LOG_LEVELS.includes(envelope.logLevel)) {
+      return this.#fail(id, { code: JsonRpcErrorCode.InvalidParams, message: `Invalid params: the _meta envelope's logLevel must be one of ${MCP_LOG_LEVELS.join(', ')}` });
     }
     if (envelope.logLevel !== undefined && envelope.logLevel !== this.#logLevel) {
       this.#logLevel = envelope.logLevel;
@@ -206,11 +225,22 @@ export class ModernClient {
     }
     const capabilities = (this.#port.self()['capabilities'] as Obj | undefined) ?? {};
     const filter = honored(requested as Obj, capabilities);
+    const uris = new Set((filter['resourceSubscriptions'] as string[] | undefined) ?? []);
+    let added = 0;
+    for (const uri of uris) if (!this.#listeners.has(uri)) added++;
+    const max = this.#port.maxSubscriptions;
+    if (this.#listeners.size + added > max) {
+      return this.#fail(id, { code: JsonRpcErrorCode.InvalidParams, message: `Invalid params: too many resource subscriptions in this session (at most ${max}); end other listens first` });
+    }
+    if (uris.size > 0) filter['resourceSubscriptions'] = [...uris];
     this.#port.post({ jsonrpc: '2.0', method: 'notifications/subscriptions/acknowledged', params: { notifications: filter, _meta: { [META.subscriptionId]: id } } });
     if (Object.keys(filter).length === 0) return this.#answer(id, { result: this.#listenEnd(id) });
-    const uris = (filter['resourceSubscriptions'] as string[] | undefined) ?? [];
-    for (const uri of uris) if (!this.#subscribed(uri)) this.#internalRequest('resources/subscribe', { uri });
-    this.#listens.set(id, { id, filter });
+    for (const uri of uris) {
+      const listening = this.#listeners.get(uri) ?? 0;
+      this.#listeners.set(uri, listening + 1);
+      if (listening === 0) this.#internalRequest('resources/subscribe', { uri });
+    }
+    this.#listens.set(id, { id, filter, uris });
   }
 
   /** Ends a listen: gracefully (an empty result says so) or because the client cancelled it (no answer). */
@@ -218,8 +248,14 @@ export class ModernClient {
     const listen = this.#listens.get(id);
     if (listen === undefined) return;
     this.#listens.delete(id);
-    for (const uri of (listen.filter['resourceSubscriptions'] as string[] | undefined) ?? []) {
-      if (!this.#subscribed(uri)) this.#internalRequest('resources/unsubscribe', { uri });
+    for (const uri of listen.uris) {
+      const listening = this.#listeners.get(uri) ?? 1;
+      if (listening > 1) {
+        this.#listeners.set(uri, listening - 1);
+        continue;
+      }
+      this.#listeners.delete(uri);
+      this.#internalRequest('resources/unsubscribe', { uri });
     }
     if (graceful) this.#answer(id, { result: this.#listenEnd(id) });
     else this.#port.answered();
@@ -229,15 +265,10 @@ export class ModernClient {
     return { resultType: 'complete', _meta: { [META.subscriptionId]: id, [META.serverInfo]: this.#port.self()['serverInfo'] } };
   }
 
-  #subscribed(uri: string): boolean {
-    for (const listen of this.#listens.values()) if (((listen.filter['resourceSubscriptions'] as string[] | undefined) ?? []).includes(uri)) return true;
-    return false;
-  }
-
   #toListens(method: string, params: Obj): void {
     const bit = LIST_CHANGED_FILTER[method];
     for (const listen of this.#listens.values()) {
-      const wanted = bit !== undefined ? listen.filter[bit] === true : ((listen.filter['resourceSubscriptions'] as string[] | undefined) ?? []).includes(String(params['uri']));
+      const wanted = bit !== undefined ? listen.filter[bit] === true : listen.uris.has(String(params['uri']));
       if (!wanted) continue;
       const meta = { ...(params['_meta'] as Obj | undefined), [META.subscriptionId]: listen.id };
       this.#port.post({ jsonrpc: '2.0', method, params: { ...params, _meta: meta } });
@@ -245,7 +276,7 @@ export class ModernClient {
   }
 
   #internalRequest(method: string, params: Obj): void {
-    const id = `modern-${++this.#nextInternal}`;
+    const id = `${this.#reserved}request-${++this.#nextInternal}`;
     this.#internal.add(id);
     this.#port.route(id, method, params, true);
   }

@@ -78,10 +78,13 @@ export class InputRequired {
   readonly #calls = new Map<string, Continuation>();
   readonly #redos = new Map<string, Redo>();
   readonly #rerun: Rerun;
+  /** Begins the keys of suspended calls: ids no client request may have (see era-client.ts). */
+  readonly #keyPrefix: string;
   #next = 0;
 
-  constructor(port: ModernSessionPort, rerun: Rerun) {
+  constructor(port: ModernSessionPort, keyPrefix: string, rerun: Rerun) {
     this.#port = port;
+    this.#keyPrefix = keyPrefix;
     this.#rerun = rerun;
   }
 
@@ -97,7 +100,7 @@ export class InputRequired {
     const elicitation = (meta?.[META.clientCapabilities] as Obj | undefined)?.['elicitation'] as Obj | undefined;
     if (!Array.isArray(elicitations) || elicitations.length === 0 || elicitation?.['url'] === undefined) return undefined;
     if (this.#calls.size + this.#redos.size >= this.#port.maxSuspended) return undefined;
-    const key = `redo-${++this.#next}`;
+    const key = `${this.#keyPrefix}redo-${++this.#next}`;
     const timer = setTimeout(() => this.#redos.delete(key), this.#port.callTimeoutMs);
     this.#redos.set(key, { key, target: target(method, params), timer });
     const inputRequests = Object.fromEntries(
@@ -243,7 +246,7 @@ export class InputRequired {
       this.#refuse(relayId, `too many calls wait for input in this session (max_concurrent_calls: ${limit})`);
       return undefined;
     }
-    const key = `input-${++this.#next}`;
+    const key = `${this.#keyPrefix}input-${++this.#next}`;
     if (!this.#port.suspend(call.clientId, key)) {
       this.#refuse(relayId, 'the call that caused this request is over');
       return undefined;

@@ -98,9 +98,15 @@ export class SessionCalls {
     return this.#inFlight.size;
   }
 
-  /** The connections of the session's own backends, open or opening. */
-  connections(): Promise<UpstreamConnection>[] {
-    return [...this.#connections.values()];
+  /**
+   * Runs `use` on each connection of the session's own backends: at once on those open (so that
+   * what it sends goes before the next call), on the others once they are.
+   */
+  each<T>(use: (connection: UpstreamConnection) => Promise<T>): Promise<T>[] {
+    return [...this.#connections].map(([id, pending]) => {
+      const open = this.#open.get(id);
+      return open !== undefined && !open.closed ? use(open) : pending.then(use);
+    });
   }
 
   /** True if a call in flight sent this progress token to its backend. */
@@ -221,7 +227,7 @@ export class SessionCalls {
    */
   async stop(): Promise<void> {
     for (const call of this.#inFlight.values()) call.cancellation.abort('client left');
-    const connections = this.connections();
+    const connections = [...this.#connections.values()];
     this.#connections.clear();
     this.#open.clear();
     for (const entry of this.#draining.splice(0)) entry.close();

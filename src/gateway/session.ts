@@ -11,7 +11,7 @@ import { LIST_CHANGED_KINDS, copyCatalogue, relist, type Backend, type BackendCa
 import { RESOURCE_NOT_FOUND, isResourceNotFound, type Catalogue } from './catalogue.js';
 import type { InputClient } from './era-backend.js';
 import { ModernClient, type ModernSessionPort } from './era-client.js';
-import { isModernVersion, readEnvelope } from '../mcp/modern.js';
+import { MCP_LOG_LEVELS, isModernVersion, readEnvelope } from '../mcp/modern.js';
 import type { Metrics } from './metrics.js';
 import type { Tracing } from './tracing.js';
 import { type CallsPort, SessionCalls } from './session-calls.js';
@@ -330,6 +330,7 @@ export class GatewaySession {
       logger: this.#logger,
       callTimeoutMs: this.#host.config.aggregator.callTimeoutMs,
       maxSuspended: this.#host.config.maxConcurrentCalls,
+      maxSubscriptions: MAX_SUBSCRIPTIONS,
       post: (message) => this.#post(message),
       answered: () => this.#answered(),
       route: (id, method, params, internal) => {
@@ -357,7 +358,7 @@ export class GatewaySession {
       return;
     }
     if (method === 'notifications/roots/list_changed') {
-      for (const connection of this.#calls.connections()) void connection.then((c) => c.notify(method, params), () => undefined);
+      for (const told of this.#calls.each((c) => Promise.resolve(c.notify(method, params)))) told.catch(() => undefined);
     }
   }
 
@@ -466,6 +467,9 @@ export class GatewaySession {
         if (!catalogue.tasks) return this.#fail(id, JsonRpcErrorCode.MethodNotFound, `Method not found: ${method}`);
         return this.#tasks.route(id, method, params);
       case 'logging/setLevel':
+        if (!MCP_LOG_LEVELS.includes(params['level'] as string)) {
+          return this.#fail(id, JsonRpcErrorCode.InvalidParams, `Invalid params: level must be one of ${MCP_LOG_LEVELS.join(', ')}`);
+        }
         return void this.#setLevel(id, params);
       default:
         return this.#fail(id, JsonRpcErrorCode.MethodNotFound, `Method not found: ${method}`);
@@ -495,13 +499,9 @@ export class GatewaySession {
   async #setLevel(id: JsonRpcId | undefined, params: Record<string, unknown>): Promise<void> {
     this.#logLevel = String(params['level']);
     const timeoutMs = this.#host.config.aggregator.callTimeoutMs;
-    // Only backends already running hear it now; the others get it when they start.
-    await Promise.allSettled(
-      this.#calls.connections().map(async (pending) => {
-        const connection = await pending;
-        await connection.request('logging/setLevel', params, { timeoutMs });
-      }),
-    );
+    // Only backends already running hear it now (before a request routed next), the others when
+    // they start.
+    await Promise.allSettled(this.#calls.each((connection) => connection.request('logging/setLevel', params, { timeoutMs })));
     if (id !== undefined) this.#reply(id, { result: {} });
   }
 

@@ -70,20 +70,27 @@ export class ModernHttpFront {
       writeJson(res, 400, { jsonrpc: '2.0', id, error: { code: ModernErrorCode.HeaderMismatch, message: `Bad Request: header mismatch: ${mismatch}` } });
       return;
     }
-    const upstream = await this.#upstream.get();
     if (id === undefined) {
       res.writeHead(202).end();
-      await upstream.send(this.#inbound(message) as JSONRPCMessage);
+      // Without sessions, a notifications/cancelled cannot say whose request it names: another
+      // client's may have the same id. A modern client cancels by closing the response instead.
+      if (message['method'] === 'notifications/cancelled') return;
+      await (await this.#upstream.get()).send(message as JSONRPCMessage);
       return;
     }
+    const upstream = await this.#upstream.get();
     const wireId = `m-${++this.#nextId}`;
-    const params = (message['params'] as Obj | undefined) ?? {};
+    let params = (message['params'] as Obj | undefined) ?? {};
+    const meta = params['_meta'] as Obj | undefined;
+    const progressToken = meta?.['progressToken'];
+    // Clients choose progress tokens as they choose ids: the wire carries ours, unique as the id.
+    if (progressToken !== undefined) params = { ...params, _meta: { ...meta, progressToken: wireId } };
     const accept = req.headers.accept ?? '';
     const route: Route = {
       res,
       clientId: id,
       method: message['method'],
-      progressToken: (params['_meta'] as Obj | undefined)?.['progressToken'],
+      progressToken,
       listen: message['method'] === 'subscriptions/listen',
       sse: !this.#jsonOnly && accept.includes('text/event-stream'),
       streaming: false,
@@ -95,7 +102,7 @@ export class ModernHttpFront {
       this.#routes.delete(wireId);
       void upstream.send({ jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId: wireId, reason: 'the HTTP response was closed' } }).catch(() => undefined);
     });
-    await upstream.send({ ...message, id: wireId } as JSONRPCMessage);
+    await upstream.send({ ...message, id: wireId, params } as JSONRPCMessage);
   }
 
   /**
@@ -117,15 +124,6 @@ export class ModernHttpFront {
   /** Ends the server-side session; open requests get an error. */
   close(): Promise<void> {
     return this.#upstream.close();
-  }
-
-  /** A client notification: a cancellation names the client's id, which is ours on the wire. */
-  #inbound(message: Obj): Obj {
-    if (message['method'] !== 'notifications/cancelled') return message;
-    const params = (message['params'] as Obj | undefined) ?? {};
-    let wireId: string | undefined;
-    for (const [candidate, route] of this.#routes) if (route.clientId === params['requestId']) wireId = candidate;
-    return wireId === undefined ? message : { ...message, params: { ...params, requestId: wireId } };
   }
 
   /** The server side closed: every request still open is answered with an error. */
@@ -162,28 +160,29 @@ export class ModernHttpFront {
   }
 
   /**
-   * The open request a request-related notification belongs to: by progress token; else (a log
-   * line, which names no request) the only one open. With several open, which one caused it is
-   * not known, and the requests may be different clients': it is dropped rather than guessed.
+   * The open request a request-related notification belongs to: by progress token (the wire id);
+   * else (a log line, which names no request) the only one open. With several open, which one
+   * caused it is not known, and the requests may be different clients': it is dropped rather
+   * than guessed.
    */
   #relatedTo(params: Obj): string | undefined {
+    const token = params['progressToken'];
+    if (token !== undefined) return typeof token === 'string' && this.#routes.get(token)?.listen === false ? token : undefined;
     let only: string | undefined;
     let open = 0;
     for (const [wireId, route] of this.#routes) {
       if (route.listen) continue;
-      if (params['progressToken'] !== undefined) {
-        if (route.progressToken === params['progressToken']) return wireId;
-        continue;
-      }
       only = wireId;
       open++;
     }
     return open === 1 ? only : undefined;
   }
 
-  /** The message with the client's own id, also where it names the subscription. */
+  /** The message with the client's own id and progress token, also where it names the subscription. */
   #forClient(message: Obj, wireId: string, route: Route): Obj {
     const out: Obj = message['id'] === undefined ? { ...message } : { ...message, id: route.clientId };
+    const params = out['params'] as Obj | undefined;
+    if (params?.['progressToken'] === wireId) out['params'] = { ...params, progressToken: route.progressToken };
     for (const field of ['params', 'result'] as const) {
       const body = out[field] as Obj | undefined;
       const meta = body?.['_meta'] as Obj | undefined;

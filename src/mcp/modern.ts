@@ -44,6 +44,9 @@ export function isModernVersion(version: string): boolean {
   return version >= '2026-07-28';
 }
 
+/** The levels of MCP logging (`logging/setLevel`, the envelope's logLevel), least severe first. */
+export const MCP_LOG_LEVELS: readonly string[] = ['debug', 'info', 'notice', 'warning', 'error', 'critical', 'alert', 'emergency'];
+
 /** The envelope of a modern request, read once. */
 export interface Envelope {
   readonly version: string;

@@ -25,6 +25,7 @@ function recordingPort(options: { callTimeoutMs?: number; maxSuspended?: number 
     logger: createLogger({ name: 'test', level: 'silent' }),
     callTimeoutMs: options.callTimeoutMs ?? 60_000,
     maxSuspended: options.maxSuspended ?? 64,
+    maxSubscriptions: 1024,
     post: (message) => posted.push(message),
     answered: () => undefined,
     route: () => undefined,
@@ -45,7 +46,7 @@ const turn = () => new Promise<void>((resolve) => setImmediate(resolve));
 describe('input_required continuations', () => {
   it('asks once per turn, for every request the backend sent in it, under a signed state', async () => {
     const { port, posted, suspended } = recordingPort();
-    const table = new InputRequired(port, () => undefined);
+    const table = new InputRequired(port, 'gw~test~', () => undefined);
     table.serverRequest('gw-1', sampling('b1'), 7, call(7), () => undefined);
     const key = suspended.get(7) as string;
     table.serverRequest('gw-2', sampling('b2'), key, undefined, () => undefined);
@@ -61,7 +62,7 @@ describe('input_required continuations', () => {
 
   it('refuses what goes beyond max_concurrent_calls', async () => {
     const { port, relayed } = recordingPort({ maxSuspended: 1 });
-    const table = new InputRequired(port, () => undefined);
+    const table = new InputRequired(port, 'gw~test~', () => undefined);
     table.serverRequest('gw-1', sampling('b1'), 1, call(1), () => undefined);
     table.serverRequest('gw-2', sampling('b2'), 2, call(2), () => undefined);
     await turn();
@@ -72,7 +73,7 @@ describe('input_required continuations', () => {
 
   it('gives a call up after call_timeout without a retry: the backend hears it, the state is dead', async () => {
     const { port, posted, relayed, abandon } = recordingPort({ callTimeoutMs: 50 });
-    const table = new InputRequired(port, () => undefined);
+    const table = new InputRequired(port, 'gw~test~', () => undefined);
     table.serverRequest('gw-1', sampling('b1'), 3, call(3), () => undefined);
     await turn();
     const state = (posted[0]?.['result'] as { requestState: string }).requestState;
@@ -86,8 +87,8 @@ describe('input_required continuations', () => {
 
   it("does not take a state minted for another session, nor one that is not ours", () => {
     const { port, posted } = recordingPort();
-    const table = new InputRequired(port, () => undefined);
-    const foreign = mintState({ session: 'session-b', call: 'input-1', round: 1, target: 'tools/call ev_sample' });
+    const table = new InputRequired(port, 'gw~test~', () => undefined);
+    const foreign = mintState({ session: 'session-b', call: 'gw~test~input-1', round: 1, target: 'tools/call ev_sample' });
     assert.equal(table.retry(1, 'tools/call', { name: 'ev_sample', requestState: foreign }, { version: '2026-07-28', capabilities: {}, clientInfo: undefined, logLevel: undefined }), true);
     assert.equal((posted.at(-1)?.['error'] as { code: number }).code, -32602);
     // A backend's own state (2026-07-28 backends mint theirs) passes on untouched.
