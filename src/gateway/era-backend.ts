@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { GatewayError } from '../errors.js';
 import { META } from '../mcp/era.js';
 import { JsonRpcErrorCode } from '../mcp/jsonrpc.js';
+import { shapeForLegacy } from '../mcp/modern.js';
 import { PassThroughResponse } from '../mcp/passthrough.js';
 import type { RawResponse, RequestOptions, ResponseCallback, UpstreamConnection } from '../mcp/upstream.js';
 
@@ -57,8 +58,14 @@ export function callWithInput(
   client: InputClient,
   done: ResponseCallback,
 ): void {
-  if (connection.era !== 'modern' || !MULTI_ROUND_METHODS.has(method) || client.takesInputRequired() || speaksModern(params)) {
+  if (connection.era !== 'modern' || client.takesInputRequired() || speaksModern(params)) {
     connection.call(method, params, options, done);
+    return;
+  }
+  // A 2025 client of a 2026-07-28 backend: answers lose what its revision does not have.
+  const legacy: ResponseCallback = (outcome) => done(outcome instanceof Error || outcome instanceof PassThroughResponse ? outcome : shapeForLegacy(outcome, method));
+  if (!MULTI_ROUND_METHODS.has(method)) {
+    connection.call(method, params, options, legacy);
     return;
   }
   const deadline = performance.now() + options.timeoutMs;
@@ -70,7 +77,7 @@ export function callWithInput(
     const roundOptions: RequestOptions = { ...options, timeoutMs, passThrough: false };
     connection.call(method, roundParams, roundOptions, (outcome) => {
       const result = outcome instanceof Error || outcome instanceof PassThroughResponse ? undefined : outcome.result;
-      if (result?.['resultType'] !== 'input_required') return done(outcome);
+      if (result?.['resultType'] !== 'input_required') return legacy(outcome);
       if (n >= MAX_INPUT_ROUNDS) {
         return done(failure(`backend '${connection.label}' still asked for input after ${MAX_INPUT_ROUNDS} rounds of ${method}`));
       }

@@ -127,6 +127,31 @@ export function shapeForModern(message: Obj, method: string, params: Obj): Obj {
   return message;
 }
 
+/**
+ * A 2026-07-28 answer made right for a 2025 client: without the fields of the new revision
+ * (`resultType`, cache hints, the server's info in `_meta`), and a resource-not-found error in
+ * its 2025 form (-32002). Mutates and returns the message.
+ */
+export function shapeForLegacy<T extends object>(message: T, method: string): T {
+  const result = (message as Obj)['result'];
+  if (isObject(result)) {
+    delete result['resultType'];
+    delete result['ttlMs'];
+    delete result['cacheScope'];
+    const meta = result['_meta'];
+    if (isObject(meta) && META.serverInfo in meta) {
+      delete meta[META.serverInfo];
+      if (Object.keys(meta).length === 0) delete result['_meta'];
+    }
+    return message;
+  }
+  const error = (message as Obj)['error'];
+  if (method === 'resources/read' && isObject(error) && error['code'] === JsonRpcErrorCode.InvalidParams && isObject(error['data']) && typeof error['data']['uri'] === 'string') {
+    error['code'] = LEGACY_RESOURCE_NOT_FOUND;
+  }
+  return message;
+}
+
 /** Methods 2026-07-28 removed: a modern client asking for them gets "method not found". */
 export const REMOVED_METHODS = new Set([
   'initialize',

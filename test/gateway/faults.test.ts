@@ -148,7 +148,7 @@ describe('limits and bad input through mcp-tools run', () => {
       }
       // An id listed n times needs n answers.
       return expectIds.every((id) => (answers.get(id)?.length ?? 0) >= expectIds.filter((e) => e === id).length);
-    }, 10_000, `answers to ${JSON.stringify(expectIds)}`);
+    }, 20_000, `answers to ${JSON.stringify(expectIds)}`);
     cli.proc.stdin?.end();
     await cli.exited;
     assert.equal(cli.proc.exitCode, 0);

@@ -12,6 +12,7 @@ import { Client as V2Client, StreamableHTTPClientTransport as V2Http } from '@mo
 import { callAndSeeStart, tapProgress, text } from '../helpers/mcp.js';
 import type { ChildProcess } from 'node:child_process';
 import { DUAL_ERA_FIXTURE as DUAL_ERA, MODERN_FIXTURE as MODERN, connectV2ThroughTools, startDualEraHttp } from '../helpers/era-fixtures.js';
+import { LineClient } from '../helpers/modern.js';
 import { ShareHome, stdioBackend } from '../helpers/share-home.js';
 
 /** The capabilities a client needs for the fixture's `ask`. */
@@ -70,6 +71,23 @@ ${onlyTools}`;
     http.proc.kill('SIGTERM');
   });
 
+  it('gives a 2025 client answers in its own revision: no resultType or server info, resource-not-found as -32002', async () => {
+    const line = new LineClient(gateway.token, home.env, ['--no-handover']);
+    try {
+      line.send({ id: 'init', method: 'initialize', params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'raw', version: '1' } } });
+      await line.answer('init');
+      line.send({ method: 'notifications/initialized' });
+      line.send({ id: 1, method: 'tools/call', params: { name: 'm_echo', arguments: { text: 'plain' } } });
+      const result = (await line.answer(1))['result'] as Record<string, unknown>;
+      assert.deepEqual(result, { content: [{ type: 'text', text: 'plain' }] });
+      line.send({ id: 2, method: 'resources/read', params: { uri: 'modern://nowhere' } });
+      const error = (await line.answer(2))['error'] as Record<string, unknown>;
+      assert.equal(error['code'], -32002, JSON.stringify(error));
+    } finally {
+      line.proc.kill('SIGTERM');
+    }
+  });
+
   it('starts with all and lists their tools, prompts and resources', async () => {
     const tools = (await client.listTools()).tools.map((t) => t.name);
     for (const name of ['echo', 'era', 'ask', 'count', 'sleep']) {
@@ -108,7 +126,7 @@ ${onlyTools}`;
       const result = await client.callTool({ name: `${backend}_ask`, arguments: {} });
       assert.equal(text(result), 'elicited: accept Grace; roots: file:///srv/root; sampled: hello from the client');
       assert.deepEqual([...asked].sort(), ['elicitation: Who are you?', 'roots', 'sampling']);
-      assert.equal((result as { resultType?: string }).resultType, 'complete');
+      assert.equal((result as { resultType?: string }).resultType, undefined, 'the final round, in the 2025 client’s revision');
     });
   }
 
