@@ -117,6 +117,10 @@ export class ModernClient {
     if (typeof id === 'string' && id.startsWith(this.#reserved)) {
       return this.#fail(id, { code: JsonRpcErrorCode.InvalidRequest, message: 'Invalid Request: this id is one the gateway uses for its own requests' });
     }
+    // Each answer is shaped for the request it answers, found by id: two at once could not be told apart.
+    if (this.#pending.has(id) || this.#listens.has(id)) {
+      return this.#fail(id, { code: JsonRpcErrorCode.InvalidRequest, message: 'Invalid Request: a request with this id is still in flight' });
+    }
     if (!MODERN_VERSIONS.includes(envelope.version)) return this.#fail(id, unsupportedVersion(envelope.version));
     if (envelope.capabilities === undefined) {
       return this.#fail(id, { code: JsonRpcErrorCode.InvalidParams, message: `Invalid params: the _meta envelope lacks ${META.clientCapabilities}` });

@@ -2,7 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import type { JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
 import type { Logger } from '../log.js';
-import { type JsonRpcId, JsonRpcErrorCode } from './jsonrpc.js';
+import { type JsonRpcId, JsonRpcErrorCode, checkEnvelope } from './jsonrpc.js';
 import { LazyUpstream } from './lazy-upstream.js';
 import { type ToolHeaders, decodeHeaderValue, keepUsableTools, paramHeaderMismatch } from './modern-headers.js';
 import { META, ModernErrorCode, envelopeVersion, isModernVersion } from './modern.js';
@@ -64,6 +64,13 @@ export class ModernHttpFront {
 
   /** Serves one modern POST whose body has been read. */
   async handle(req: IncomingMessage, res: ServerResponse, message: Obj): Promise<void> {
+    // What stdio refuses is refused here too (an id null or an object; no method: the client of a
+    // stateless front is asked nothing, so it has nothing to answer).
+    const problem = checkEnvelope(message) ?? (message['method'] === undefined ? { id: message['id'] as JsonRpcId, code: JsonRpcErrorCode.InvalidRequest, message: 'Invalid Request: no method' } : undefined);
+    if (problem !== undefined) {
+      writeJson(res, 400, { jsonrpc: '2.0', id: problem.id, error: { code: problem.code, message: problem.message } });
+      return;
+    }
     const id = message['id'] as JsonRpcId | undefined;
     const mismatch = id === undefined ? undefined : (headerMismatch(req, message) ?? this.#paramMismatch(req, message));
     if (mismatch !== undefined) {

@@ -84,6 +84,26 @@ describe('mcp-gateway: 2026-07-28 clients kept apart, and bounded', () => {
     }
   });
 
+  it('refuses what stdio refuses over HTTP too: an id that is null or an object, a message without a method', async () => {
+    for (const id of [null, { nested: 1 }]) {
+      const response = await post(id, 'tools/call', { name: 'd_echo', arguments: { text: 'x' } });
+      assert.equal(response.status, 400);
+      const body = (await response.json()) as { id: unknown; error: { code: number } };
+      assert.deepEqual([body.id, body.error.code], [null, -32600]);
+    }
+  });
+
+  it('refuses a second request under an id still in flight, and answers the first in its revision', async () => {
+    const client = line();
+    client.send({ id: 'dup', method: 'tools/call', params: { name: 'd_sleep', arguments: { ms: 500 }, _meta: envelope() } });
+    client.send({ id: 'dup', method: 'tools/call', params: { name: 'd_echo', arguments: { text: 'second' }, _meta: envelope() } });
+    const refused = await client.next((m) => m['id'] === 'dup' && m['error'] !== undefined);
+    assert.equal((refused['error'] as Obj)['code'], -32600);
+    const answered = await client.next((m) => m['id'] === 'dup' && m['result'] !== undefined);
+    assert.equal((answered['result'] as Obj)['resultType'], 'complete');
+    assert.equal(((answered['result'] as Obj)['content'] as { text: string }[])[0]?.text, 'slept 500');
+  });
+
   it('refuses a request whose id is one the gateway uses for a call waiting for input', async () => {
     const client = line();
     const meta = envelope('2026-07-28', { sampling: {} });
