@@ -240,28 +240,6 @@ export function learningToolHeaders(transport: Transport, tools: ToolHeaders, lo
 }
 
 /**
- * Takes a tools/list answer's tools: notes their header declarations (into `tools`) and returns
- * the ones a conforming client uses, with those whose declaration is invalid (and why) apart.
- */
-export function usableTools(listed: readonly Obj[], tools: ToolHeaders): { usable: Obj[]; invalid: { tool: string; reason: string }[] } {
-  const usable: Obj[] = [];
-  const invalid: { tool: string; reason: string }[] = [];
-  for (const tool of listed) {
-    const name = tool['name'];
-    if (typeof name !== 'string') {
-      usable.push(tool);
-      continue;
-    }
-    const scan = scanHeaderDeclarations(tool['inputSchema']);
-    if (scan.valid && scan.declarations.length > 0) tools.set(name, scan.declarations);
-    else tools.delete(name);
-    if (scan.valid) usable.push(tool);
-    else invalid.push({ tool: name, reason: scan.reason });
-  }
-  return { usable, invalid };
-}
-
-/**
  * Takes out of a tools/list answer (`result`, changed in place) the tools whose x-mcp-header
  * declaration is invalid, as a conforming 2026-07-28 client would, logging each at `level`;
  * notes the others' declarations into `tools`.
@@ -269,7 +247,14 @@ export function usableTools(listed: readonly Obj[], tools: ToolHeaders): { usabl
 export function keepUsableTools(result: Obj, tools: ToolHeaders, logger: Logger, level: 'warn' | 'debug'): void {
   const listed = result['tools'];
   if (!Array.isArray(listed)) return;
-  const { usable, invalid } = usableTools(listed as Obj[], tools);
-  for (const left of invalid) logger[level](left, 'leaving out a tool whose x-mcp-header declaration is invalid');
-  if (invalid.length > 0) result['tools'] = usable;
+  const usable = (listed as Obj[]).filter((tool) => {
+    const name = tool['name'];
+    if (typeof name !== 'string') return true;
+    const scan = scanHeaderDeclarations(tool['inputSchema']);
+    if (scan.valid && scan.declarations.length > 0) tools.set(name, scan.declarations);
+    else tools.delete(name);
+    if (!scan.valid) logger[level]({ tool: name, reason: scan.reason }, 'leaving out a tool whose x-mcp-header declaration is invalid');
+    return scan.valid;
+  });
+  if (usable.length !== listed.length) result['tools'] = usable;
 }
