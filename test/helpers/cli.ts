@@ -145,6 +145,7 @@ export function descendants(pid: number): number[] {
     } catch {
       return;
     }
+    const own = cmdline(parent);
     for (const tid of tasks) {
       let children: string;
       try {
@@ -155,7 +156,7 @@ export function descendants(pid: number): number[] {
       for (const child of children.split(' ').filter(Boolean).map(Number)) {
         // The parent guard (optional native package) stands between a gateway and each backend:
         // the backend is what tests count and signal.
-        if (!isParentGuard(child) && cmdline(child) !== cmdline(parent)) result.push(child);
+        if (!isParentGuard(child) && cmdline(child) !== own) result.push(child);
         visit(child);
       }
     }
