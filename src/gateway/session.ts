@@ -123,7 +123,8 @@ export class GatewaySession {
     };
     this.#passOnTarget = { sendLine: stream === undefined ? undefined : sendLine, send: (message) => this.send(message) };
     this.#calls = new SessionCalls(this.#callsPort());
-    const routes = { forward: this.#forward.bind(this), reply: this.#reply.bind(this) };
+    const calls = this.#calls;
+    const routes = { forward: calls.forward.bind(calls), reply: this.#reply.bind(this) };
     this.#tasks = new SessionTasks(routes, host.config.aggregator.callTimeoutMs);
   }
 
@@ -434,7 +435,7 @@ export class GatewaySession {
           return this.#fail(id, JsonRpcErrorCode.InvalidParams, `Unknown ${kind === 'tools' ? 'tool' : 'prompt'}: ${name}`);
         }
         if (kind === 'tools') this.#host.countToolCall();
-        return this.#forward(id, entry.backend, method, { ...params, name: entry.original }, this.#tasks.augmented(entry.backend, params), name);
+        return this.#calls.forward(id, entry.backend, method, { ...params, name: entry.original }, this.#tasks.augmented(entry.backend, params), name);
       }
       case 'resources/read':
       case 'resources/subscribe':
@@ -451,7 +452,7 @@ export class GatewaySession {
         if (method === 'resources/unsubscribe' && backend?.config.isolation === 'shared' && this.#host.subscribedElsewhere(uri, this)) {
           return this.#reply(id, { result: {} });
         }
-        if (backend !== undefined) return this.#forward(id, backend, method, params);
+        if (backend !== undefined) return this.#calls.forward(id, backend, method, params);
         // Listed by nobody: the backends that offer resources (and whose filter lets it by) are asked in turn.
         const candidates = catalogue.resourceBackends.filter((b) => b.filters.resources(uri));
         if (candidates.length === 0) return this.#fail(id, RESOURCE_NOT_FOUND, `Resource not found: ${uri}`);
@@ -480,7 +481,7 @@ export class GatewaySession {
   #askInTurn(id: JsonRpcId, method: string, params: Record<string, unknown>, backends: readonly Backend[]): void {
     const [first, ...rest] = backends as [Backend, ...Backend[]];
     const next: ResponseHook = (response) => (isResourceNotFound(response) ? () => this.#askInTurn(id, method, params, rest) : undefined);
-    this.#forward(id, first, method, params, rest.length === 0 ? undefined : next);
+    this.#calls.forward(id, first, method, params, rest.length === 0 ? undefined : next);
   }
 
   #complete(id: JsonRpcId, params: Record<string, unknown>, catalogue: Catalogue): void {
@@ -488,11 +489,11 @@ export class GatewaySession {
     if (ref.type === 'ref/prompt') {
       const entry = catalogue.prompts.get(String(ref.name));
       if (entry === undefined) return this.#fail(id, JsonRpcErrorCode.InvalidParams, `Unknown prompt: ${String(ref.name)}`);
-      return this.#forward(id, entry.backend, 'completion/complete', { ...params, ref: { ...ref, name: entry.original } });
+      return this.#calls.forward(id, entry.backend, 'completion/complete', { ...params, ref: { ...ref, name: entry.original } });
     }
     const backend = catalogue.resolveTemplate(String(ref.uri));
     if (backend === undefined) return this.#reply(id, { result: { completion: { values: [], hasMore: false } } });
-    return this.#forward(id, backend, 'completion/complete', params);
+    return this.#calls.forward(id, backend, 'completion/complete', params);
   }
 
   /** `id` undefined: a modern client's level (from its request's envelope), owed no answer. */
@@ -545,10 +546,6 @@ export class GatewaySession {
   /** The client initialize parameters, for starting session backends as this client. */
   get clientInit(): Record<string, unknown> {
     return this.#clientInit;
-  }
-
-  #forward(id: JsonRpcId, backend: Backend, method: string, params: Record<string, unknown>, hook?: ResponseHook, name?: string): void {
-    this.#calls.forward(id, backend, method, params, hook, name);
   }
 
   /** What this session's calls may do with it. */
